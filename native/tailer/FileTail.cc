@@ -1,0 +1,277 @@
+#include "FileTail.hh"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <system_error>
+#include <utility>
+
+namespace f2b::tailer {
+namespace {
+
+std::string errnoMessage(const char* what, const std::string& path, int err) {
+  return std::string(what) + " " + path + ": " + std::error_code(err, std::generic_category()).message();
+}
+
+}  // namespace
+
+FileTail::FileTail(FileId id, std::string path, StartAt start)
+    : id_(id), path_(std::move(path)), start_(start) {
+  batch_.fileId = id;
+}
+
+FileTail::~FileTail() { closeFd(); }
+
+bool FileTail::check(Sink& sink, std::vector<char>& scratch) {
+  if (fd_ < 0 && !open(sink, EventKind::Opened, scratch)) return false;
+
+  struct stat named {};
+  const bool present = ::stat(path_.c_str(), &named) == 0;
+  const bool gone = !present && (errno == ENOENT || errno == ENOTDIR);
+  const bool replaced = present && (named.st_dev != dev_ || named.st_ino != ino_);
+  atPath_ = present && !replaced;
+
+  struct stat self {};
+  if (::fstat(fd_, &self) != 0) {
+    reportError(sink, errnoMessage("fstat", path_, errno));
+    return false;
+  }
+  if (!replaced && static_cast<uint64_t>(self.st_size) < pos_) {
+    // copytruncate: the same file got shorter. What was written between our last read and the
+    // truncation is gone (it is in the copy); the partial line we hold is stale.
+    partial_.clear();
+    discarding_ = false;
+    pos_ = 0;
+    emit(sink, EventKind::Truncated, 0);
+  }
+
+  // Read to the end first; after a rotation this reads the rest of the OLD file through the
+  // descriptor we still hold, which is what a name-based reader loses. (Unchanged size: no
+  // read at all, which is most of a poll tick.)
+  const bool grew = static_cast<uint64_t>(self.st_size) > pos_;
+  if ((grew || replaced) && readAppended(sink, scratch)) return true;
+
+  if (replaced) {
+    finishLastLine(sink);
+    closeFd();
+    if (!open(sink, EventKind::Rotated, scratch)) return false;
+    return readAppended(sink, scratch);
+  }
+  if (gone && self.st_nlink == 0) {
+    finishLastLine(sink);
+    closeFd();
+    reportedMissing_ = true;
+    emit(sink, EventKind::Missing, -1);
+  }
+  // Gone but still linked: renamed away and not replaced yet. Keep reading it: the writer
+  // still appends to it until it reopens its log, and the new file shows up as a rotation.
+  return false;
+}
+
+bool FileTail::open(Sink& sink, EventKind how, std::vector<char>& scratch) {
+  int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+  if (fd < 0) {
+    const int err = errno;
+    if (err == ENOENT || err == ENOTDIR) {
+      firstOpen_ = false;  // it appears later: a new file, read from its start
+      lastError_.clear();
+      if (!reportedMissing_) {
+        reportedMissing_ = true;
+        emit(sink, EventKind::Missing, -1);
+      }
+    } else {
+      reportError(sink, errnoMessage("open", path_, err));
+    }
+    return false;
+  }
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    const int err = errno;
+    ::close(fd);
+    reportError(sink, errnoMessage("fstat", path_, err));
+    return false;
+  }
+  if (!S_ISREG(st.st_mode)) {
+    ::close(fd);
+    reportError(sink, path_ + (S_ISDIR(st.st_mode) ? " is a directory, not a log file" : " is not a regular file"));
+    return false;
+  }
+
+  fd_ = fd;
+  dev_ = st.st_dev;
+  ino_ = st.st_ino;
+  ++generation_;
+  atPath_ = true;
+  reportedMissing_ = false;
+  lastError_.clear();
+  partial_.clear();
+  discarding_ = false;
+
+  const auto size = static_cast<uint64_t>(st.st_size);
+  uint64_t start = 0;
+  if (firstOpen_) {
+    firstOpen_ = false;
+    switch (start_.kind) {
+      case StartAt::Head:
+        break;
+      case StartAt::Tail:
+        if (auto lineStart = lastLineStart(size, scratch)) {
+          start = *lineStart;
+        } else {
+          start = size;  // inside an over-long line: skip its rest
+          discarding_ = true;
+        }
+        break;
+      case StartAt::Offset:
+        // Beyond the end: the file was truncated or replaced since the offset was saved.
+        start = start_.offset <= size ? start_.offset : 0;
+        break;
+    }
+  }
+  pos_ = start;
+  emit(sink, how, static_cast<int64_t>(start));
+  return true;
+}
+
+void FileTail::closeFd() {
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
+  atPath_ = false;
+}
+
+// scratch: [0, head) consumed, [head, tail) the current line so far (between iterations it
+// holds no '\n'), then fresh bytes. Complete lines are copied into the batch; the unfinished
+// line moves to the front when room runs out, and is kept in partial_ between calls so that
+// it is never read from the file twice.
+bool FileTail::readAppended(Sink& sink, std::vector<char>& scratch) {
+  char* const buf = scratch.data();
+  const size_t cap = scratch.size();
+  size_t head = 0;
+  size_t tail = partial_.size();
+  std::memcpy(buf, partial_.data(), tail);
+  partial_.clear();
+
+  size_t budget = kCheckBudget;
+  bool more = false;
+  for (;;) {
+    if (!discarding_ && tail - head >= kMaxLineBytes) {
+      // A line longer than kMaxLineBytes is delivered TRUNCATED: its first kMaxLineBytes - 1
+      // bytes and a '\n' the file does not have, as the last line of its batch (so the offsets
+      // of the lines before it stay true); the rest, up to its real '\n', is skipped. It is not
+      // split: a piece starting mid-line would let text an attacker controls (a user name)
+      // pose as the start of a log line.
+      const uint64_t offset = pos_ - (tail - head);
+      buf[head + kMaxLineBytes - 1] = '\n';
+      appendLine(sink, buf + head, kMaxLineBytes, offset);
+      flushBatch(sink);
+      emit(sink, EventKind::Error, static_cast<int64_t>(offset),
+           "line at offset " + std::to_string(offset) + " of " + path_ + " is longer than " +
+               std::to_string(kMaxLineBytes) + " bytes: delivered truncated");
+      discarding_ = true;
+      head = tail;
+    }
+    if (cap - tail < kReadChunk) {
+      std::memmove(buf, buf + head, tail - head);
+      tail -= head;
+      head = 0;
+    }
+    if (budget == 0) {
+      more = true;
+      break;
+    }
+    const ssize_t n = ::pread(fd_, buf + tail, kReadChunk, static_cast<off_t>(pos_));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      reportError(sink, errnoMessage("read", path_, errno));
+      break;
+    }
+    if (n == 0) break;
+    size_t scan = tail;
+    tail += static_cast<size_t>(n);
+    pos_ += static_cast<uint64_t>(n);
+    budget -= std::min(budget, static_cast<size_t>(n));
+
+    if (discarding_) {
+      const auto* nl = static_cast<const char*>(std::memchr(buf + scan, '\n', tail - scan));
+      if (nl == nullptr) {
+        head = tail;
+        continue;
+      }
+      head = scan = static_cast<size_t>(nl - buf) + 1;
+      discarding_ = false;
+    }
+    // buf[i] is at file offset pos_ - (tail - i).
+    while (const auto* nl = static_cast<const char*>(std::memchr(buf + scan, '\n', tail - scan))) {
+      const size_t end = static_cast<size_t>(nl - buf) + 1;
+      appendLine(sink, buf + head, end - head, pos_ - (tail - head));
+      head = scan = end;
+    }
+  }
+  partial_.assign(buf + head, tail - head);
+  flushBatch(sink);
+  return more;
+}
+
+void FileTail::appendLine(Sink& sink, const char* data, size_t len, uint64_t offset) {
+  if (batch_.ends.empty()) batch_.base = offset;
+  batch_.buf.insert(batch_.buf.end(), data, data + len);
+  batch_.ends.push_back(static_cast<uint32_t>(batch_.buf.size() - 1));
+  if (batch_.ends.size() >= kBatchLines || batch_.buf.size() >= kBatchBytes) flushBatch(sink);
+}
+
+void FileTail::flushBatch(Sink& sink) {
+  if (batch_.ends.empty()) return;
+  LineBatch full;
+  full.fileId = id_;
+  std::swap(full, batch_);
+  sink.batch(std::move(full));
+}
+
+void FileTail::finishLastLine(Sink& sink) {
+  // Nobody will complete it now; deliver it with a '\n' of our own rather than lose it.
+  if (!discarding_ && !partial_.empty()) {
+    partial_.push_back('\n');
+    appendLine(sink, partial_.data(), partial_.size(), pos_ - (partial_.size() - 1));
+    flushBatch(sink);
+  }
+  partial_.clear();
+  discarding_ = false;
+}
+
+std::optional<uint64_t> FileTail::lastLineStart(uint64_t size, std::vector<char>& scratch) {
+  // Start after the last '\n', so that a line still being written is read whole.
+  const uint64_t floor = size > kMaxLineBytes ? size - kMaxLineBytes : 0;
+  for (uint64_t end = size; end > floor;) {
+    const size_t n = static_cast<size_t>(std::min<uint64_t>(kReadChunk, end - floor));
+    const uint64_t from = end - n;
+    if (::pread(fd_, scratch.data(), n, static_cast<off_t>(from)) != static_cast<ssize_t>(n)) return size;
+    for (size_t i = n; i-- > 0;) {
+      if (scratch[i] == '\n') return from + i + 1;
+    }
+    end = from;
+  }
+  if (floor == 0) return 0;
+  return std::nullopt;
+}
+
+void FileTail::emit(Sink& sink, EventKind kind, int64_t offset, std::string message) {
+  FileEvent event;
+  event.fileId = id_;
+  event.kind = kind;
+  event.path = path_;
+  event.offset = offset;
+  event.message = std::move(message);
+  sink.event(std::move(event));
+}
+
+void FileTail::reportError(Sink& sink, std::string message) {
+  if (message == lastError_) return;
+  lastError_ = message;
+  emit(sink, EventKind::Error, -1, std::move(message));
+}
+
+}  // namespace f2b::tailer

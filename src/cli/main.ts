@@ -1,0 +1,65 @@
+// The f2b-fast command line (commander). Exit codes: 0 ok, 2 usage error, 255 any other error
+// (fail2ban's clients exit 255 on errors).
+
+import { Command, CommanderError } from 'commander';
+import { F2bError } from '../errors';
+import { packageVersion } from './paths';
+import { regexCommand } from './regex';
+import { runCommand } from './run';
+
+export async function main(argv: string[]): Promise<number> {
+  let code = 0;
+  const program = new Command('f2b-fast')
+    .description('Bans hosts that cause repeated authentication failures: a drop-in, much faster fail2ban.')
+    .version(packageVersion(), '-V, --version')
+    .exitOverride()
+    .showHelpAfterError();
+
+  program
+    .command('run')
+    .description('read a fail2ban configuration tree and ban in the foreground until SIGTERM/SIGINT')
+    .option('-c, --config <dir>', 'fail2ban configuration directory (default: /etc/fail2ban if present, else the bundled filters/)')
+    .option('--dry-run', 'log the bans instead of touching the firewall')
+    .option('--logtarget <target>', "override fail2ban.conf's logtarget: a file, STDOUT or STDERR")
+    .option('--loglevel <level>', "override fail2ban.conf's loglevel (CRITICAL ERROR WARNING NOTICE INFO DEBUG)")
+    .option('--threads <n>', 'matcher worker threads (default: cores - 1; 0 = match on the main thread)')
+    .option('--table <name>', 'nftables table to own', 'f2b-fast')
+    .action(async (opts) => {
+      code = await runCommand(opts);
+    });
+
+  program
+    .command('regex')
+    .description('test a filter against a log file or line, like fail2ban-regex')
+    .argument('<log>', 'log file, or a literal log line')
+    .argument('<filter>', 'filter file, filter name from <config>/filter.d (e.g. sshd[mode=aggressive]), or a literal failregex')
+    .argument('[ignoreregex]', 'ignoreregex: a literal regex or a filter file')
+    .option('-c, --config <dir>', 'configuration directory holding filter.d (default: /etc/fail2ban if present, else the bundled filters/)')
+    .option('--json', 'JSON Lines: one object per failure found, one {"line":N,"match":false} per line without')
+    .option('--now <time>', 'reference time for year inference: epoch seconds or ISO-8601 (default: now)')
+    .option('--timezone <tz>', 'time zone of log lines without one (default: TZ / local zone)')
+    .option('-d, --datepattern <pattern>', "override the filter's datepattern")
+    .option('-r, --raw', 'use host names as failure ids without DNS lookups')
+    .option('--usedns <mode>', 'yes, warn, no or raw')
+    .option('-L, --maxlines <n>', "override the filter's maxlines")
+    .option('--print-all-matched', 'print every matched line')
+    .option('--print-all-missed', 'print every missed line')
+    .action(async (log: string, filter: string, ignore: string | undefined, opts) => {
+      code = await regexCommand(log, filter, ignore, opts);
+    });
+
+  try {
+    await program.parseAsync(argv);
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // --help and --version end here with exit code 0
+      return e.exitCode === 0 ? 0 : 2;
+    }
+    if (e instanceof F2bError) {
+      process.stderr.write(`f2b-fast: ${e.describe()}\n`);
+      return e.code === 'USAGE' ? 2 : 255;
+    }
+    throw e;
+  }
+  return code;
+}

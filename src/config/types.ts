@@ -1,0 +1,115 @@
+// What the config reader hands the rest of f2b-fast: fully resolved jails, with the place in the
+// config tree each one came from, and the problems found on the way.
+
+export interface SourceRef {
+  file: string;
+  line: number;
+}
+
+/** A filter, resolved: config interpolation (%(x)s) and config tags (<x>, <known/x>, <sec/x>) done.
+ *  fail2ban's regex tags (<HOST>, <ADDR>, <F-USER>...</F-USER>, <SKIPLINES>, ...) are left in
+ *  place: the matcher expands them. */
+export interface FilterDef {
+  /** filter name as referenced by the jail, e.g. "sshd" */
+  name: string;
+  /** path of the filter's main file (filter.d/NAME.conf), or '' for an inline/jail-only filter */
+  file: string;
+  /** options given in the jail's `filter = name[k=v, ...]` */
+  options: Record<string, string>;
+  failregex: string[];
+  ignoreregex: string[];
+  prefregex?: string;
+  /** raw datepattern value (may hold several lines); undefined = default templates */
+  datepattern?: string;
+  maxlines: number;
+  usedns: 'yes' | 'warn' | 'no' | 'raw';
+  journalmatch?: string;
+}
+
+export interface ActionDef {
+  /** action.d name, e.g. "iptables-multiport" */
+  name: string;
+  /** options given in `action = name[k=v, ...]` */
+  options: Record<string, string>;
+  /** instance name, unique within the jail (fail2ban's `actname`: the action name, suffixed
+   *  when `name=` differs from the jail) */
+  actname?: string;
+  /** the action's main file: action.d/NAME.conf (or .local), or action.d/NAME.py */
+  file?: string;
+  /** what fail2ban's client hands the server for this action: its hooks (actionstart,
+   *  actionban, ...) with config tags substituted, then its [Init] values overridden by the
+   *  jail's options as written (`key?family=inet6` variants included; `name` and `actname`
+   *  too). Ticket tags (<ip>, <matches>, ...) and tags with a ?family variant stay in place.
+   *  Undefined for Python (.py) actions. */
+  properties?: Record<string, string>;
+}
+
+export interface LogPathDef {
+  /** the pattern as written (after interpolation) */
+  pattern: string;
+  /** files it matched when the config was read (globs expand once, like fail2ban) */
+  files: string[];
+  start: 'head' | 'tail';
+}
+
+export interface JailDef {
+  name: string;
+  /** where the jail's section header is (the last file that defines the section) */
+  source: SourceRef;
+  enabled: boolean;
+  filter: FilterDef;
+  logpaths: LogPathDef[];
+  backend: string;
+  maxretry: number;
+  maxmatches: number;
+  /** seconds */
+  findtime: number;
+  /** seconds; -1 = permanent */
+  bantime: number;
+  /** addresses, CIDR, dotted masks or DNS names, as written */
+  ignoreip: string[];
+  ignoreself: boolean;
+  ignorecommand: string;
+  port: string;
+  protocol: string;
+  chain?: string;
+  /** resolved banaction name (e.g. "iptables-multiport") */
+  banaction: string;
+  actions: ActionDef[];
+  logtimezone?: string;
+  logencoding: string;
+  /** every option of the jail section after interpolation, for later stages */
+  options: Record<string, string>;
+}
+
+export interface ConfigIssue {
+  severity: 'error' | 'warning';
+  message: string;
+  file?: string;
+  line?: number;
+  jail?: string;
+}
+
+export interface ServerDef {
+  loglevel: string;
+  logtarget: string;
+  socket: string;
+  pidfile: string;
+  dbfile: string;
+  dbpurgeage: number;
+  /** syslog socket for logtarget SYSLOG (`auto` = the platform's) */
+  syslogsocket?: string;
+  /** `auto`, `yes` or `no` */
+  allowipv6?: string;
+  /** matches kept per ban in the database */
+  dbmaxmatches?: number;
+}
+
+export interface ConfigTree {
+  dir: string;
+  server: ServerDef;
+  /** enabled jails that resolved without error, in section order */
+  jails: JailDef[];
+  /** bad jails are reported here (file, line, jail) and left out of `jails` */
+  issues: ConfigIssue[];
+}

@@ -1,0 +1,478 @@
+// Date templates: fail2ban's 17 default formats (+ 14 line-anchored copies), and the datepattern
+// language that builds templates from a filter's `datepattern` lines ({^LN-BEG}, {DEFAULT},
+// {NONE}, {DATE}, {UNB}, `**`, EPOCH, LEPOCH, TAI64N, %-directives in Python regex syntax).
+//
+// A template is immutable and cached by pattern; everything that changes while lines are read
+// (hits, order, last position) belongs to the DateDetector.
+
+import { boundaries, classAtoms, isPlaceholder, translatePython } from './pysyntax';
+import { DIRECTIVES, Directive, directiveAt, directiveRegex, FieldIndexes, fieldIndexes, fieldsToTime, TimeContext } from './strptime';
+import { toAsciiDigits } from './timezone';
+
+// Template flags, as fail2ban uses them to pick a template.
+export const WORD_END = 1;
+export const WORD_BEGIN = 2;
+export const LINE_END = 4;
+export const LINE_BEGIN = 8;
+/** a template anchored at the line start or end: its first match wins */
+export const ANCHORED = LINE_BEGIN | LINE_END;
+
+const LN_BEG = '{^LN-BEG}';
+const UNB = '{UNB}';
+
+// Placeholder characters: a %-directive, or one of fail2ban's boundary pieces, stands for its JS
+// regex in the text until the final translation (see pysyntax.ts).
+const DIRECTIVE_LIST: Directive[] = [...DIRECTIVES.values()];
+const DIRECTIVE_INDEX = new Map(DIRECTIVE_LIST.map((d, i) => [d.key, i]));
+const PH_GUARD_BEGIN = '\ue100';
+const PH_GUARD_END = '\ue101';
+const PH_LINE_BEGIN = '\ue102';
+const phDirective = (d: Directive) => String.fromCharCode(0xe000 + DIRECTIVE_INDEX.get(d.key)!);
+const HOUR_WITH_SPACE = new Set(['k', 'l', 'Exk', 'Exl'].map((k) => phDirective(DIRECTIVES.get(k)!)));
+
+// Python's str.strip() whitespace
+const PY_SPACE = '\\t-\\r\\x1c-\\x20\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000';
+const STRIP = new RegExp(`^[${PY_SPACE}]+|[${PY_SPACE}]+$`, 'gu');
+
+// The rules fail2ban applies to a template's regex text (Python syntax), in words:
+/** starts at the line start (^, possibly inside leading groups) or with `**`: no word-begin guard */
+const NO_BOUND_BEGIN = /^\(*(?:\(\?\w+\))?(?:\^|\(*\*\*|\((?:\?:)?\^)/;
+/** ends with an unescaped `$`, `\b`, `\s` or `**`: no word-end guard */
+const NO_BOUND_END = /(?<!\\)(?:\$\)?|\\b|\\s|\*\*\)*)$/;
+/** has a capturing group written `(` (named groups `(?P<` do not count) */
+const PLAIN_GROUP = /(?<!\(\?)(?<!\\)\((?!\?)/;
+/** without a plain group, group 1 wraps all but the leading flags/`^` and a trailing `$` */
+const WRAP_GROUP = /^((?:\(\?\w+\))?\^?(?:\(\?\w+\))?)(.*?)(\$?)$/su;
+/** anchored at the line start / end */
+const ANCHOR_BEGIN = /^(?:\(\?\w+\))?(?:\^|\((?:\?:)?\^(?!\|))/;
+const ANCHOR_END = /(?<![\\|])\$\)?$/;
+/** the `**` markers that switched the guards off */
+const STARS_BEGIN = /^\(*(?:\(\?\w+\))?\(*\*\*/;
+const STARS_END = /(?<!\\)\*\*\)*$/;
+/** the first inline flag group, e.g. the (?iu) added for month and day names */
+const FLAGS = /\(\?[a-z]+\)/;
+/** names of months/days or am/pm: match case-insensitively */
+const ALPHA_DIRECTIVE = /(?<!%)%[aAbBpc]/;
+const EPOCH_PLACEHOLDER = /(?<!\\)\{L?EPOCH\}/gi;
+const DATE_PLACEHOLDER = /(?<!\\)\{DATE\}/gi;
+/** the placeholder range (see pysyntax.ts), refused in user patterns */
+const RESERVED = /[\ue000-\ue1ff]/;
+
+type WordBegin = boolean | 'start';
+
+interface Built {
+  re: RegExp;
+  flags: number;
+  /** the begin guard was the line-begin prefix: the name gets {^LN-BEG} */
+  lineBegin: boolean;
+  /** only zero-width pieces follow group 1, so it ends where the match ends (no `d` flag needed) */
+  groupAtEnd: boolean;
+  /** named groups and their numbers */
+  named: Array<[string, number]>;
+}
+
+/**
+ * Whether group 1 (the first capturing group of the Python-syntax text) is followed only by
+ * zero-width pieces (`$`, the word-end guard): then its span is [match end - its length, match end].
+ */
+function groupOneAtEnd(t: string): boolean {
+  let depth = 0;
+  let g1 = -1; // depth at which group 1 opened
+  for (let i = 0; i < t.length; i++) {
+    const c = t[i];
+    if (c === '\\') {
+      i++;
+    } else if (c === '[') {
+      // a class: ']' right after '[' or '[^' is a literal
+      i++;
+      if (t[i] === '^') i++;
+      if (t[i] === ']') i++;
+      while (i < t.length && t[i] !== ']') i += t[i] === '\\' ? 2 : 1;
+    } else if (isPlaceholder(c) && g1 < 0 && DIRECTIVE_LIST[c.charCodeAt(0) - 0xe000]) {
+      return false; // a directive's own named group comes first: it is group 1
+    } else if (c === '(') {
+      const capturing = t[i + 1] !== '?' || t.startsWith('?P<', i + 1);
+      if (capturing && g1 < 0) g1 = depth;
+      depth++;
+    } else if (c === ')') {
+      depth--;
+      if (depth === g1) {
+        for (const r of t.slice(i + 1)) if (r !== '$' && r !== PH_GUARD_END) return false;
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
+function expandPlaceholder(year: number) {
+  return (ch: string, ascii: boolean): string | undefined => {
+    const b = boundaries(ascii);
+    if (ch === PH_GUARD_BEGIN) return b.guardBegin;
+    if (ch === PH_GUARD_END) return b.guardEnd;
+    if (ch === PH_LINE_BEGIN) return b.lineBegin;
+    const d = DIRECTIVE_LIST[ch.charCodeAt(0) - 0xe000];
+    if (!d) return undefined;
+    const { digit, space } = classAtoms(ascii);
+    return directiveRegex(d, year, digit, space);
+  };
+}
+
+/**
+ * fail2ban's DateTemplate.setRegex: add the word or line boundaries, make sure there is a group 1
+ * (the text that gets cut out of the line), then compile.
+ */
+function build(text: string, wordBegin: WordBegin, wordEnd: boolean, year: number): Built {
+  let t = text.replace(STRIP, '');
+  if (HOUR_WITH_SPACE.has(t[0])) {
+    // fail2ban strips the leading space of the expansion and cannot compile the rest
+    throw new Error('a datepattern cannot start with %k, %l, %Exk or %Exl');
+  }
+  let gf = '';
+  const fm = FLAGS.exec(t);
+  if (fm) {
+    gf = fm[0];
+    t = t.slice(0, fm.index) + t.slice(fm.index + gf.length);
+  }
+  const boundBegin = wordBegin !== false && !NO_BOUND_BEGIN.test(t);
+  const boundEnd = wordEnd && !NO_BOUND_END.test(t);
+  if (!PLAIN_GROUP.test(t)) t = t.replace(WRAP_GROUP, '$1($2)$3');
+  let flags = 0;
+  let lineBegin = false;
+  if (boundBegin) {
+    if (wordBegin !== 'start') {
+      flags |= WORD_BEGIN;
+      t = PH_GUARD_BEGIN + t;
+    } else {
+      flags |= LINE_BEGIN;
+      t = PH_LINE_BEGIN + t;
+      lineBegin = true;
+    }
+  }
+  if (boundEnd) {
+    flags |= WORD_END;
+    t += PH_GUARD_END;
+  }
+  if (!(flags & LINE_BEGIN) && ANCHOR_BEGIN.test(t)) flags |= LINE_BEGIN;
+  if (!(flags & LINE_END) && ANCHOR_END.test(t)) flags |= LINE_END;
+  t = t.replace(STARS_BEGIN, (s) => s.replace('**', '')).replace(STARS_END, (s) => s.replace('**', ''));
+  t = gf + t;
+  const tr = translatePython(t, expandPlaceholder(year));
+  if (tr.groups < 1) throw new Error('the pattern has no group 1 to cut out of the line');
+  // The `d` flag (match indices) costs about 1 us per match; only use it when group 1's span
+  // cannot be derived from the match.
+  const groupAtEnd = groupOneAtEnd(t);
+  let re: RegExp;
+  try {
+    re = new RegExp(tr.source, (groupAtEnd ? 'g' : 'dg') + (tr.ignoreCase ? 'iu' : 'u'));
+  } catch (e) {
+    // V8 quotes the whole generated source; keep its reason only
+    throw new Error((e as Error).message.replace(/^Invalid regular expression: \/.*\/[a-z]*: /s, ''));
+  }
+  return { re, flags, lineBegin, groupAtEnd, named: tr.named };
+}
+
+export abstract class DateTemplate {
+  /** the name fail2ban prints (fail2ban-regex "Date template hits") */
+  abstract readonly name: string;
+  abstract readonly flags: number;
+  protected abstract readonly re: RegExp;
+  protected abstract readonly groupAtEnd: boolean;
+
+  /** Python's `regex.search(line, pos, endpos)`. */
+  search(line: string, pos = 0, endpos = line.length): RegExpExecArray | null {
+    const re = this.re;
+    re.lastIndex = pos;
+    return re.exec(endpos < line.length ? line.slice(0, endpos) : line);
+  }
+
+  /** UTF-16 span of group 1 (the text fail2ban cuts out); empty at the match start if unset. */
+  span(m: RegExpExecArray): [number, number] {
+    if (m[1] === undefined) return [m.index, m.index];
+    if (this.groupAtEnd) {
+      const end = m.index + m[0].length;
+      return [end - m[1].length, end];
+    }
+    const s = m.indices![1]!;
+    return [s[0], s[1]];
+  }
+
+  /** Epoch seconds of a match, NaN when the text is not a valid date. */
+  abstract toTime(m: RegExpExecArray, ctx: TimeContext): number;
+}
+
+/** A datepattern with %-directives (fail2ban's DatePatternRegex). */
+export class PatternTemplate extends DateTemplate {
+  readonly name: string;
+  readonly flags: number;
+  protected readonly re: RegExp;
+  protected readonly groupAtEnd: boolean;
+  private readonly fields: FieldIndexes;
+
+  constructor(readonly pattern: string, year: number) {
+    super();
+    let p = pattern;
+    let wordBegin: WordBegin = true;
+    let wordEnd = true;
+    if (p.startsWith(UNB)) {
+      p = p.slice(UNB.length);
+      wordBegin = wordEnd = false;
+    }
+    if (wordBegin && p.startsWith(LN_BEG)) {
+      p = p.slice(LN_BEG.length);
+      wordBegin = 'start';
+    }
+    let text = '';
+    let name = '';
+    for (let i = 0; i < p.length; i++) {
+      const c = p[i];
+      if (c !== '%') {
+        text += c;
+        name += c;
+        continue;
+      }
+      const d = directiveAt(p, i + 1);
+      if (!d) throw new Error(`invalid format or unescaped percent char at position ${i}`);
+      if (d.key === '%') text += '%';
+      else text += phDirective(d);
+      name += d.name;
+      i += d.key.length;
+    }
+    if (ALPHA_DIRECTIVE.test(p)) text = '(?iu)' + text;
+    const b = build(text, wordBegin, wordEnd, year);
+    this.re = b.re;
+    this.groupAtEnd = b.groupAtEnd;
+    this.fields = fieldIndexes(b.named);
+    this.flags = b.flags;
+    this.name = b.lineBegin && !name.startsWith(LN_BEG) ? LN_BEG + name : name;
+  }
+
+  toTime(m: RegExpExecArray, ctx: TimeContext): number {
+    return fieldsToTime(this.fields, m, ctx);
+  }
+}
+
+const EPOCH_RE = '\\d{10,11}\\b(?:\\.\\d{3,6})?';
+const LONG_EPOCH_RE = '\\d{10,11}(?:\\d{3}(?:\\.\\d{1,6}|\\d{3})?)?';
+
+/** Seconds since the epoch (EPOCH), or milli/microseconds (LEPOCH), alone or inside a pattern. */
+export class EpochTemplate extends DateTemplate {
+  readonly name: string;
+  readonly flags: number;
+  protected readonly re: RegExp;
+  protected readonly groupAtEnd: boolean;
+  private readonly group: number;
+  private readonly long: boolean;
+
+  constructor(opts: { lineBegin?: boolean; pattern?: string; long: boolean }, year: number) {
+    super();
+    const digits = opts.long ? LONG_EPOCH_RE : EPOCH_RE;
+    let b: Built;
+    if (opts.pattern !== undefined) {
+      // {EPOCH} inside a regex: group 1 is the whole match, group 2 the number
+      b = build('(' + opts.pattern.replace(EPOCH_PLACEHOLDER, () => `(${digits})`) + ')', true, true, year);
+      this.group = 2;
+      this.name = opts.pattern;
+    } else if (!opts.lineBegin) {
+      // at the line start, right after a '[' that starts the line, or in SELinux "audit(...:"
+      b = build(`((?:^|(?<=^\\[)|(?<=\\baudit\\())${digits})`, false, true, year);
+      this.group = 1;
+      this.name = opts.long ? 'LongEpoch' : 'Epoch';
+    } else {
+      b = build(`(${digits})`, 'start', true, year);
+      this.group = 1;
+      this.name = LN_BEG + (opts.long ? 'LongEpoch' : 'Epoch');
+    }
+    this.re = b.re;
+    this.groupAtEnd = b.groupAtEnd;
+    this.flags = b.flags;
+    this.long = opts.long;
+  }
+
+  toTime(m: RegExpExecArray): number {
+    const raw = m[this.group];
+    if (raw === undefined) return NaN;
+    const v = toAsciiDigits(raw);
+    let t = Number(v);
+    if (this.long && v.length >= 13) t = v.length >= 16 && !v.includes('.') ? t / 1e6 : t / 1e3;
+    return t;
+  }
+}
+
+/** TAI64N labels, `@` and 24 hex digits (daemontools, dovecot). */
+export class Tai64nTemplate extends DateTemplate {
+  readonly name: string;
+  readonly flags: number;
+  protected readonly re: RegExp;
+  protected readonly groupAtEnd: boolean;
+
+  constructor(lineBegin: boolean, year: number) {
+    super();
+    const b = build('@[0-9a-f]{24}', lineBegin ? 'start' : false, true, year);
+    this.re = b.re;
+    this.groupAtEnd = b.groupAtEnd;
+    this.flags = b.flags;
+    this.name = lineBegin ? LN_BEG + 'TAI64N' : 'TAI64N';
+  }
+
+  toTime(m: RegExpExecArray): number {
+    // fail2ban reads the 15 hex digits after "@4" as the seconds (no TAI-UTC correction)
+    return Number(BigInt('0x' + m[1].slice(2, 17)));
+  }
+}
+
+// ---- the template cache and the datepattern language -----------------------------------------
+
+const cache = new Map<string, DateTemplate>();
+
+/** The template for one pattern (fail2ban's _getPatternTemplate), cached per %ExY year. */
+export function makeTemplate(pattern: string, year: number): DateTemplate {
+  const ck = `${year}\0${pattern}`;
+  let t = cache.get(ck);
+  if (t) return t;
+  if (RESERVED.test(pattern)) throw new Error('characters U+E000..U+E1FF are reserved');
+  const key = pattern.includes('%') ? pattern : pattern.toUpperCase();
+  if (key.includes('EPOCH')) {
+    EPOCH_PLACEHOLDER.lastIndex = 0;
+    if (EPOCH_PLACEHOLDER.test(pattern)) t = new EpochTemplate({ pattern, long: key.includes('LEPOCH') }, year);
+    else if (key === 'EPOCH' || key === LN_BEG + 'EPOCH' || key === '^EPOCH') t = new EpochTemplate({ lineBegin: key !== 'EPOCH', long: false }, year);
+    else if (key === 'LEPOCH' || key === LN_BEG + 'LEPOCH' || key === '^LEPOCH') t = new EpochTemplate({ lineBegin: key !== 'LEPOCH', long: true }, year);
+  }
+  if (!t) {
+    if (key === 'TAI64N' || key === LN_BEG + 'TAI64N' || key === '^TAI64N') t = new Tai64nTemplate(key !== 'TAI64N', year);
+    else t = new PatternTemplate(pattern, year);
+  }
+  cache.set(ck, t);
+  return t;
+}
+
+/**
+ * fail2ban's 17 default formats, in its order, written as datepatterns. The comment above each
+ * gives an example of the dates it reads.
+ */
+export const DEFAULT_PATTERNS: readonly string[] = [
+  // 2026-03-04 05:06:07, 2026/03/04T05:06:07.891+01:00, 2026.03.04  5:06:07 (ISO 8601 and kin)
+  '%ExY(?P<_sep>[-/.])%m(?P=_sep)%d(?:T|  ?)%H:%M:%S(?:[.,]%f)?(?:\\s*%z)?',
+  // Wed Mar  4 05:06:07.891 2026 (asctime; syslog without the year)
+  '(?:%a )?%b %d %k:%M:%S(?:\\.%f)?(?: %ExY)?',
+  // Wed Mar 4 2026 05:06:07
+  '(?:%a )?%b %d %ExY %k:%M:%S(?:\\.%f)?',
+  // 04/03/2026 05:06:07, 04-03-26 5:06:07 (day first)
+  '%d(?P<_sep>[-/])%m(?P=_sep)(?:%ExY|%Exy) %k:%M:%S',
+  // 04/Mar/2026:05:06:07 +0100 (Apache), 04-Mar-2026 05:06:07.891
+  '%d(?P<_sep>[-/])%b(?P=_sep)%ExY[ :]?%H:%M:%S(?:\\.%f)?(?: %z)?',
+  // 03/04/2026:05:06:07 (cPanel)
+  '%m/%d/%ExY:%H:%M:%S',
+  // 03-04-2026 05:06:07.891 (month first)
+  '%m-%d-%ExY %k:%M:%S(?:\\.%f)?',
+  // 1772600767.891
+  'EPOCH',
+  // 05:06:07 at the line start (time only: today or yesterday)
+  '{^LN-BEG}%H:%M:%S',
+  // <03/04/26@05:06:07>
+  '^<%m/%d/%Exy@%H:%M:%S>',
+  // 260304 05:06:07 (MySQL)
+  '%Exy%Exm%Exd  ?%H:%M:%S',
+  // Mar 04, 2026 5:06:07 AM (Tomcat)
+  '%b %d, %ExY %I:%M:%S %p',
+  // Mar-04-26 05:06:07 at the line start (ASSP)
+  '^%b-%d-%Exy %k:%M:%S',
+  // 20260304T050607.891 +0100 (compact ISO)
+  '%ExY%Exm%Exd(?:T|  ?)%ExH%ExM%ExS(?:[.,]%f)?(?:\\s*%z)?',
+  // CET Mar 4 05:06:07 (monit: a zone name first)
+  '(?:%Z )?(?:%a )?%b %d %k:%M:%S(?:\\.%f)?(?: %ExY)?',
+  // +01:00 Mar 4 05:06:07 (a zone offset first)
+  '(?:%z )?(?:%a )?%b %d %k:%M:%S(?:\\.%f)?(?: %ExY)?',
+  // @4000000069a7bdbf00000000 (TAI64N)
+  'TAI64N',
+];
+
+export interface TemplateEntry {
+  tpl: DateTemplate;
+  /** fail2ban's template weight: 100 for the line-anchored copies of the defaults, else 1 */
+  weight: number;
+}
+
+interface Defaults {
+  base: DateTemplate[];
+  /** anchored copies first, then the base templates */
+  all: DateTemplate[];
+  anchoredCopies: Set<DateTemplate>;
+}
+
+const defaultsByYear = new Map<number, Defaults>();
+
+function defaults(year: number): Defaults {
+  let d = defaultsByYear.get(year);
+  if (d) return d;
+  const base = DEFAULT_PATTERNS.map((p) => makeTemplate(p, year));
+  const anchored: DateTemplate[] = [];
+  for (const t of base) {
+    if (t.name.startsWith(LN_BEG) || t.name.startsWith('^')) continue;
+    const copy = makeTemplate(LN_BEG + (t instanceof PatternTemplate ? t.pattern : t.name), year);
+    if (copy.name !== t.name) anchored.push(copy);
+  }
+  d = { base, all: [...anchored, ...base], anchoredCopies: new Set(anchored) };
+  defaultsByYear.set(year, d);
+  return d;
+}
+
+/** The 31 default templates (fail2ban's `{DEFAULT}`). */
+export function defaultTemplates(year: number): TemplateEntry[] {
+  const d = defaults(year);
+  return d.all.map((tpl) => ({ tpl, weight: d.anchoredCopies.has(tpl) ? 100 : 1 }));
+}
+
+/** fail2ban's unboundPattern: a pattern without its boundary markers, for use inside {DATE}. */
+function unbound(p: string): string {
+  return p
+    .replace(/^\{UNB\}/, '')
+    .replace(/^\{\^LN-BEG\}/, '')
+    .replace(/^\((?:\?:)?\^\|\\b\|\\W\)/, '')
+    .replace(/\(\?=\\b\|\\W\|\$\)$/, '');
+}
+
+/**
+ * The templates of a `datepattern` value: one pattern per line (blank lines ignored); undefined,
+ * empty or `{DEFAULT}` gives the 31 defaults. Throws on an invalid pattern.
+ */
+export function parseDatePattern(datepattern: string | undefined, year: number): TemplateEntry[] {
+  const lines = (datepattern ?? '')
+    .split(/\n+/)
+    .map((l) => l.replace(STRIP, ''))
+    .filter((l) => l !== '');
+  if (lines.length === 0) return defaultTemplates(year);
+  const d = defaults(year);
+  const out: TemplateEntry[] = [];
+  const names = new Set<string>();
+  const add = (tpl: DateTemplate, ignoreDup: boolean) => {
+    if (names.has(tpl.name)) {
+      if (ignoreDup) return;
+      throw new Error(`there is already a template with name ${tpl.name}`);
+    }
+    names.add(tpl.name);
+    out.push({ tpl, weight: d.anchoredCopies.has(tpl) ? 100 : 1 });
+  };
+  for (const line of lines) {
+    const key = line.includes('%') ? line : line.toUpperCase();
+    const ignoreDup = out.length > 0;
+    try {
+      if (key === LN_BEG || key === '{DEFAULT}') {
+        for (const t of d.all) if (key !== LN_BEG || t.flags & LINE_BEGIN) add(t, ignoreDup);
+      } else if (key.includes('{DATE}')) {
+        // each base format substituted into the pattern
+        for (const t of d.base) {
+          const wrap = (s: string) => line.replace(DATE_PLACEHOLDER, () => unbound(s));
+          add(makeTemplate(wrap(t instanceof PatternTemplate ? t.pattern : t.name), year), ignoreDup);
+        }
+      } else if (key === '{NONE}') {
+        add(makeTemplate('{UNB}^', year), false);
+      } else {
+        add(makeTemplate(line, year), false);
+      }
+    } catch (e) {
+      throw new Error(`invalid datepattern ${JSON.stringify(line)}: ${(e as Error).message}`);
+    }
+  }
+  return out;
+}

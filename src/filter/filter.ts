@@ -1,0 +1,426 @@
+// A compiled fail2ban filter, in two halves:
+//
+//  - FilterScanner (stateless for maxlines = 1): finds the date, cuts it out, and runs prefregex,
+//    failregex and ignoreregex on the remaining text. This is the part the matcher workers run.
+//  - FailureTracker (stateful, one per jail): turns scans into failures in log order: the "last
+//    date" fallback, multi-line session merging (F-MLFID, F-NOFAIL, F-MLFFORGET, F-MLFGAINED) and
+//    the choice of failure id.
+//
+// The order of checks follows fail2ban's (see ../shared/fail2ban-reference.md, "Matching
+// pipeline"): ignoreregex early only when there are fewer ignoreregexes than failregexes - 2,
+// then prefregex (whose F-CONTENT replaces the text), then each failregex in order.
+
+import { PyRegExp } from './pyregex';
+import { expandRegexTags, globalToScopedFlags, FAILURE_ID_GROUPS } from './tags';
+import { DateDetector } from '../dates/detector';
+import { F2bError } from '../errors';
+import { normalizeAddress } from '../net/ip';
+import type { FilterSpecMessage } from '../types';
+
+/** A line split around its date: [before, date, after]. */
+export type TupleLine = [string, string, string];
+
+export interface RegexHit {
+  /** index of the failregex */
+  regex: number;
+  /** named groups (prefregex groups merged under the failregex's), undefined values dropped */
+  groups: Record<string, string>;
+  /** the original lines the match covered (date included) */
+  lines: string[];
+}
+
+export interface LineScan {
+  /** epoch seconds from the line's own date; null when the line had none */
+  time: number | null;
+  /** a template matched but captured nothing ({NONE}, optional patterns) */
+  emptyDate: boolean;
+  /** the date text that was cut out */
+  dateText: string;
+  /** which date template matched */
+  template?: string;
+  /** the failregex matches (the first one only unless checkAll) */
+  hits: RegexHit[];
+  /** an ignoreregex dropped the line (index of the ignoreregex) */
+  ignoredBy?: number;
+}
+
+export interface ScanOptions {
+  /** try every failregex, not only the first that matches (fail2ban-regex, tests) */
+  checkAll?: boolean;
+}
+
+const ALT_TUPLE_RE = /^(alt_|tuple_)(.*?)(?:_\d+)?$/;
+
+/** Compile one fail2ban regex (tags expanded, flags rewritten) or throw FILTER_REGEX. */
+export function compileFailRegex(regex: string, usedns: string, multiline: boolean, what: string): PyRegExp {
+  const expanded = globalToScopedFlags(expandRegexTags(regex, usedns));
+  if (expanded.trim() === '') throw new F2bError('FILTER_REGEX', `empty ${what}`);
+  try {
+    return new PyRegExp(expanded, { multiline });
+  } catch (e) {
+    throw new F2bError('FILTER_REGEX', `cannot compile ${what} ${JSON.stringify(regex)}: ${(e as Error).message}`);
+  }
+}
+
+interface CompiledRegex {
+  re: PyRegExp;
+  /** alt_* group -> base name; tuple_* group -> base name */
+  alt: [string, string][];
+  tuple: [string, string][];
+}
+
+function prepare(re: PyRegExp): CompiledRegex {
+  const alt: [string, string][] = [];
+  const tuple: [string, string][] = [];
+  for (const name of re.groupNames) {
+    const m = ALT_TUPLE_RE.exec(name);
+    if (!m || name.length <= 4) continue;
+    const base = m[2] === 'id' ? 'fid' : m[2] === 'port' ? 'fport' : m[2];
+    (m[1] === 'alt_' ? alt : tuple).push([name, base]);
+  }
+  alt.sort();
+  tuple.sort();
+  return { re, alt, tuple };
+}
+
+/** Named groups of a match with alt_/tuple_ merging, undefined values left out. */
+function collectGroups(c: CompiledRegex, groups: Record<string, string | undefined>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(groups)) if (v !== undefined) out[k] = v;
+  for (const [k, base] of c.alt) {
+    const v = out[k];
+    if (v && !out[base]) out[base] = v;
+  }
+  for (const [k, base] of c.tuple) {
+    // fail2ban makes a Python tuple; we join its parts with a space
+    const parts = [out[base], out[k]].filter((p) => p !== undefined);
+    out[base] = parts.join(' ');
+  }
+  return out;
+}
+
+function joinTuples(lines: TupleLine[]): string {
+  let s = '';
+  for (const l of lines) s += l[0] + l[2] + '\n';
+  return s;
+}
+
+export class FilterScanner {
+  readonly spec: FilterSpecMessage;
+  readonly maxlines: number;
+  readonly dates: DateDetector;
+  private readonly pref?: CompiledRegex;
+  private readonly fail: CompiledRegex[];
+  private readonly ignore: CompiledRegex[];
+  /** the multi-line window (maxlines > 1 only) */
+  private window: TupleLine[] = [];
+
+  constructor(spec: FilterSpecMessage) {
+    this.spec = spec;
+    this.maxlines = Math.max(1, spec.maxlines || 1);
+    const multi = this.maxlines > 1;
+    try {
+      this.dates = new DateDetector({ datepattern: spec.datepattern, logtimezone: spec.logtimezone });
+    } catch (e) {
+      throw new F2bError('FILTER_REGEX', `bad datepattern ${JSON.stringify(spec.datepattern)}: ${(e as Error).message}`);
+    }
+    if (spec.prefregex && spec.prefregex.trim()) this.pref = prepare(compileFailRegex(spec.prefregex, spec.usedns, false, 'prefregex'));
+    this.fail = spec.failregex.map((r) => prepare(compileFailRegex(r, spec.usedns, multi, 'failregex')));
+    this.ignore = spec.ignoreregex.map((r) => prepare(compileFailRegex(r, spec.usedns, false, 'ignoreregex')));
+    const prefIds = this.pref ? hasIdGroup(this.pref.re) : false;
+    for (const f of this.fail) {
+      if (!prefIds && !hasIdGroup(f.re)) {
+        throw new F2bError('FILTER_REGEX', `no failure-id group (<HOST>, <ADDR>, <F-ID>, <F-MLFID>...) in failregex ${JSON.stringify(f.re.source)}`);
+      }
+    }
+    if (this.fail.length === 0) throw new F2bError('FILTER_REGEX', 'filter has no failregex');
+  }
+
+  get failregexCount(): number {
+    return this.fail.length;
+  }
+
+  /** Split the date off a line. */
+  splitDate(line: string, now: number): { tuple: TupleLine; time: number | null; empty: boolean; template?: string } {
+    const m = this.dates.match(line, now);
+    if (!m) return { tuple: ['', '', line], time: null, empty: false };
+    const tuple: TupleLine = [line.slice(0, m.start), line.slice(m.start, m.end), line.slice(m.end)];
+    if (m.start === m.end) return { tuple, time: null, empty: true, template: m.template };
+    return { tuple, time: m.time, empty: false, template: m.template };
+  }
+
+  /** Scan one log line (without its newline). */
+  scan(line: string, now: number, opts: ScanOptions = {}): LineScan {
+    const d = this.splitDate(line, now);
+    const result: LineScan = { time: d.time, emptyDate: d.empty, dateText: d.tuple[1], template: d.template, hits: [] };
+    let lines: TupleLine[];
+    if (this.maxlines > 1) {
+      this.window.push(d.tuple);
+      if (this.window.length > this.maxlines) this.window.splice(0, this.window.length - this.maxlines);
+      lines = this.window;
+    } else {
+      lines = [d.tuple];
+    }
+    let buf: string | null = joinTuples(lines);
+
+    if (this.ignore.length && this.ignore.length < this.fail.length - 2) {
+      const i = this.firstIgnore(buf);
+      if (i !== undefined) {
+        result.ignoredBy = i;
+        return result;
+      }
+    }
+
+    let pre: Record<string, string> = {};
+    if (this.pref) {
+      const m = this.pref.re.search(buf);
+      if (!m) return result;
+      pre = collectGroups(this.pref, m.groups);
+      const content = pre.content;
+      delete pre.content;
+      if (content) {
+        lines = [['', '', content]];
+        buf = null;
+      }
+    }
+
+    for (let i = 0; i < this.fail.length; i++) {
+      const f = this.fail[i];
+      if (buf === null) buf = joinTuples(lines);
+      const m = f.re.search(buf);
+      if (!m) continue;
+      const matched = this.maxlines > 1 ? matchedLines(buf, m.index, m.end, lines, m.groups) : { matched: lines, unmatched: [] };
+      const ign = this.ignore.length ? this.firstIgnore(this.maxlines > 1 ? joinTuples(matched.matched) : buf) : undefined;
+      if (ign !== undefined) {
+        result.ignoredBy = ign;
+        if (this.maxlines > 1 || !opts.checkAll) this.window = lines = matched.unmatched;
+        buf = null;
+        if (!opts.checkAll) break;
+        continue;
+      }
+      const groups = { ...pre, ...collectGroups(f, m.groups) };
+      result.hits.push({ regex: i, groups, lines: matched.matched.map((t) => t.join('')) });
+      if (this.maxlines > 1 || !opts.checkAll) {
+        this.window = lines = matched.unmatched;
+        buf = null;
+      }
+      if (!opts.checkAll) break;
+    }
+    return result;
+  }
+
+  private firstIgnore(buf: string): number | undefined {
+    for (let i = 0; i < this.ignore.length; i++) if (this.ignore[i].re.search(buf)) return i;
+    return undefined;
+  }
+}
+
+function hasIdGroup(re: PyRegExp): boolean {
+  return re.groupNames.some((g) => (FAILURE_ID_GROUPS as readonly string[]).includes(g) || g === 'mlfid');
+}
+
+/** For a multi-line buffer: the lines a match covered (minus <SKIPLINES>) and the rest. */
+function matchedLines(
+  buf: string,
+  start: number,
+  end: number,
+  lines: TupleLine[],
+  groups: Record<string, string | undefined>,
+): { matched: TupleLine[]; unmatched: TupleLine[] } {
+  const lineStart = buf.lastIndexOf('\n', start) + 1;
+  let lineEnd = buf.indexOf('\n', Math.max(end - 1, 0));
+  lineEnd = lineEnd < 0 ? buf.length : lineEnd + 1;
+  const count = (to: number) => {
+    let n = 0;
+    for (let i = buf.indexOf('\n'); i >= 0 && i < to; i = buf.indexOf('\n', i + 1)) n++;
+    return n;
+  };
+  const first = count(lineStart);
+  const last = count(lineEnd);
+  const matched = lines.slice(first, last);
+  const unmatched = lines.slice(0, first);
+  const skipped: string[] = [];
+  for (let n = 0; groups[`skiplines${n}`] !== undefined || `skiplines${n}` in groups; n++) {
+    const s = groups[`skiplines${n}`];
+    if (s) skipped.push(...s.split('\n').filter((x, i, a) => i < a.length - 1 || x !== ''));
+  }
+  for (const s of skipped) {
+    const k = matched.findIndex((t) => t[0] + t[2] === s);
+    if (k >= 0) unmatched.push(...matched.splice(k, 1));
+  }
+  unmatched.push(...lines.slice(last));
+  return { matched, unmatched };
+}
+
+/** A line's date as one number: epoch seconds, NaN = no date, -Infinity = empty date match. */
+export function timeCode(scan: LineScan): number {
+  return scan.time !== null ? scan.time : scan.emptyDate ? -Infinity : NaN;
+}
+
+/** A failure ready for the jail: id chosen, time resolved. */
+export interface FoundFailure {
+  regex: number;
+  /** failure id: a canonical address, a DNS name (see `dns`), or an F-ID */
+  id: string;
+  /** true when id is a host name still to be resolved (usedns yes/warn) */
+  dns: boolean;
+  /** epoch seconds; null only in checkAll mode, for a line without a date */
+  time: number | null;
+  fields: Record<string, string>;
+  /** the matched lines of this failure (and of its session, for F-MLFID) */
+  matches: string[];
+}
+
+export interface TrackerOptions {
+  usedns: string;
+  /** fail2ban-regex mode: keep failures that carry F-NOFAIL and those without a date */
+  checkAll?: boolean;
+}
+
+interface Session {
+  at: number;
+  fields: Record<string, string>;
+  users: Set<string>;
+  matches: string[];
+  nofailMatches: string[];
+  pending: boolean;
+}
+
+/** Session cache for F-MLFID: 100 entries, 5 minutes, like fail2ban's. */
+class SessionCache {
+  private readonly map = new Map<string, Session>();
+  constructor(private readonly max = 100, private readonly ttl = 300) {}
+  get(key: string, now: number): Session | undefined {
+    const s = this.map.get(key);
+    if (s && now - s.at > this.ttl) {
+      this.map.delete(key);
+      return undefined;
+    }
+    return s;
+  }
+  set(key: string, s: Session): void {
+    this.map.delete(key);
+    if (this.map.size >= this.max) {
+      const oldest = this.map.keys().next().value;
+      if (oldest !== undefined) this.map.delete(oldest);
+    }
+    this.map.set(key, s);
+  }
+  delete(key: string): void {
+    this.map.delete(key);
+  }
+}
+
+/** Turns scans into failures, in log order (one per jail). */
+export class FailureTracker {
+  private lastDate: number | null = null;
+  private readonly sessions = new SessionCache();
+
+  constructor(private readonly opts: TrackerOptions) {}
+
+  /**
+   * Resolve a line's time from its date code (see timeCode()): its own date, else the last date
+   * if under 60 s old, else `now` (for an empty date match, or when fallbackNow), else null.
+   * Call it for every line, in order: dated lines without failures still move the last date.
+   */
+  resolveTime(code: number, now: number, fallbackNow: boolean): number | null {
+    if (Number.isFinite(code)) {
+      this.lastDate = code;
+      return code;
+    }
+    if (this.lastDate !== null && this.lastDate > now - 60) return this.lastDate;
+    if (code === -Infinity || fallbackNow) return now;
+    return null;
+  }
+
+  /** The failures of one line's regex hits; `time` from resolveTime (null = no date: skipped,
+   *  except in checkAll mode where the failure keeps a null time). */
+  failures(hits: RegexHit[], time: number | null, now: number): FoundFailure[] {
+    const out: FoundFailure[] = [];
+    for (const hit of hits) {
+      if (time === null && !this.opts.checkAll) continue;
+      let fields = hit.groups;
+      let matches = hit.lines;
+      const mlfid = fields.mlfid;
+      if (mlfid !== undefined) {
+        const merged = this.merge(mlfid, fields, hit.lines, now);
+        fields = merged.fields;
+        matches = merged.matches;
+        if (fields.nofail && !this.opts.checkAll) return out;
+      }
+      const fid = fields.fid;
+      let ip = fields.ip4 ?? fields.ip6;
+      let dns = false;
+      if (ip === undefined && fields.dns !== undefined) {
+        ip = fields.dns;
+        dns = this.opts.usedns !== 'raw';
+      }
+      if (ip === undefined) ip = fid;
+      if (ip === undefined) {
+        // F-MLFID without an id yet: the session is pending until a line brings the address
+        if (mlfid !== undefined) {
+          const s = this.sessions.get(mlfid, now);
+          if (s) s.pending = true;
+        }
+        continue;
+      }
+      let id = ip;
+      const canonical = dns ? undefined : normalizeAddress(ip);
+      if (canonical) id = canonical;
+      if (fid !== undefined && fid !== ip) {
+        fields = { ...fields, ip: id };
+        id = fid;
+        dns = false;
+      }
+      out.push({ regex: hit.regex, id, dns, time, fields, matches });
+    }
+    return out;
+  }
+
+  /** F-MLFID session merging: fields of earlier lines of the same session fill in this one. */
+  private merge(mlfid: string, fields: Record<string, string>, lines: string[], now: number): { fields: Record<string, string>; matches: string[] } {
+    // fail2ban tests these groups for truth: an empty capture counts as absent
+    let gained = !!fields.mlfgained;
+    let nofail = gained || !!fields.nofail;
+    const forget = !!fields.mlfforget;
+    const cur: Record<string, string> = { ...fields };
+    delete cur.mlfforget;
+    if (gained && cur.nofail === undefined) cur.nofail = cur.mlfgained;
+    let session = this.sessions.get(mlfid, now);
+    let hadNofailState = false;
+    if (session) {
+      if (cur.user !== undefined) session.users.add(cur.user);
+      if (session.fields.nofail || session.fields.mlfgained) hadNofailState = true;
+      delete session.fields.nofail;
+      delete session.fields.mlfgained;
+      if (gained) session.pending = false;
+      if (!hadNofailState && !session.pending) session.matches = [];
+      Object.assign(session.fields, cur);
+      if (forget) this.sessions.delete(mlfid);
+    } else {
+      session = { at: now, fields: cur, users: new Set(), matches: [], nofailMatches: [], pending: false };
+      if (cur.user !== undefined) session.users.add(cur.user);
+      if (!forget) this.sessions.set(mlfid, session);
+    }
+    if (session.pending || session.users.size > 1) {
+      // earlier failures, or several user names tried in one session: neither a nofail line nor a
+      // successful login excuses the session
+      session.pending = false;
+      delete session.fields.nofail;
+      delete session.fields.mlfgained;
+      nofail = false;
+      gained = false;
+    }
+    if (!nofail) {
+      const m = [...session.nofailMatches, ...session.matches];
+      if (!gained) m.push(...lines);
+      session.nofailMatches = [];
+      session.matches = m;
+    } else if (!forget) {
+      session.nofailMatches = [...session.nofailMatches, ...lines];
+    }
+    const out = { ...session.fields };
+    if (session.users.size > 0) out.users = [...session.users].join(',');
+    return { fields: out, matches: session.matches };
+  }
+}

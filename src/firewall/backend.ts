@@ -1,0 +1,33 @@
+// The five verbs every firewall backend implements (after SSHGuard's init/block/release/flush/fin),
+// with block and release folded into one batched update: one tick of bans and unbans is one command.
+
+import type { FirewallChanges } from '../types';
+
+/** What a jail asks of the firewall: fail2ban's port/protocol/blocktype values, as configured. */
+export interface FirewallJailSpec {
+  jail: string;
+  /** fail2ban's port value: 'ssh', '22', 'http,https', '0:65535', '1000:2000' (ignored with allports) */
+  port: string;
+  /** 'tcp', 'udp', 'sctp', 'dccp', 'udplite', a comma list of them, or 'all' (allports only) */
+  protocol: string;
+  /** block every port of the protocol (fail2ban's *-allports actions) */
+  allports: boolean;
+  /** 'reject' (default, like fail2ban's nftables action), 'drop', ... */
+  blocktype?: string;
+}
+
+export interface FirewallBackend {
+  readonly name: string;
+  /** Creates everything the jails need, replacing what an earlier run left behind. */
+  init(jails: FirewallJailSpec[]): Promise<void>;
+  /**
+   * Applies all blocks and releases of one tick as ONE command. An address listed in both arrays
+   * ends up blocked (releases apply first). Entries it cannot apply are reported by throwing
+   * F2bError('FIREWALL_COMMAND') after the rest were applied.
+   */
+  update(changes: FirewallChanges): Promise<void>;
+  /** Releases every address of one jail, or of all jails. */
+  flush(jail?: string): Promise<void>;
+  /** Removes everything it created. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,355 @@
+// nftables backend: one table of our own, one input chain, per jail a set of banned addresses
+// per family; a tick of bans and unbans is one `nft -f -` transaction.
+//
+// Layout (table `inet f2b-fast`; chain `input` hooked at input, priority -1 like fail2ban's):
+//   addr-set-<jail>   ipv4_addr, flags timeout            single IPv4 addresses
+//   addr6-set-<jail>  ipv6_addr, flags timeout            single IPv6 addresses
+//   net-set-<jail>    ipv4_addr, flags interval, timeout  IPv4 subnets (CIDR)
+//   net6-set-<jail>   ipv6_addr, flags interval, timeout  IPv6 subnets
+// and per set one rule `meta l4proto <proto> th dport { <ports> } ip saddr @<set> <blocktype>`.
+//
+// Why addresses and subnets live in different sets: nft (1.0.6 measured) reads the whole set
+// back from the kernel for every change to an interval set and deletes from one in quadratic
+// time. With 100,000 addresses in an interval set, adding 1,000 took 1.4 s and 1,000
+// add+delete pairs did not finish in 60 s; in a hash set the same took 0.04 s. Subnet bans are
+// few (manual `banip`), so their interval sets stay small. Separate sets also mean an address
+// inside a banned subnet is not an "interval overlaps" error.
+
+import { createHash } from 'node:crypto';
+import { F2bError } from '../errors';
+import type { FirewallChanges, FirewallEntry } from '../types';
+import type { FirewallBackend, FirewallJailSpec } from './backend';
+import { parseBanTarget, type BanTarget } from './address';
+import { compileJail, loadServices, type CompiledJail, type ServiceTable } from './jailspec';
+import { spawnRunner, type CommandResult, type CommandRunner } from './command';
+
+export interface NftablesOptions {
+  /** table name in family inet; default 'f2b-fast' */
+  table?: string;
+  /** command prefix, e.g. ['ip', 'netns', 'exec', 'ns1'] */
+  exec?: readonly string[];
+  /** the nft program; default 'nft' (found in PATH) */
+  nft?: string;
+  /** how commands are run; default spawnRunner(timeoutMs) */
+  run?: CommandRunner;
+  /** time limit of one nft command; default 60 s (fail2ban's action timeout) */
+  timeoutMs?: number;
+  /** service names for ports: a table, or the path of a services file; default /etc/services */
+  services?: ServiceTable | string;
+}
+
+const SETS = [
+  { prefix: 'addr-set-', type: 'ipv4_addr', flags: 'timeout', match: 'ip saddr' },
+  { prefix: 'addr6-set-', type: 'ipv6_addr', flags: 'timeout', match: 'ip6 saddr' },
+  { prefix: 'net-set-', type: 'ipv4_addr', flags: 'interval, timeout', match: 'ip saddr' },
+  { prefix: 'net6-set-', type: 'ipv6_addr', flags: 'interval, timeout', match: 'ip6 saddr' },
+] as const;
+const setIndex = (a: BanTarget): number => (a.family === 6 ? 1 : 0) + (a.subnet ? 2 : 0);
+
+/** The longest element timeout nft accepts (seconds); a longer ban goes in without one. */
+export const NFT_MAX_TIMEOUT = 99_999_999;
+/** Attempts of one update when nft rejects some of its entries (each attempt drops those). */
+const MAX_ATTEMPTS = 8;
+
+const UNAVAILABLE = 'nftables (nft) is not installed or cannot run: apt-get install nftables, or run with --dry-run';
+
+/**
+ * The name a jail has inside nft identifiers. Jail names are config section names and may hold
+ * anything; nft identifiers may not. Safe names are kept (fail2ban's set names stay the same);
+ * others are mapped to their safe characters plus a hash of the original, so two jails never
+ * share a set and nothing unquoted reaches the nft parser.
+ */
+export function nftJailId(jail: string): string {
+  if (/^[A-Za-z0-9_-]{1,64}$/.test(jail)) return jail;
+  const hash = createHash('sha256').update(jail).digest('hex').slice(0, 10);
+  return `${jail.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 48)}-${hash}`;
+}
+
+interface JailSets {
+  compiled: CompiledJail;
+  /** set names, indexed like SETS */
+  sets: string[];
+  /**
+   * Addresses we added since init and that may still be in the kernel: a superset (added before
+   * nft runs, dropped only after a release succeeded; kernel expiry leaves them in).
+   */
+  present: Set<string>;
+}
+
+interface Op {
+  jail: JailSets;
+  /** index into SETS / jail.sets */
+  set: number;
+  /** canonical address text */
+  addr: string;
+  block: boolean;
+  timeout: number | null;
+  /** a block of an address that cannot be in the kernel yet: a plain add will do */
+  fresh: boolean;
+}
+
+/** One statement line of an update script and the entries it carries. */
+interface Line {
+  text: string;
+  /** ops[] index of each element */
+  owners: number[];
+  /** 1-based column where each element starts */
+  cols: number[];
+}
+
+export class NftablesBackend implements FirewallBackend {
+  readonly name = 'nftables';
+  readonly table: string;
+  private readonly argv: readonly string[];
+  private readonly run: CommandRunner;
+  private readonly servicesOpt: ServiceTable | string | undefined;
+  private jails = new Map<string, JailSets>();
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(opts: NftablesOptions = {}) {
+    this.table = opts.table ?? 'f2b-fast';
+    if (!/^[A-Za-z][A-Za-z0-9_-]{0,63}$/.test(this.table)) {
+      throw new F2bError('CONFIG_VALUE', `nftables table name '${this.table}' must be letters, digits, '_' or '-'`);
+    }
+    this.argv = [...(opts.exec ?? []), opts.nft ?? 'nft'];
+    this.run = opts.run ?? spawnRunner(opts.timeoutMs);
+    this.servicesOpt = opts.services;
+  }
+
+  /** Resolves to nft's version line; throws FIREWALL_UNAVAILABLE when nft cannot run. */
+  static async available(opts: Pick<NftablesOptions, 'exec' | 'nft' | 'run' | 'timeoutMs'> = {}): Promise<string> {
+    const run = opts.run ?? spawnRunner(opts.timeoutMs ?? 10_000);
+    let r: CommandResult;
+    try {
+      r = await run([...(opts.exec ?? []), opts.nft ?? 'nft', '--version'], '');
+    } catch (e) {
+      throw new F2bError('FIREWALL_UNAVAILABLE', `${UNAVAILABLE} (${(e as Error).message})`);
+    }
+    if (r.code !== 0) throw new F2bError('FIREWALL_UNAVAILABLE', `${UNAVAILABLE} (${(r.stderr || r.stdout).trim()})`);
+    return r.stdout.trim();
+  }
+
+  init(specs: FirewallJailSpec[]): Promise<void> {
+    return this.serial(async () => {
+      const services = typeof this.servicesOpt === 'object' ? this.servicesOpt : loadServices(this.servicesOpt);
+      const jails = new Map<string, JailSets>();
+      const ids = new Map<string, string>();
+      for (const spec of specs) {
+        if (jails.has(spec.jail)) throw new F2bError('CONFIG_VALUE', 'jail given twice', { jail: spec.jail });
+        const id = nftJailId(spec.jail);
+        const other = ids.get(id);
+        if (other !== undefined) throw new F2bError('CONFIG_VALUE', `nft set names collide with jail '${other}'`, { jail: spec.jail });
+        ids.set(id, spec.jail);
+        jails.set(spec.jail, { compiled: compileJail(spec, services), sets: SETS.map((s) => s.prefix + id), present: new Set() });
+      }
+
+      const t = `inet ${this.table}`;
+      const lines = [
+        // "create if missing, then delete" makes the delete valid on a first start too; the
+        // whole script is one transaction, so the old table is replaced atomically
+        `table ${t} {}`,
+        `delete table ${t}`,
+        `table ${t} {`,
+      ];
+      for (const j of jails.values()) {
+        SETS.forEach((s, i) => lines.push(`\tset ${j.sets[i]} { type ${s.type}; flags ${s.flags}; }`));
+      }
+      lines.push('\tchain input {', '\t\ttype filter hook input priority -1; policy accept;');
+      for (const j of jails.values()) {
+        SETS.forEach((s, i) => lines.push(`\t\t${ruleMatch(j.compiled)}${s.match} @${j.sets[i]} ${j.compiled.blocktype}`));
+      }
+      lines.push('\t}', '}');
+      this.jails = new Map();
+      await this.nftOrThrow(lines, 'cannot create the nftables table');
+      this.jails = jails;
+    });
+  }
+
+  update(changes: FirewallChanges): Promise<void> {
+    return this.serial(() => this.apply(changes));
+  }
+
+  flush(jail?: string): Promise<void> {
+    return this.serial(async () => {
+      const one = jail === undefined ? undefined : this.jails.get(jail);
+      if (jail !== undefined && !one) throw new F2bError('FIREWALL_COMMAND', 'flush of a jail that has no firewall sets', { jail });
+      const list = one ? [one] : [...this.jails.values()];
+      if (!list.length) return;
+      await this.nftOrThrow(list.flatMap((j) => j.sets.map((s) => `flush set inet ${this.table} ${s}`)), 'cannot flush');
+      for (const j of list) j.present.clear();
+    });
+  }
+
+  close(): Promise<void> {
+    return this.serial(async () => {
+      this.jails = new Map();
+      await this.nftOrThrow([`table inet ${this.table} {}`, `delete table inet ${this.table}`], 'cannot remove the nftables table');
+    });
+  }
+
+  private async apply(changes: FirewallChanges): Promise<void> {
+    const rejected: string[] = [];
+    const ops = new Map<string, Op>();
+    const take = (e: FirewallEntry, block: boolean) => {
+      const jail = this.jails.get(e.jail);
+      const addr = parseBanTarget(String(e.ip));
+      const timeout = e.timeout;
+      if (!jail) return void rejected.push(`${e.jail} ${e.ip}: jail has no firewall sets`);
+      if (!addr) return void rejected.push(`${e.jail} ${JSON.stringify(e.ip)}: not an IPv4/IPv6 address or subnet`);
+      if (block && timeout !== null && !(timeout >= 0 && Number.isFinite(timeout))) {
+        return void rejected.push(`${e.jail} ${addr.text}: bad timeout ${timeout}`);
+      }
+      const key = `${e.jail}\0${addr.text}`;
+      ops.delete(key); // the last change of an address wins, and takes its place in the order
+      ops.set(key, { jail, set: setIndex(addr), addr: addr.text, block, timeout, fresh: false });
+    };
+    for (const e of changes.release) take(e, false);
+    for (const e of changes.block) take(e, true);
+    const total = changes.release.length + changes.block.length;
+
+    let live = [...ops.values()];
+    for (const op of live) {
+      if (!op.block) continue;
+      op.fresh = !op.jail.present.has(op.addr);
+      op.jail.present.add(op.addr);
+    }
+
+    for (let attempt = 1; live.length; attempt++) {
+      const lines = this.render(live);
+      const r = await this.nft(lines.map((l) => l.text));
+      if (r.code === 0) break;
+      const culprits = locateErrors(r.stderr, lines);
+      if (!culprits.size || attempt >= MAX_ATTEMPTS) {
+        const before = rejected.length ? ` (and before that: ${summary(rejected)})` : '';
+        throw new F2bError(
+          'FIREWALL_COMMAND',
+          `nft rejected the update; none of its ${live.length} remaining changes was applied: ${firstLines(r)}${before}`,
+        );
+      }
+      for (const [i, msg] of culprits) rejected.push(`${live[i].jail.compiled.jail} ${live[i].addr}: ${msg}`);
+      live = live.filter((_, i) => !culprits.has(i));
+    }
+    for (const op of live) if (!op.block) op.jail.present.delete(op.addr);
+
+    if (rejected.length) {
+      throw new F2bError(
+        'FIREWALL_COMMAND',
+        `${rejected.length} of ${total} firewall changes were not applied (the others were): ${summary(rejected)}`,
+      );
+    }
+  }
+
+  /**
+   * The script of one update, in three steps, each element once per step:
+   *   1. `add element S { X, ... }`     releases, and blocks of addresses that may be there
+   *   2. `delete element S { X, ... }`  the same
+   *   3. `add element S { Y timeout T, ... }`  every block
+   *
+   * Releases are add+delete: a ban with a timeout may already be gone, expired by the kernel,
+   * and deleting a missing element aborts the whole transaction. Adding it first makes the
+   * delete always valid, in the same single command: cheaper and simpler than a second round
+   * trip to find out which elements are missing.
+   *
+   * Blocks of an address we added before are add+delete+add: `add` of an existing element
+   * keeps its old timeout on older kernels (6.18 here updates it), and a permanent ban must
+   * drop the timeout, so the element is replaced. A block of an address we never added is a plain add.
+   *
+   * Elements of an address set go 1000 to a statement (half the time of one per line at
+   * 100,000 bans). Subnet sets get one element per statement: an "interval overlaps" error
+   * there is a real possibility, and nft reports only the first bad element of a statement.
+   */
+  private render(ops: Op[]): Line[] {
+    const lines: Line[] = [];
+    const step = (verb: string, pick: (op: Op) => boolean, withTimeout: boolean) => {
+      const bySet = new Map<string, number[]>();
+      ops.forEach((op, i) => {
+        if (!pick(op)) return;
+        const name = op.jail.sets[op.set];
+        const list = bySet.get(name);
+        if (list) list.push(i);
+        else bySet.set(name, [i]);
+      });
+      for (const [name, idx] of bySet) {
+        const chunk = ops[idx[0]].set >= 2 ? 1 : 1000;
+        for (let c = 0; c < idx.length; c += chunk) {
+          let text = `${verb} element inet ${this.table} ${name} { `;
+          const owners = idx.slice(c, c + chunk);
+          const cols: number[] = [];
+          owners.forEach((i, k) => {
+            if (k) text += ', ';
+            cols.push(text.length + 1);
+            text += withTimeout ? ops[i].addr + timeoutText(ops[i].timeout) : ops[i].addr;
+          });
+          lines.push({ text: `${text} }`, owners, cols });
+        }
+      }
+    };
+    const clear = (op: Op) => !op.block || !op.fresh;
+    step('add', clear, false);
+    step('delete', clear, false);
+    step('add', (op) => op.block, true);
+    return lines;
+  }
+
+  private async nft(lines: string[]): Promise<CommandResult> {
+    try {
+      return await this.run([...this.argv, '-f', '-'], lines.join('\n') + '\n');
+    } catch (e) {
+      if (e instanceof F2bError && e.code === 'FIREWALL_UNAVAILABLE') throw new F2bError('FIREWALL_UNAVAILABLE', `${UNAVAILABLE} (${e.message})`);
+      throw e;
+    }
+  }
+
+  private async nftOrThrow(lines: string[], what: string): Promise<void> {
+    const r = await this.nft(lines);
+    if (r.code !== 0) throw new F2bError('FIREWALL_COMMAND', `${what}: nft exited with ${r.code}: ${firstLines(r)}`);
+  }
+
+  /** One nft command at a time: flush or close may come while an update runs. */
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(fn, fn);
+    this.queue = next.catch(() => {});
+    return next;
+  }
+}
+
+/** ' meta l4proto tcp th dport { 22, 80 } ' part of a jail's rules (ends with a space). */
+function ruleMatch(j: CompiledJail): string {
+  let m = '';
+  if (j.protocols) m += `meta l4proto ${j.protocols.length === 1 ? j.protocols[0] : `{ ${j.protocols.join(', ')} }`} `;
+  if (j.ports) m += `th dport { ${j.ports.map((r) => (r.from === r.to ? `${r.from}` : `${r.from}-${r.to}`)).join(', ')} } `;
+  return m;
+}
+
+function timeoutText(timeout: number | null): string {
+  if (timeout === null) return '';
+  const s = Math.max(1, Math.ceil(timeout));
+  // longer than nft can express: permanent; the jail's own unban schedule still releases it
+  return s > NFT_MAX_TIMEOUT ? '' : ` timeout ${s}s`;
+}
+
+/**
+ * The entries nft complained about ("/dev/stdin:12:27-33: Error: ..."): the element at that
+ * line and column, or every element of the line when the column is before the first one.
+ */
+function locateErrors(stderr: string, lines: Line[]): Map<number, string> {
+  const found = new Map<number, string>();
+  for (const m of stderr.matchAll(/^[^\n:]*:(\d+):(\d+)(?:-\d+)?: Error: (.*)$/gm)) {
+    const line = lines[Number(m[1]) - 1];
+    if (!line) continue;
+    const col = Number(m[2]);
+    let k = line.cols.length - 1;
+    while (k >= 0 && line.cols[k] > col) k--;
+    for (const i of k < 0 ? line.owners : [line.owners[k]]) if (!found.has(i)) found.set(i, m[3].trim());
+  }
+  return found;
+}
+
+function firstLines(r: CommandResult): string {
+  const text = (r.stderr || r.stdout).trim().split('\n').slice(0, 6).join(' | ');
+  return text || `exit code ${r.code}`;
+}
+
+function summary(items: string[]): string {
+  return items.slice(0, 10).join('; ') + (items.length > 10 ? `; and ${items.length - 10} more` : '');
+}

@@ -1,0 +1,57 @@
+// The matcher pool: piscina workers running src/pipeline/worker.ts on batches of lines.
+// A task costs ~140 us of overhead here, so lines cross in batches, never one by one.
+// Filters with maxlines > 1 keep a window of lines between calls; they are scanned on the main
+// thread, in order, by a local scanner (workers would each hold a different window).
+
+import * as os from 'node:os';
+import * as path from 'node:path';
+import Piscina from 'piscina';
+import { FilterScanner } from '../filter/filter';
+import { scanLines } from './worker';
+import type { FilterScanMessage, FilterSpecMessage, MatchResult, MatchTask } from '../types';
+
+export interface MatcherPoolOptions {
+  /** worker threads; 0 = match on the main thread (tests, `regex` on small inputs) */
+  threads?: number;
+}
+
+export class MatcherPool {
+  private readonly piscina?: Piscina<MatchTask, MatchResult>;
+  private readonly local = new Map<string, FilterScanner>();
+
+  constructor(opts: MatcherPoolOptions = {}) {
+    const threads = opts.threads ?? Math.max(1, os.availableParallelism() - 1);
+    if (threads > 0) {
+      this.piscina = new Piscina({
+        filename: path.join(__dirname, 'worker.js'),
+        minThreads: 1,
+        maxThreads: threads,
+        idleTimeout: 30_000,
+      });
+    }
+  }
+
+  /** Scan lines with each filter; one result per filter, in the same order. */
+  async scan(filters: FilterSpecMessage[], lines: string[], now: number): Promise<FilterScanMessage[]> {
+    const remote = filters.filter((f) => f.maxlines <= 1);
+    const out = new Map<string, FilterScanMessage>();
+    if (remote.length && this.piscina) {
+      const res = await this.piscina.run({ filters: remote, lines, now });
+      remote.forEach((f, i) => out.set(f.key, res.scans[i]));
+    }
+    for (const f of filters) {
+      if (out.has(f.key)) continue;
+      let s = this.local.get(f.key);
+      if (!s) {
+        s = new FilterScanner(f);
+        this.local.set(f.key, s);
+      }
+      out.set(f.key, scanLines(s, lines, now));
+    }
+    return filters.map((f) => out.get(f.key)!);
+  }
+
+  async close(): Promise<void> {
+    await this.piscina?.destroy();
+  }
+}

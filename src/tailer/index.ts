@@ -1,0 +1,155 @@
+// The log tailer: the first stage of the pipeline. A native thread follows log files
+// (inotify or polling; rotation, copytruncate and deletion aware) and hands complete lines to
+// onBatch in batches (TailBatch), and what happened to each file to onEvent (TailEvent).
+//
+//   const tailer = new Tailer({ onBatch: (b) => ..., onEvent: (e) => ... });
+//   const id = tailer.add('/var/log/auth.log', 'tail');
+//   ...
+//   await tailer.close();
+
+import * as path from 'node:path';
+import { configError } from '../errors';
+import type { TailBatch, TailEvent } from '../types';
+import { loadNative, type NativeTailer } from './native';
+
+export type TailBackendName = 'auto' | 'inotify' | 'poll';
+
+/** Where add() starts reading an existing file: its start, after its last line, or a saved offset. */
+export type TailStart = 'head' | 'tail' | number;
+
+export interface TailerOptions {
+  /** 'auto' (default): inotify on Linux, polling elsewhere or if inotify is unavailable */
+  backend?: TailBackendName;
+  /** poll backend only: how often every file is stat()ed; default 250 */
+  pollIntervalMs?: number;
+  /** complete lines of one file; called on the main thread, never once per line */
+  onBatch(batch: TailBatch): void;
+  /** opened / rotated / truncated / missing / error */
+  onEvent?(event: TailEvent): void;
+}
+
+const BACKENDS: readonly string[] = ['auto', 'inotify', 'poll'];
+const DEFAULT_POLL_INTERVAL_MS = 250;
+
+/**
+ * The native reader's caps: a batch holds at most `batchLines` lines and is handed over once it
+ * reaches `batchBytes`; a line longer than `maxLineBytes` is delivered truncated to that length
+ * ('\n' included) with an 'error' event, and the rest of it is skipped.
+ */
+export function tailLimits(): { batchBytes: number; batchLines: number; maxLineBytes: number } {
+  return { ...loadNative().tailerLimits };
+}
+
+export class Tailer {
+  /** the backend in use ('auto' resolved) */
+  readonly backend: 'inotify' | 'poll';
+  readonly #native: NativeTailer;
+  readonly #onBatch: (batch: TailBatch) => void;
+  readonly #onEvent: (event: TailEvent) => void;
+  /** ids added and not removed: output for other ids (still in flight) is dropped */
+  readonly #active = new Set<number>();
+  #closed: Promise<void> | undefined;
+
+  constructor(options: TailerOptions) {
+    if (typeof options !== 'object' || options === null) throw new TypeError('Expected options to be an object');
+    const { backend = 'auto', pollIntervalMs = DEFAULT_POLL_INTERVAL_MS, onBatch, onEvent } = options;
+    if (typeof backend !== 'string' || !BACKENDS.includes(backend)) {
+      throw new TypeError("Expected options.backend to be 'auto', 'inotify' or 'poll'");
+    }
+    if (!Number.isInteger(pollIntervalMs) || pollIntervalMs < 10 || pollIntervalMs > 60000) {
+      throw new TypeError('Expected options.pollIntervalMs to be an integer from 10 to 60000');
+    }
+    if (typeof onBatch !== 'function') throw new TypeError('Expected options.onBatch to be a function');
+    if (onEvent !== undefined && typeof onEvent !== 'function') {
+      throw new TypeError('Expected options.onEvent to be a function');
+    }
+    this.#onBatch = onBatch.bind(options);
+    this.#onEvent = onEvent ? onEvent.bind(options) : () => {};
+    const { Tailer: NativeTailerClass } = loadNative();
+    this.#native = new NativeTailerClass(
+      backend,
+      pollIntervalMs,
+      (batch) => {
+        if (this.#closed === undefined && this.#active.has(batch.fileId)) this.#onBatch(batch);
+      },
+      (event) => {
+        if (this.#closed === undefined && this.#active.has(event.fileId)) this.#onEvent(event);
+      },
+    );
+    this.backend = this.#native.backend;
+  }
+
+  /**
+   * Follows `file` (resolved against the current directory) and returns its id. `start` applies
+   * if the file exists now; a file that appears later, or replaces this one, is read from 0.
+   */
+  add(file: string, start: TailStart): number {
+    if (typeof file !== 'string' || file.length === 0) throw new TypeError('Expected path to be a non-empty string');
+    if (file.includes('\0')) throw new TypeError('Expected path to contain no NUL bytes');
+    if (start !== 'head' && start !== 'tail' && !(Number.isSafeInteger(start) && (start as number) >= 0)) {
+      throw new TypeError("Expected start to be 'head', 'tail' or a non-negative safe integer");
+    }
+    if (this.#closed !== undefined) throw new Error('The tailer is closed');
+    const id = this.#native.add(path.resolve(file), start);
+    this.#active.add(id);
+    return id;
+  }
+
+  /** Stops following a file; nothing more is delivered for it. Unknown ids are ignored. */
+  remove(fileId: number): void {
+    if (!Number.isInteger(fileId) || fileId < 1 || fileId > 0xffffffff) {
+      throw new TypeError('Expected fileId to be a positive integer');
+    }
+    if (!this.#active.delete(fileId)) return;
+    this.#native.remove(fileId);
+  }
+
+  /**
+   * Stops the thread: nothing is delivered once close() is called, and the promise resolves when
+   * the thread has exited; the process can then exit. Every call returns the same promise.
+   */
+  close(): Promise<void> {
+    this.#closed ??= this.#native.close();
+    return this.#closed;
+  }
+}
+
+/**
+ * The lines of a batch as strings: UTF-8 (invalid bytes become U+FFFD), without the '\n' and
+ * without one trailing '\r'.
+ */
+export function splitLines(batch: TailBatch): string[] {
+  // '\n' is never part of a multi-byte sequence, so decoding the whole buffer at once and
+  // splitting gives the same strings as decoding line by line, much faster.
+  const lines = batch.buf.toString('utf8').split('\n');
+  lines.pop(); // after the last '\n'
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i];
+    if (line.endsWith('\r')) lines[i] = line.slice(0, -1);
+  }
+  return lines;
+}
+
+/**
+ * fail2ban's `backend =` value to ours. auto -> auto (inotify where available, else polling);
+ * pyinotify and gamin -> inotify on Linux (auto elsewhere); polling -> poll. Anything else
+ * (systemd journal jails) is a configuration error. Options in brackets (`auto[...]`) are ignored.
+ */
+export function mapBackend(fail2banBackend: string): TailBackendName {
+  if (typeof fail2banBackend !== 'string') throw new TypeError('Expected backend to be a string');
+  const name = fail2banBackend.replace(/\[.*\]\s*$/s, '').trim().toLowerCase();
+  switch (name) {
+    case 'auto':
+      return 'auto';
+    case 'pyinotify':
+    case 'gamin':
+      return process.platform === 'linux' ? 'inotify' : 'auto';
+    case 'polling':
+      return 'poll';
+  }
+  const hint =
+    name === 'systemd'
+      ? 'reading the systemd journal is not supported yet; point the jail at a log file (logpath) with backend = auto'
+      : 'use auto, pyinotify, gamin or polling';
+  throw configError('CONFIG_VALUE', `unsupported backend = ${fail2banBackend}: ${hint}`);
+}

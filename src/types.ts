@@ -1,0 +1,98 @@
+// Messages between the stages of f2b-fast, in the order a log line travels:
+// native tailer -> prefilter -> matcher workers -> jail runtime -> firewall batcher.
+// One file, so that a reader can follow a ban from the tailer to the kernel set.
+
+/** native tailer -> JS: complete lines of one file, one buffer per crossing. */
+export interface TailBatch {
+  /** id returned by Tailer.add() */
+  fileId: number;
+  /** file byte offset of buf[0] */
+  base: number;
+  /** complete lines; every line (the last one too) ends with '\n' */
+  buf: Buffer;
+  /** ends[i] = index in buf of the '\n' that ends line i (line i starts after ends[i-1]) */
+  ends: Uint32Array;
+}
+
+export type TailEventKind = 'opened' | 'rotated' | 'truncated' | 'missing' | 'error';
+
+/** native tailer -> JS: something happened to a watched file. */
+export interface TailEvent {
+  fileId: number;
+  kind: TailEventKind;
+  path: string;
+  /** file offset reading continues from, where it applies */
+  offset?: number;
+  message?: string;
+}
+
+/** JS -> matcher worker: lines of one file, for the filters of the jails reading it. */
+export interface MatchTask {
+  filters: FilterSpecMessage[];
+  lines: string[];
+  /** reference "now" in epoch seconds, for year inference */
+  now: number;
+}
+
+/** What a worker needs to build a filter: plain data, no functions. */
+export interface FilterSpecMessage {
+  /** identifies the compiled filter in a worker's cache (same key = same spec) */
+  key: string;
+  failregex: string[];
+  ignoreregex: string[];
+  prefregex?: string;
+  datepattern?: string;
+  maxlines: number;
+  usedns: string;
+  logtimezone?: string;
+}
+
+/** One regex match of a line (see src/filter/filter.ts RegexHit). */
+export interface HitMessage {
+  regex: number;
+  groups: Record<string, string>;
+  lines: string[];
+}
+
+/** worker -> JS: what one filter found in the lines of a MatchTask. */
+export interface FilterScanMessage {
+  /** times[i]: epoch seconds of line i's date; NaN = no date found; -Infinity = a template
+   *  matched but captured nothing. Every line is reported: undated lines reuse the last date. */
+  times: Float64Array;
+  /** the lines with regex hits, in line order */
+  hits: { line: number; hits: HitMessage[]; ignoredBy?: number; dateText: string }[];
+}
+
+/** worker -> JS: one FilterScanMessage per MatchTask.filters entry. */
+export interface MatchResult {
+  scans: FilterScanMessage[];
+}
+
+/** A failure on its way from the filter to a jail. */
+export interface Failure {
+  /** failure id: the address (or F-ID) as matched */
+  id: string;
+  /** epoch seconds of the log line (date cut out of the line) */
+  time: number;
+  /** index of the failregex that matched */
+  regex: number;
+  /** the named groups of the match (user, ip4, ip6, dns, fid, ...) */
+  fields: Record<string, string>;
+  /** the log lines the failure came from */
+  matches: string[];
+}
+
+/** jail runtime -> firewall batcher: one address to block or release. */
+export interface FirewallEntry {
+  jail: string;
+  /** an IPv4/IPv6 address or CIDR subnet */
+  ip: string;
+  /** seconds until the kernel may expire it by itself; null = permanent */
+  timeout: number | null;
+}
+
+/** One tick's worth of firewall work: applied as ONE command per backend. */
+export interface FirewallChanges {
+  block: FirewallEntry[];
+  release: FirewallEntry[];
+}

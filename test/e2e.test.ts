@@ -1,0 +1,208 @@
+// End to end: `f2b-fast run` as a real process inside a network namespace, a real log file, real
+// nftables, real TCP connections from an attacker and a bystander address. Nothing here touches
+// the host's own namespace: the daemon, nft, the listener and the clients all run under
+// `ip netns exec` in namespaces the test creates and removes.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { ChildProcess } from 'node:child_process';
+import { createLinkedPair, createNetns, netnsAvailable, startTcpServer, tryConnect, type Netns } from './helpers/netns';
+import { tmpDir } from './helpers/tmp';
+
+const ROOT = path.resolve(__dirname, '../..');
+const BIN = path.join(ROOT, 'bin/f2b-fast');
+const PORT = 2222;
+
+/** Poll `cond` every 50 ms until it holds or `ms` pass; returns whether it held. */
+async function waitFor(cond: () => boolean | Promise<boolean>, ms: number): Promise<boolean> {
+  const end = Date.now() + ms;
+  for (;;) {
+    if (await cond()) return true;
+    if (Date.now() > end) return false;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+/** A syslog line dated now (local time, like rsyslog's traditional format). */
+function syslog(msg: string, pid = 4242): string {
+  const d = new Date();
+  const p = (n: number) => String(n).padStart(2, '0');
+  return `${MONTHS[d.getMonth()]} ${String(d.getDate()).padStart(2, ' ')} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())} web1 sshd[${pid}]: ${msg}\n`;
+}
+
+interface Running {
+  child: ChildProcess;
+  output: () => string;
+  exit: Promise<number | null>;
+}
+
+function startDaemon(ns: Netns, args: string[]): Running {
+  const child = ns.start([process.execPath, BIN, 'run', ...args]);
+  let out = '';
+  child.stdout?.setEncoding('utf8').on('data', (s: string) => (out += s));
+  child.stderr?.setEncoding('utf8').on('data', (s: string) => (out += s));
+  const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { child, output: () => out, exit };
+}
+
+async function stopDaemon(d: Running): Promise<number | null> {
+  d.child.kill('SIGTERM');
+  const timer = setTimeout(() => d.child.kill('SIGKILL'), 10_000);
+  const code = await d.exit;
+  clearTimeout(timer);
+  return code;
+}
+
+async function nftHas(ns: Netns, table: string, ip: string): Promise<boolean> {
+  const r = await ns.exec(['nft', 'list', 'table', 'inet', table]);
+  return r.code === 0 && new RegExp(`[{ ,]${ip.replace(/\./g, '\\.')}[ ,}]`).test(r.stdout);
+}
+
+async function skipUnlessNetns(t: import('node:test').TestContext): Promise<boolean> {
+  const ok = await netnsAvailable();
+  if (!ok.ok) t.skip(`network namespaces unavailable: ${ok.reason}`);
+  return ok.ok;
+}
+
+test('an attacker crossing maxretry is dropped by nftables, the bystander is not, and the ban expires', async (t) => {
+  if (!(await skipUnlessNetns(t))) return;
+  const pair = await createLinkedPair('f2be');
+  t.after(() => pair.destroy());
+  const dir = tmpDir(t);
+  const log = path.join(dir, 'auth.log');
+  fs.writeFileSync(log, syslog('Server listening on 0.0.0.0 port 22.', 1));
+  fs.cpSync(path.join(ROOT, 'filters'), path.join(dir, 'conf'), { recursive: true });
+  fs.writeFileSync(
+    path.join(dir, 'conf/jail.local'),
+    `[sshd]\nenabled = true\nport = ${PORT}\nlogpath = ${log}\nmaxretry = 3\nfindtime = 10m\nbantime = 4\n`,
+  );
+  await startTcpServer(pair.srv, PORT);
+  const { attacker, bystander, srv } = pair.addr;
+  assert.equal(await tryConnect(pair.cli, { host: srv, port: PORT, localAddress: attacker }), 'connected');
+
+  const daemon = startDaemon(pair.srv, ['--config', path.join(dir, 'conf'), '--logtarget', 'STDOUT', '--table', 'f2be']);
+  t.after(() => stopDaemon(daemon));
+  assert.ok(await waitFor(() => daemon.output().includes("Jail 'sshd' started"), 20_000), daemon.output());
+
+  fs.appendFileSync(log, syslog(`Accepted password for alice from ${bystander} port 50000 ssh2`, 10));
+  for (let i = 0; i < 3; i++) fs.appendFileSync(log, syslog(`Failed password for root from ${attacker} port ${40000 + i} ssh2`, 11 + i));
+  assert.ok(await waitFor(() => nftHas(pair.srv, 'f2be', attacker), 10_000), `attacker not in the set:\n${daemon.output()}`);
+  assert.match(daemon.output(), new RegExp(`fail2ban\\.actions +\\[\\d+\\]: NOTICE  \\[sshd\\] Ban ${attacker.replace(/\./g, '\\.')}\\n`));
+  assert.ok(!(await nftHas(pair.srv, 'f2be', bystander)));
+
+  assert.notEqual(await tryConnect(pair.cli, { host: srv, port: PORT, localAddress: attacker }), 'connected');
+  assert.equal(await tryConnect(pair.cli, { host: srv, port: PORT, localAddress: bystander }), 'connected');
+
+  // bantime = 4 s from the last failure: the address is released and connects again
+  assert.ok(await waitFor(async () => !(await nftHas(pair.srv, 'f2be', attacker)), 15_000), daemon.output());
+  assert.match(daemon.output(), new RegExp(`NOTICE  \\[sshd\\] Unban ${attacker.replace(/\./g, '\\.')}`));
+  assert.equal(await tryConnect(pair.cli, { host: srv, port: PORT, localAddress: attacker }), 'connected');
+
+  assert.equal(await stopDaemon(daemon), 0);
+  const after = await pair.srv.exec(['nft', 'list', 'table', 'inet', 'f2be']);
+  assert.notEqual(after.code, 0, 'the table is removed on shutdown');
+});
+
+test("an unchanged copy of Debian's /etc/fail2ban with a jail.local enabling sshd starts and bans", async (t) => {
+  if (!fs.existsSync('/etc/fail2ban/jail.conf')) {
+    t.skip('fail2ban is not installed (apt-get install fail2ban)');
+    return;
+  }
+  if (!(await skipUnlessNetns(t))) return;
+  const ns = await createNetns('f2bd');
+  t.after(() => ns.destroy());
+  const dir = tmpDir(t);
+  const conf = path.join(dir, 'fail2ban');
+  fs.cpSync('/etc/fail2ban', conf, { recursive: true });
+  const log = path.join(dir, 'auth.log');
+  fs.writeFileSync(log, '');
+  fs.writeFileSync(path.join(conf, 'jail.local'), `[sshd]\nenabled = true\nlogpath = ${log}\n`);
+
+  const daemon = startDaemon(ns, ['--config', conf, '--logtarget', 'STDOUT', '--table', 'f2bd']);
+  t.after(() => stopDaemon(daemon));
+  assert.ok(await waitFor(() => daemon.output().includes("Jail 'sshd' started"), 20_000), daemon.output());
+  // the stock jail.conf says banaction = iptables-multiport: served by the nftables backend
+  for (let i = 0; i < 5; i++) fs.appendFileSync(log, syslog(`Failed password for invalid user admin from 198.51.100.9 port ${50000 + i} ssh2`, 20 + i));
+  assert.ok(await waitFor(() => nftHas(ns, 'f2bd', '198.51.100.9'), 10_000), daemon.output());
+  assert.match(daemon.output(), /NOTICE  \[sshd\] Ban 198\.51\.100\.9/);
+  assert.equal(await stopDaemon(daemon), 0);
+});
+
+test('a bad jail is reported with file, line and jail and skipped; the others run', async (t) => {
+  const dir = tmpDir(t);
+  fs.cpSync(path.join(ROOT, 'filters'), dir, { recursive: true });
+  const log = path.join(dir, 'auth.log');
+  fs.writeFileSync(log, '');
+  const local = path.join(dir, 'jail.local');
+  fs.writeFileSync(
+    local,
+    [
+      '[sshd]',
+      `logpath = ${log}`,
+      '',
+      '[nofilter]',
+      'enabled = true',
+      'filter = does-not-exist',
+      `logpath = ${log}`,
+      '',
+      '[badtime]',
+      'enabled = true',
+      'filter = sshd',
+      'findtime = ten minutes please',
+      `logpath = ${log}`,
+      '',
+    ].join('\n'),
+  );
+  const ns = (await netnsAvailable()).ok ? await createNetns('f2bb') : undefined;
+  t.after(() => ns?.destroy());
+  const daemon = ns
+    ? startDaemon(ns, ['--config', dir, '--dry-run', '--logtarget', 'STDOUT'])
+    : startDaemonHost(['--config', dir, '--dry-run', '--logtarget', 'STDOUT']);
+  t.after(() => stopDaemon(daemon));
+  assert.ok(await waitFor(() => daemon.output().includes("Jail 'sshd' started"), 20_000), daemon.output());
+  const out = daemon.output();
+  assert.match(out, new RegExp(`${local.replace(/[.]/g, '\\.')}:6: \\[nofilter\\] .*does-not-exist.* - jail skipped`));
+  assert.match(out, new RegExp(`${local.replace(/[.]/g, '\\.')}:\\d+: \\[badtime\\] .*findtime.* - jail skipped`));
+  assert.doesNotMatch(out, /Jail '(nofilter|badtime)' started/);
+  assert.equal(await stopDaemon(daemon), 0);
+});
+
+/** Dry-run touches no firewall, so it may run in the host namespace when netns is unavailable. */
+function startDaemonHost(args: string[]): Running {
+  const { spawn } = require('node:child_process') as typeof import('node:child_process');
+  const child = spawn(process.execPath, [BIN, 'run', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.setEncoding('utf8').on('data', (s: string) => (out += s));
+  child.stderr.setEncoding('utf8').on('data', (s: string) => (out += s));
+  const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { child, output: () => out, exit };
+}
+
+test('without nftables, run says so and how to install it; --dry-run still bans', async (t) => {
+  if (!(await skipUnlessNetns(t))) return;
+  const ns = await createNetns('f2bn');
+  t.after(() => ns.destroy());
+  const dir = tmpDir(t);
+  fs.cpSync(path.join(ROOT, 'filters'), dir, { recursive: true });
+  const log = path.join(dir, 'auth.log');
+  fs.writeFileSync(log, '');
+  fs.writeFileSync(path.join(dir, 'jail.local'), `[sshd]\nlogpath = ${log}\nmaxretry = 2\n`);
+  // a PATH with node but without nft
+  const bin = path.join(dir, 'bin');
+  fs.mkdirSync(bin);
+  fs.symlinkSync(process.execPath, path.join(bin, 'node'));
+  const r = await ns.exec(['env', `PATH=${bin}`, process.execPath, BIN, 'run', '--config', dir, '--logtarget', 'STDERR'], { timeoutMs: 20_000 });
+  assert.equal(r.code, 255, r.stderr);
+  assert.match(r.stderr, /nftables \(nft\) is not installed.*apt-get install nftables.*--dry-run/);
+
+  const daemon = startDaemon(ns, ['--config', dir, '--dry-run', '--logtarget', 'STDOUT']);
+  t.after(() => stopDaemon(daemon));
+  assert.ok(await waitFor(() => daemon.output().includes("Jail 'sshd' started"), 20_000), daemon.output());
+  for (let i = 0; i < 2; i++) fs.appendFileSync(log, syslog(`Invalid user guest from 203.0.113.40 port ${1000 + i}`, 30 + i));
+  assert.ok(await waitFor(() => /NOTICE  \[sshd\] Ban 203\.0\.113\.40/.test(daemon.output()), 10_000), daemon.output());
+  assert.match(daemon.output(), /dry-run.*203\.0\.113\.40/);
+  assert.equal(await stopDaemon(daemon), 0);
+});

@@ -1,0 +1,86 @@
+// Reads annotated sample logs (fail2ban's "# failJSON:" format) and checks a filter against them.
+// Used for our own filters/samples and, later, fail2ban's corpus.
+
+import * as fs from 'node:fs';
+import { FailureTracker, FilterScanner, timeCode, type FoundFailure } from '../../src/filter/filter';
+import type { FilterDef } from '../../src/config/types';
+
+export interface Expectation {
+  match: boolean;
+  host?: string;
+  user?: string;
+  time?: string;
+  desc?: string;
+}
+
+export interface SampleLine {
+  lineNo: number;
+  text: string;
+  expect: Expectation;
+  /** filter options in force for this line (from the last "# filterOptions:") */
+  options: Record<string, string>;
+}
+
+export function readSamples(file: string): SampleLine[] {
+  const out: SampleLine[] = [];
+  let pending: Expectation | undefined;
+  let options: Record<string, string> = {};
+  fs.readFileSync(file, 'utf8')
+    .split('\n')
+    .forEach((text, i) => {
+      const opt = /^#\s*filterOptions:\s*(.*)$/.exec(text);
+      const fj = /^#\s*failJSON:\s*(.*)$/.exec(text);
+      if (opt) options = JSON.parse(opt[1]) as Record<string, string>;
+      else if (fj) pending = JSON.parse(fj[1]) as Expectation;
+      else if (text.startsWith('#') || text.trim() === '') return;
+      else {
+        out.push({ lineNo: i + 1, text, expect: pending ?? { match: false }, options });
+        pending = undefined;
+      }
+    });
+  return out;
+}
+
+/** "2024-03-05T10:11:12" read as UTC -> epoch seconds */
+export function utcEpoch(iso: string): number {
+  return Date.parse(`${iso}Z`) / 1000;
+}
+
+export interface SampleResult {
+  line: SampleLine;
+  failures: FoundFailure[];
+  problems: string[];
+}
+
+/** Run lines through a filter in order (check-all mode, as fail2ban's own sample tests do). */
+export function runSamples(def: FilterDef, lines: SampleLine[], now: number, logtimezone?: string): SampleResult[] {
+  const scanner = new FilterScanner({
+    key: def.name,
+    failregex: def.failregex,
+    ignoreregex: def.ignoreregex,
+    prefregex: def.prefregex,
+    datepattern: def.datepattern,
+    maxlines: def.maxlines,
+    usedns: 'raw',
+    logtimezone,
+  });
+  const tracker = new FailureTracker({ usedns: 'raw', checkAll: true });
+  return lines.map((line) => {
+    const scan = scanner.scan(line.text, now, { checkAll: true });
+    const time = tracker.resolveTime(timeCode(scan), now, false);
+    const failures = tracker.failures(scan.hits, time, now).filter((f) => !f.fields.nofail);
+    const problems: string[] = [];
+    const e = line.expect;
+    if (!e.match) {
+      if (failures.length) problems.push(`expected no match, got ${failures.map((f) => f.id).join(', ')}`);
+    } else if (failures.length !== 1) {
+      problems.push(`expected exactly one failure, got ${failures.length}`);
+    } else {
+      const f = failures[0];
+      if (e.host !== undefined && f.id !== e.host) problems.push(`host ${f.id} != ${e.host}`);
+      if (e.user !== undefined && f.fields.user !== e.user) problems.push(`user ${f.fields.user} != ${e.user}`);
+      if (e.time !== undefined && f.time !== utcEpoch(e.time)) problems.push(`time ${f.time} != ${utcEpoch(e.time)} (${e.time})`);
+    }
+    return { line, failures, problems };
+  });
+}
