@@ -121,15 +121,7 @@ export class Daemon {
     this.pool = new MatcherPool({ threads: opts.threads });
     for (const { def, spec } of ready) {
       const jail = new Jail(
-        {
-          name: def.name,
-          maxretry: def.maxretry,
-          maxmatches: def.maxmatches,
-          findtime: def.findtime,
-          bantime: def.bantime,
-          ignoreip: def.ignoreip,
-          ignoreself: def.ignoreself,
-        },
+        def,
         this.clock,
         this.batcher,
         actionsLog,
@@ -205,6 +197,9 @@ export class Daemon {
   }
 
   private onEvent(e: TailEvent): void {
+    const file = this.files.get(e.fileId);
+    // a rotated, truncated or newly created file holds new lines only
+    if (file && (e.kind === 'rotated' || e.kind === 'truncated' || e.kind === 'missing')) file.initialSize = 0;
     const log = this.log.child('fail2ban.filter');
     const msg = `${e.path}: ${e.kind}${e.message ? ` (${e.message})` : ''}`;
     if (e.kind === 'error') log.error(msg);

@@ -2,6 +2,7 @@
 // the daemon calls expire() when the next ban ends, tests call it after advancing a ManualClock.
 
 import type { Clock } from '../clock';
+import type { JailDef } from '../config/types';
 import type { FirewallEntry } from '../types';
 import type { FoundFailure } from '../filter/filter';
 import { formatLogTime, type Logger } from '../log/logger';
@@ -9,16 +10,8 @@ import { FailureCounter } from './failures';
 import { IgnoreList } from './ignore';
 import { normalizeAddress, parseSubnet, formatSubnet } from '../net/ip';
 
-export interface JailSettings {
-  name: string;
-  maxretry: number;
-  maxmatches: number;
-  findtime: number;
-  /** seconds; -1 = permanent */
-  bantime: number;
-  ignoreip: string[];
-  ignoreself: boolean;
-}
+/** The jail options the runtime uses, as the config reader resolves them (bantime -1 = permanent). */
+export type JailSettings = Pick<JailDef, 'name' | 'maxretry' | 'maxmatches' | 'findtime' | 'bantime' | 'ignoreip' | 'ignoreself'>;
 
 /** Where bans go: the firewall batcher (or a test double). */
 export interface BanSink {

@@ -1,0 +1,77 @@
+// The daemon in-process with the dry-run firewall: what reaches a jail from a real file being
+// appended, rotated and read from the start.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Daemon } from '../src/daemon';
+import { tmpDir } from './helpers/tmp';
+
+const ROOT = path.resolve(__dirname, '../..');
+
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+function syslog(msg: string, secondsAgo = 0): string {
+  const d = new Date(Date.now() - secondsAgo * 1000);
+  const p = (n: number) => String(n).padStart(2, '0');
+  return `${MONTHS[d.getMonth()]} ${String(d.getDate()).padStart(2, ' ')} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())} web1 sshd[7]: ${msg}\n`;
+}
+const failed = (ip: string, ago = 0) => syslog(`Failed password for root from ${ip} port 2222 ssh2`, ago);
+
+async function waitFor(cond: () => boolean, ms: number): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) return false;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return true;
+}
+
+async function start(t: import('node:test').TestContext, jailLocal: string) {
+  const dir = tmpDir(t);
+  fs.cpSync(path.join(ROOT, 'filters'), path.join(dir, 'conf'), { recursive: true });
+  const log = path.join(dir, 'auth.log');
+  fs.writeFileSync(path.join(dir, 'conf/jail.local'), `[sshd]\nlogpath = ${log}\n${jailLocal}`);
+  return { dir, log, conf: path.join(dir, 'conf') };
+}
+
+test('failures before and after a rename+create rotation add up to one ban', async (t) => {
+  const { dir, log, conf } = await start(t, 'maxretry = 3\n');
+  fs.writeFileSync(log, '');
+  const d = await Daemon.start({ configDir: conf, dryRun: true, logtarget: path.join(dir, 'f2b.log'), threads: 1 });
+  t.after(() => d.stop());
+  const jail = d.jails.get('sshd')!.jail;
+  fs.appendFileSync(log, failed('192.0.2.33') + failed('192.0.2.33'));
+  assert.ok(await waitFor(() => jail.status().totalFailed === 2, 5000), `failures: ${jail.status().totalFailed}`);
+  // the last line is written to the old file after the rename: still read before switching
+  fs.renameSync(log, `${log}.1`);
+  fs.appendFileSync(`${log}.1`, syslog('Accepted publickey for deploy from 192.0.2.1 port 1 ssh2'));
+  fs.writeFileSync(log, failed('192.0.2.33'));
+  assert.ok(await waitFor(() => jail.isBanned('192.0.2.33'), 5000), fs.readFileSync(path.join(dir, 'f2b.log'), 'utf8'));
+  assert.match(fs.readFileSync(path.join(dir, 'f2b.log'), 'utf8'), /NOTICE  \[sshd\] Ban 192\.0\.2\.33/);
+});
+
+test('at start, old content older than findtime is history; recent content counts', async (t) => {
+  const { dir, log, conf } = await start(t, 'maxretry = 2\nfindtime = 60\n');
+  fs.writeFileSync(log, failed('192.0.2.40', 3600) + failed('192.0.2.40', 3500) + failed('192.0.2.41', 20) + failed('192.0.2.41', 10));
+  const d = await Daemon.start({ configDir: conf, dryRun: true, logtarget: path.join(dir, 'f2b.log'), threads: 0 });
+  t.after(() => d.stop());
+  const jail = d.jails.get('sshd')!.jail;
+  assert.ok(await waitFor(() => jail.isBanned('192.0.2.41'), 5000));
+  await d.drain();
+  assert.equal(jail.isBanned('192.0.2.40'), false);
+  assert.equal(jail.status().totalFailed, 2);
+});
+
+test('ignoreip is honoured end to end and the jail keeps counting others', async (t) => {
+  const { dir, log, conf } = await start(t, 'maxretry = 1\nignoreip = 192.0.2.0/28 2001:db8::/64\n');
+  fs.writeFileSync(log, '');
+  const d = await Daemon.start({ configDir: conf, dryRun: true, logtarget: path.join(dir, 'f2b.log'), threads: 1 });
+  t.after(() => d.stop());
+  const jail = d.jails.get('sshd')!.jail;
+  fs.appendFileSync(log, failed('192.0.2.5') + failed('2001:db8::5') + failed('192.0.2.99'));
+  assert.ok(await waitFor(() => jail.isBanned('192.0.2.99'), 5000));
+  await d.drain();
+  assert.deepEqual(jail.status().bannedList, ['192.0.2.99']);
+  assert.match(fs.readFileSync(path.join(dir, 'f2b.log'), 'utf8'), /\[sshd\] Ignore 192\.0\.2\.5 by ip/);
+});
