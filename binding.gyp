@@ -1,6 +1,7 @@
 {
   # npx node-gyp rebuild -- -Dsanitize=1 builds with ASan + UBSan; run node with
-  # LD_PRELOAD="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libubsan.so)"
+  # LD_PRELOAD="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libubsan.so)".
+  # native/test-sanitized.sh does all that in a scratch directory and runs the tailer suite.
   "variables": {"sanitize%": 0},
   "targets": [
     {

@@ -49,7 +49,8 @@ class TailLoop {
   void run();
   // Applies queued add/remove commands, adding new files to `dirty`; false once stopping.
   bool applyCommands(std::vector<FileId>& dirty);
-  // Lets `file` catch up, re-arming its watches when needed; true if it has more to read.
+  // Lets `file` catch up, re-arming its watches when needed; true if it should be checked again
+  // at once (more to read, or watches just re-armed).
   bool checkFile(FileTail& file, bool rescan, std::vector<char>& scratch);
   // Makes poll() in run() return.
   void wake();

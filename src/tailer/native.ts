@@ -1,5 +1,7 @@
 // Loads the f2b_native addon (binding.gyp) and describes the part the tailer uses.
 // Works from the sources (src/tailer) and from the compiled tree (dist/src/tailer).
+// F2B_NATIVE_ADDON=/abs/path/f2b_native.node loads another build instead: native/test-sanitized.sh
+// runs the tailer suite against an ASan/UBSan build that way.
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -30,6 +32,14 @@ let loaded: NativeAddon | undefined;
 
 export function loadNative(): NativeAddon {
   if (loaded) return loaded;
+  const override = process.env.F2B_NATIVE_ADDON;
+  if (override !== undefined && override !== '') {
+    if (!path.isAbsolute(override) || !fs.existsSync(override)) {
+      throw new Error(`F2B_NATIVE_ADDON=${override}: expected the absolute path of an existing f2b_native.node`);
+    }
+    loaded = require(override) as NativeAddon;
+    return loaded;
+  }
   const file = CANDIDATES.find((candidate) => fs.existsSync(candidate));
   if (!file) {
     throw new Error(`f2b_native addon not found (looked for ${CANDIDATES.join(' and ')}); build it with: npx node-gyp rebuild`);
