@@ -317,9 +317,20 @@ describe('custom datepatterns', () => {
     expectDate(m, 1772600767, 0, 25);
     assert.equal(m!.template, '{^LN-BEG}TAI64N');
   });
+  test('conditionals, scoped flags and lookarounds (the filters\' Python-re translator)', () => {
+    const p = '^(?P<br>\\[)?%H:%M:%S(?(br)\\])';
+    expectDate(one('[10:11:12] x', { datepattern: p }), 1781518272, 0, 10);
+    expectDate(one('10:11:12 x', { datepattern: p }), 1781518272, 0, 8);
+    assert.equal(one('[10:11:12 x', { datepattern: p }), null);
+    expectDate(one('AT 10:11:12 x', { datepattern: '^(?i:at) %H:%M:%S' }), 1781518272, 0, 11);
+    expectDate(one('x 10:11:12 y', { datepattern: '(?<=x )%H:%M:%S(?! z)' }), 1781518272, 2, 10);
+    assert.equal(one('x 10:11:12 z', { datepattern: '(?<=x )%H:%M:%S(?! z)' }), null);
+  });
   test('invalid datepatterns throw a clear error', () => {
     assert.throws(() => detector('%Q %H'), /datepattern.*percent/);
-    assert.throws(() => detector('(?(x)a|b)'), /conditional/);
+    assert.throws(() => detector('(?(x)a|b)'), /datepattern.*unknown group name 'x'/);
+    assert.throws(() => detector('[%H]'), /datepattern.*inside a character class/);
+    assert.throws(() => detector('(?<=a+)%H'), /datepattern.*look-behind requires fixed-width pattern/);
     assert.throws(() => detector('%H:%M:%S(unclosed'), /datepattern/);
     assert.throws(() => detector('EPOCH\nEPOCH'), /already a template/);
     assert.throws(() => detector('%H:%M %H'), /datepattern/);
@@ -613,6 +624,9 @@ describe('differential: the installed fail2ban', () => {
       '(?i)^t=%Y-%m-%dT%H:%M:%S%z', '%%%H:%M:%S', '^%Y(?P<sep>[-/])%m(?P=sep)%d', '{^LN-BEG}%y-%m-%d %l:%M',
       '%H:%M:%S( \\w+)?', '(?P<pre>\\[)?%d/%b/%Y', '^%b %d (\\d+):%M', '%ExY-%m-%d(?: %H:%M)?', '(?:at )?(%H:%M:%S)\\b',
       '[^\\d]*(%m/%d/%Y)\\s', '{^LN-BEG}(?:%a )?%b %d %H:%M:%S(?:\\.%f)?(?: %ExY)?',
+      // conditionals, scoped flags, lookarounds, a backreference under (?iu)
+      '^(?P<br>\\[)?%ExY-%m-%d %H:%M:%S(?(br)\\])', '(?i:t=)?%Y-%m-%dT%H:%M:%S(?!\\.)', '(?<=\\[)%d/%b/%Y(?=[: ])',
+      '(?P<q>["\\x27])?%b %d %k:%M:%S(?(q)(?P=q))', '(?P<t>@)?%d(?P<s>[-/])%b(?P=s)%Y(?(t)T| )%H:%M',
     ];
     for (const p of custom) configs.push({ id: `custom ${JSON.stringify(p)}`, datepattern: p, now: FIXED, lines: generated });
     const stock = stockDatepatterns();

@@ -30,6 +30,21 @@ function shape(m: PyMatch | null): Result {
   return [m.index, m.end, g];
 }
 
+type Spans = null | Array<[number, number] | null>;
+
+/** numbered group spans 1..n as the Python side prints them, checking group(g) against them */
+function spansOf(m: PyMatch | null, re: PyRegExp, s: string): Spans {
+  if (m === null) return null;
+  const out: Array<[number, number] | null> = [];
+  for (let g = 1; g <= re.groupCount; g++) {
+    const span: [number, number] | undefined = m.groupSpan(g);
+    const text = m.group(g);
+    assert.equal(text, span && s.slice(span[0], span[1]), `${re.source} on ${JSON.stringify(s)}: group(${g}) and groupSpan(${g}) disagree`);
+    out.push(span ?? null);
+  }
+  return out;
+}
+
 function runPython(script: string, input: unknown): unknown {
   const p = spawnSync(PYTHON, ['-c', script], {
     input: JSON.stringify(input), encoding: 'utf8', maxBuffer: 1 << 28, timeout: 120_000,
@@ -294,6 +309,87 @@ describe('translation rules', () => {
     for (let i = 0; i < 3; i++) assert.deepEqual(shape(re.search('a b x\n')), [2, 5, { host: 'b' }]);
     assert.equal(re.search('a b y\n'), null);
     assert.deepEqual(Object.keys(new PyRegExp('ab').search('ab')!.groups), []);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// numbered groups and spans: Python's m.group(n) / m.span(n), with and without `indices`
+
+/** [group(g), groupSpan(g)] for g = 0..groupCount, then by name */
+function numbered(re: PyRegExp, s: string, pos = 0): unknown {
+  const m = re.search(s, pos);
+  if (m === null) return null;
+  const out: unknown[] = [];
+  for (let g = 0; g <= re.groupCount; g++) out.push([m.group(g) ?? null, m.groupSpan(g) ?? null]);
+  return out;
+}
+
+describe('numbered groups and spans', () => {
+  const both = (p: string, options: PyRegexOptions = {}) => [new PyRegExp(p, options), new PyRegExp(p, { ...options, indices: true })];
+
+  test('Python numbering: every capturing group, named or not, by its opening parenthesis', () => {
+    for (const re of both('(a)(?P<n>b(c))(?:d)(?P<e>e)?')) {
+      assert.equal(re.groupCount, 4);
+      assert.deepEqual([...re.groupIndex], [['n', 2], ['e', 4]]);
+      assert.deepEqual(numbered(re, 'xabcd'), [
+        ['abcd', [1, 5]], ['a', [1, 2]], ['bc', [2, 4]], ['c', [3, 4]], [null, null],
+      ]);
+      const m = re.search('abcde')!;
+      assert.equal(m.group('n'), 'bc');
+      assert.deepEqual(m.groupSpan('e'), [4, 5]);
+      assert.deepEqual({ ...m.groups }, { n: 'bc', e: 'e' });
+    }
+  });
+
+  test('no such group throws a RangeError, as Python raises IndexError', () => {
+    for (const re of both('(a)(?P<n>b)')) {
+      const m = re.search('ab')!;
+      for (const g of [3, -1, 1.5, 'x', '1']) {
+        assert.throws(() => m.group(g), RangeError, `group(${JSON.stringify(g)})`);
+        assert.throws(() => m.groupSpan(g), RangeError, `groupSpan(${JSON.stringify(g)})`);
+      }
+    }
+  });
+
+  test('indices keeps unnamed groups in the JS regex; the default translation and flags do not change', () => {
+    assert.equal(translates('(a)(?P<n>b)'), 'a(?<n>b)');
+    assert.equal(translates('(a)(?P<n>b)', { indices: true }), '(?<__g1>a)(?<n>b)');
+    const re = new PyRegExp('(a)(?P<n>b)', { indices: true });
+    assert.equal(re.jsFlags, 'u'); // never `d`: spans come from the match bounds or one re-run
+    assert.deepEqual(re.groupNames, ['n']);
+    // a Python name that looks like a generated one keeps its name; the unnamed group moves aside
+    assert.deepEqual(numbered(new PyRegExp('(a)(?P<__g1>b)', { indices: true }), 'ab'), [['ab', [0, 2]], ['a', [0, 1]], ['b', [1, 2]]]);
+  });
+
+  test('conditional rewrite: the copies of a group map back to its Python number', () => {
+    // with indices, group 2 is emitted twice: (?<__g2>...) and (?<__g2__d1>...)
+    assert.match(translates('(?P<q>")?(\\w+)(?(q)(")|(;))', { indices: true }), /__g2>.*__g2__d1>/);
+    for (const re of both('(?P<q>")?(\\w+)(?(q)(")|(;))')) {
+      assert.deepEqual(numbered(re, '"ab" x'), [['"ab"', [0, 4]], ['"', [0, 1]], ['ab', [1, 3]], ['"', [3, 4]], [null, null]]);
+      assert.deepEqual(numbered(re, 'x ab;'), [['ab;', [2, 5]], [null, null], ['ab', [2, 4]], [null, null], [';', [4, 5]]]);
+    }
+  });
+
+  test('spans: at the match edges, in the middle, in lookarounds, after pos, in UTF-16 units', () => {
+    for (const re of both('(?<=(x))(a)(b)(?=(cd))')) {
+      assert.deepEqual(numbered(re, '_xabcd'), [['ab', [2, 4]], ['x', [1, 2]], ['a', [2, 3]], ['b', [3, 4]], ['cd', [4, 6]]]);
+    }
+    for (const re of both('(\\d)(\\w)-')) {
+      assert.deepEqual(numbered(re, '1a-2b-', 1), [['2b-', [3, 6]], ['2', [3, 4]], ['b', [4, 5]]]);
+    }
+    for (const re of both('😀(é)(x)?')) assert.deepEqual(numbered(re, 'a😀é'), [['😀é', [1, 4]], ['é', [3, 4]], [null, null]]);
+    // JS resets a group at each iteration of its repeat, Python keeps the last value (see above)
+    for (const re of both('(?:(a)|b)+$')) assert.deepEqual(numbered(re, 'ab'), [['ab', [0, 2]], [null, null]]);
+  });
+
+  test('matches keep their own groups when the regex runs again', () => {
+    for (const re of both('(\\d)(\\w)(,)?')) {
+      const s = '1a,2b';
+      const m1 = re.search(s)!;
+      const m2 = re.search(s, 3)!;
+      const m3 = re.match('9z')!;
+      assert.deepEqual([m2.groupSpan(2), m1.groupSpan(2), m3.groupSpan(1), m1.group(1), m2.group(3)], [[4, 5], [1, 2], [0, 1], '1', undefined]);
+    }
   });
 });
 
@@ -647,27 +743,30 @@ for row in json.load(sys.stdin):
         out.append({'error': e.msg, 'pos': None if e.pos is None else u16(p, e.pos)}); continue
     except (OverflowError, ValueError) as e:
         out.append({'error': str(e), 'pos': None}); continue
-    res = []
+    res, spans = [], []
     for s in row['subjects']:
         pos = cpidx(s, o.get('pos', 0))
         m = c.match(s, pos) if o.get('match') else c.search(s, pos)
         res.append(None if m is None else [u16(s, m.start()), u16(s, m.end()), m.groupdict()])
-    out.append({'results': res})
+        spans.append(None if m is None else [None if m.start(g) < 0 else [u16(s, m.start(g)), u16(s, m.end(g))] for g in range(1, c.groups + 1)])
+    out.append({'results': res, 'spans': spans})
 json.dump(out, sys.stdout)
 `;
 
 describe('differential against CPython re', { skip: havePython ? false : 'python3 not found' }, () => {
   test(`table of ${TABLE.length} patterns`, (t) => {
-    const py = runPython(PY_TABLE, TABLE) as Array<{ error?: string; pos?: number | null; results?: Result[] }>;
+    const py = runPython(PY_TABLE, TABLE) as Array<{ error?: string; pos?: number | null; results?: Result[]; spans?: Spans[] }>;
     const failures: string[] = [];
     let searches = 0;
     TABLE.forEach((row, i) => {
       const o = row.opts ?? {};
       const expected = py[i];
       let re: PyRegExp | undefined;
+      let indexed: PyRegExp | undefined;
       let err: unknown;
       try {
         re = new PyRegExp(row.p, { multiline: o.m, ignoreCase: o.i, dotAll: o.s });
+        indexed = new PyRegExp(row.p, { multiline: o.m, ignoreCase: o.i, dotAll: o.s, indices: true });
       } catch (e) {
         err = e;
       }
@@ -686,10 +785,12 @@ describe('differential against CPython re', { skip: havePython ? false : 'python
       }
       row.subjects.forEach((s, j) => {
         searches++;
-        const got = shape(o.match ? re!.match(s, o.pos) : re!.search(s, o.pos));
-        const want = expected.results![j];
-        if (JSON.stringify(got) !== JSON.stringify(want)) {
-          failures.push(`${label} on ${JSON.stringify(s)}: got ${JSON.stringify(got)}, Python ${JSON.stringify(want)}  [js ${re!.jsSource}]`);
+        const want = JSON.stringify([expected.results![j], expected.spans![j]]);
+        // both compilations: numbered groups via the twin (default) and from the match (indices)
+        for (const r of [re!, indexed!]) {
+          const m = o.match ? r.match(s, o.pos) : r.search(s, o.pos);
+          const got = JSON.stringify([shape(m), spansOf(m, r, s)]);
+          if (got !== want) failures.push(`${label} on ${JSON.stringify(s)}: got ${got}, Python ${want}  [js ${r.jsSource}]`);
         }
       });
     });
@@ -765,13 +866,15 @@ describe('random patterns against CPython', { skip: havePython ? false : 'python
       }
       cases.push({ p: randomPattern(next), subjects });
     }
-    const py = runPython(PY_TABLE, cases) as Array<{ error?: string; results?: Result[] }>;
+    const py = runPython(PY_TABLE, cases) as Array<{ error?: string; results?: Result[]; spans?: Spans[] }>;
     const failures: string[] = [];
     let compared = 0, refused = 0, skipped = 0, rejectedByBoth = 0;
     cases.forEach((c, i) => {
       let re: PyRegExp;
+      let indexed: PyRegExp;
       try {
         re = new PyRegExp(c.p);
+        indexed = new PyRegExp(c.p, { indices: true });
       } catch (e) {
         if (py[i].error !== undefined) rejectedByBoth++;
         else if (e instanceof PyRegexError && /cannot translate exactly/.test(e.message)) refused++;
@@ -788,9 +891,11 @@ describe('random patterns against CPython', { skip: havePython ? false : 'python
       }
       c.subjects.forEach((s, j) => {
         compared++;
-        const got = shape(re.search(s));
-        if (JSON.stringify(got) !== JSON.stringify(py[i].results![j]) && failures.length < 20) {
-          failures.push(`${JSON.stringify(c.p)} on ${JSON.stringify(s)}: got ${JSON.stringify(got)}, Python ${JSON.stringify(py[i].results![j])}  [js ${re.jsSource}]`);
+        const want = JSON.stringify([py[i].results![j], py[i].spans![j]]);
+        for (const r of [re, indexed]) {
+          const m = r.search(s);
+          const got = JSON.stringify([shape(m), spansOf(m, r, s)]);
+          if (got !== want && failures.length < 20) failures.push(`${JSON.stringify(c.p)} on ${JSON.stringify(s)}: got ${got}, Python ${want}  [js ${r.jsSource}]`);
         }
       });
     });
@@ -948,7 +1053,8 @@ def run(rid, b):
     if c is None:
         c = compiled[rid] = re.compile(r['p'], re.M if r['m'] else 0)
     m = c.search(b)
-    out['searches'].append([rid, bid, None if m is None else [u16(b, m.start()), u16(b, m.end()), m.groupdict()]])
+    out['searches'].append([rid, bid, None if m is None else [u16(b, m.start()), u16(b, m.end()), m.groupdict()],
+        None if m is None else [None if m.start(g) < 0 else [u16(b, m.start(g)), u16(b, m.end(g))] for g in range(1, c.groups + 1)]])
     return m
 
 for basedir, name in BASES:
@@ -1010,20 +1116,24 @@ interface Corpus {
   regexes: Array<{ p: string; m: boolean; kind: string; pre: string | null }>;
   filters: Array<{ name: string; opts: Record<string, string>; error?: string; lines?: number }>;
   buffers: string[];
-  searches: Array<[number, number, Result]>;
+  /** regex, buffer, match, numbered group spans */
+  searches: Array<[number, number, Result, Spans]>;
 }
 
 describe('fail2ban corpus', { skip: haveFail2ban ? false : `no fail2ban install (${FILTER_D}, ${F2B_PKG})` }, () => {
   let corpus: Corpus;
   const compiled: Array<PyRegExp | Error> = [];
+  const indexed: Array<PyRegExp | Error> = [];
 
   before(() => {
     corpus = runPython(PY_CORPUS, null) as Corpus;
     for (const r of corpus.regexes) {
-      try {
-        compiled.push(new PyRegExp(r.p, { multiline: r.m }));
-      } catch (e) {
-        compiled.push(e as Error);
+      for (const [list, indices] of [[compiled, false], [indexed, true]] as const) {
+        try {
+          list.push(new PyRegExp(r.p, { multiline: r.m, indices }));
+        } catch (e) {
+          list.push(e as Error);
+        }
       }
     }
   });
@@ -1056,16 +1166,27 @@ describe('fail2ban corpus', { skip: haveFail2ban ? false : `no fail2ban install 
   test('replaying the sample logs gives CPython\'s results', (t) => {
     const failures: string[] = [];
     let matches = 0;
-    for (const [rid, bid, want] of corpus.searches) {
+    let spans = 0;
+    for (const [rid, bid, want, wantSpans] of corpus.searches) {
       const re = compiled[rid];
-      if (re instanceof Error) continue; // reported by the compile test
-      const got = shape(re.search(corpus.buffers[bid]));
+      const ix = indexed[rid];
+      if (re instanceof Error || ix instanceof Error) continue; // reported by the compile test
+      const b = corpus.buffers[bid];
+      const got = shape(re.search(b));
       if (want !== null) matches++;
       if (JSON.stringify(got) !== JSON.stringify(want) && failures.length < 20) {
-        failures.push(`${corpus.regexes[rid].p}\n  on ${JSON.stringify(corpus.buffers[bid])}\n  got ${JSON.stringify(got)}\n  Python ${JSON.stringify(want)}`);
+        failures.push(`${corpus.regexes[rid].p}\n  on ${JSON.stringify(b)}\n  got ${JSON.stringify(got)}\n  Python ${JSON.stringify(want)}`);
+      }
+      // compiled with indices: the same match, and Python's numbered group spans
+      const m = ix.search(b);
+      const gotIx = JSON.stringify([shape(m), spansOf(m, ix, b)]);
+      if (wantSpans) spans += wantSpans.length;
+      if (gotIx !== JSON.stringify([want, wantSpans]) && failures.length < 20) {
+        failures.push(`${corpus.regexes[rid].p} (indices)\n  on ${JSON.stringify(b)}\n  got ${gotIx}\n  Python ${JSON.stringify([want, wantSpans])}`);
       }
     }
-    t.diagnostic(`corpus replay: ${corpus.searches.length} searches on ${corpus.buffers.length} buffers, ${matches} matches`);
+    t.diagnostic(`corpus replay: ${corpus.searches.length} searches on ${corpus.buffers.length} buffers, ${matches} matches, `
+      + `${spans} numbered group spans`);
     assert.deepEqual(failures, []);
     assert.ok(corpus.searches.length > 10_000 && matches > 1000);
   });

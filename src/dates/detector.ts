@@ -5,9 +5,10 @@
 // It is stateful like fail2ban's: the template that won last is tried first and winners move
 // towards the front. Feed it the lines of one log in order.
 
+import { PyMatch } from '../filter/pyregex';
 import { NowInfo, nowInfo } from './strptime';
 import { ANCHORED, DateTemplate, parseDatePattern } from './templates';
-import { logTimezoneOffset } from './timezone';
+import { localNaive, logTimezoneOffset } from './timezone';
 
 export interface DateMatch {
   /**
@@ -48,7 +49,7 @@ interface Slot {
 }
 
 interface Found {
-  m: RegExpExecArray;
+  m: PyMatch;
   distance: number;
   endpos: number;
   i: number;
@@ -112,7 +113,8 @@ export class DateDetector {
   private nowLocal: NowInfo | undefined;
 
   constructor(opts: DateDetectorOptions = {}) {
-    const year = new Date((opts.now ?? Date.now() / 1000) * 1000).getFullYear();
+    // the local year (localNaive also honours a POSIX rule in TZ)
+    const year = new Date(localNaive(opts.now ?? Date.now() / 1000)).getUTCFullYear();
     try {
       this.defaultTz = logTimezoneOffset(opts.logtimezone);
     } catch (e) {
@@ -148,17 +150,17 @@ export class DateDetector {
     return { time, start, end, template: slot.tpl.name };
   }
 
-  private search(slot: Slot, line: string, pos?: number, endpos?: number): RegExpExecArray | null {
+  private search(slot: Slot, line: string, pos?: number, endpos?: number): PyMatch | null {
     const m = slot.tpl.search(line, pos, endpos);
     if (m) slot.matched++;
     return m;
   }
 
   // fail2ban's DateDetector.matchTime, step by step.
-  private matchTime(line: string, now: number): { m: RegExpExecArray; slot: Slot } | null {
+  private matchTime(line: string, now: number): { m: PyMatch; slot: Slot } | null {
     const slots = this.slots;
     const n = slots.length;
-    let m: RegExpExecArray | null = null;
+    let m: PyMatch | null = null;
     let found: Found | null = null;
     let skip = FAR;
     let i = this.lastIdx;
@@ -186,7 +188,7 @@ export class DateDetector {
       }
       if (m) {
         distance = cp.fromUnits(m.index);
-        endpos = cp.fromUnits(m.index + m[0].length);
+        endpos = cp.fromUnits(m.end);
         const accept = n === 1 || slot.tpl.flags & ANCHORED || (distance === this.lastPos[0] && endpos === this.lastEndPos[0]);
         if (!accept) {
           // moved: maybe a date-like text in the message; keep it as a candidate and search
@@ -204,7 +206,7 @@ export class DateDetector {
         m = this.search(slot, line);
         if (!m) continue;
         distance = cp.fromUnits(m.index);
-        endpos = cp.fromUnits(m.index + m[0].length);
+        endpos = cp.fromUnits(m.end);
         if (i + 1 >= n) break; // the last one
         if (slot.tpl.flags & ANCHORED) break; // anchored: first match wins
         if (distance === 0 && slot.hits && !slots[i + 1].matched) break; // next one never matched

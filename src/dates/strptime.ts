@@ -17,61 +17,61 @@ export interface Directive {
   key: string;
   /** how fail2ban names it in a template's human name */
   name: string;
-  /** JS regex source; `\d` and `\s` stand for Python's classes and are filled in per pattern */
+  /** Python regex text */
   re: string;
 }
 
-// Regexes in JS syntax. `\d` and `\s` stand for Python's classes and are replaced per pattern
-// (Unicode by default, ASCII under (?a)). Alternatives keep the order that decides which
-// text a backtracking engine takes first.
+// Regexes in Python syntax, translated with the rest of the pattern (so `\d` and `\s` are
+// Unicode, or ASCII under (?a)). Alternatives keep the order that decides which text a
+// backtracking engine takes first.
 const ABBR = '[A-Z](?:[A-Z]{2,4})?';
 const OFFSET = '[+-][01]\\d(?::?\\d{2})?';
 const BASE: ReadonlyArray<readonly [string, string, string]> = [
   // key, name, regex
-  ['d', 'Day', '(?<d>[12]\\d|[0 ]?[1-9]|3[01])'],
-  ['f', 'Microseconds', '(?<f>[0-9]{1,6})'],
-  ['H', '24hour', '(?<H>[01]?\\d|2[0-3])'],
-  ['I', '12hour', '(?<I>1[0-2]|0[1-9]|[1-9])'],
-  ['G', '%G', '(?<G>\\d{4})'],
-  ['j', 'Yearday', '(?<j>36[0-6]|3[0-5]\\d|[12]\\d\\d|0[1-9]\\d|00[1-9]|[1-9]\\d|0[1-9]|[1-9])'],
-  ['m', 'Month', '(?<m>0?[1-9]|1[0-2])'],
-  ['M', 'Minute', '(?<M>[0-5]?\\d)'],
-  ['S', 'Second', '(?<S>[0-5]?\\d|6[01])'],
-  ['U', 'Yearweek', '(?<U>5[0-3]|[0-4]\\d|\\d)'],
-  ['w', 'Weekday', '(?<w>[0-6])'],
-  ['u', '%u', '(?<u>[1-7])'],
-  ['V', '%V', '(?<V>5[0-3]|0[1-9]|[1-4]\\d|\\d)'],
-  ['y', 'Year2', '(?<y>\\d\\d)'],
-  ['Y', 'Year', '(?<Y>\\d{4})'],
-  ['z', 'Zone offset', `(?<z>Z|UTC|GMT|${OFFSET})`],
-  ['A', 'DAYNAME', `(?<A>${alternation(DAY_NAMES)})`],
-  ['a', 'DAY', `(?<a>${alternation(DAY_ABBRS)})`],
-  ['B', 'MONTH', `(?<B>${alternation(MONTH_NAMES)})`],
-  ['b', 'MON', `(?<b>${alternation(MONTH_ABBRS)})`],
-  ['p', 'AMPM', '(?<p>am|pm)'],
-  ['Z', 'Zone name', '(?<Z>Z|[A-Z]{3,5})'],
+  ['d', 'Day', '(?P<d>[12]\\d|[0 ]?[1-9]|3[01])'],
+  ['f', 'Microseconds', '(?P<f>[0-9]{1,6})'],
+  ['H', '24hour', '(?P<H>[01]?\\d|2[0-3])'],
+  ['I', '12hour', '(?P<I>1[0-2]|0[1-9]|[1-9])'],
+  ['G', '%G', '(?P<G>\\d{4})'],
+  ['j', 'Yearday', '(?P<j>36[0-6]|3[0-5]\\d|[12]\\d\\d|0[1-9]\\d|00[1-9]|[1-9]\\d|0[1-9]|[1-9])'],
+  ['m', 'Month', '(?P<m>0?[1-9]|1[0-2])'],
+  ['M', 'Minute', '(?P<M>[0-5]?\\d)'],
+  ['S', 'Second', '(?P<S>[0-5]?\\d|6[01])'],
+  ['U', 'Yearweek', '(?P<U>5[0-3]|[0-4]\\d|\\d)'],
+  ['w', 'Weekday', '(?P<w>[0-6])'],
+  ['u', '%u', '(?P<u>[1-7])'],
+  ['V', '%V', '(?P<V>5[0-3]|0[1-9]|[1-4]\\d|\\d)'],
+  ['y', 'Year2', '(?P<y>\\d\\d)'],
+  ['Y', 'Year', '(?P<Y>\\d{4})'],
+  ['z', 'Zone offset', `(?P<z>Z|UTC|GMT|${OFFSET})`],
+  ['A', 'DAYNAME', `(?P<A>${alternation(DAY_NAMES)})`],
+  ['a', 'DAY', `(?P<a>${alternation(DAY_ABBRS)})`],
+  ['B', 'MONTH', `(?P<B>${alternation(MONTH_NAMES)})`],
+  ['b', 'MON', `(?P<b>${alternation(MONTH_ABBRS)})`],
+  ['p', 'AMPM', '(?P<p>am|pm)'],
+  ['Z', 'Zone name', '(?P<Z>Z|[A-Z]{3,5})'],
   ['%', '%', '%'],
-  ['W', 'Yearweek', '(?<W>5[0-3]|[0-4]\\d|\\d)'],
+  ['W', 'Yearweek', '(?P<W>5[0-3]|[0-4]\\d|\\d)'],
   // locale composites of the C locale: "%a %b %d %H:%M:%S %Y", "%m/%d/%y", "%H:%M:%S"
-  ['c', '%c', `(?<a>${alternation(DAY_ABBRS)})\\s+(?<b>${alternation(MONTH_ABBRS)})\\s+(?<d>3[01]|[12]\\d|0[1-9]|[1-9]| [1-9])\\s+(?<H>2[0-3]|[01]\\d|\\d):(?<M>[0-5]\\d|\\d):(?<S>6[01]|[0-5]\\d|\\d)\\s+(?<Y>\\d{4})`],
-  ['x', '%x', '(?<m>1[0-2]|0[1-9]|[1-9])/(?<d>3[01]|[12]\\d|0[1-9]|[1-9]| [1-9])/(?<y>\\d\\d)'],
-  ['X', '%X', '(?<H>2[0-3]|[01]\\d|\\d):(?<M>[0-5]\\d|\\d):(?<S>6[01]|[0-5]\\d|\\d)'],
+  ['c', '%c', `(?P<a>${alternation(DAY_ABBRS)})\\s+(?P<b>${alternation(MONTH_ABBRS)})\\s+(?P<d>3[01]|[12]\\d|0[1-9]|[1-9]| [1-9])\\s+(?P<H>2[0-3]|[01]\\d|\\d):(?P<M>[0-5]\\d|\\d):(?P<S>6[01]|[0-5]\\d|\\d)\\s+(?P<Y>\\d{4})`],
+  ['x', '%x', '(?P<m>1[0-2]|0[1-9]|[1-9])/(?P<d>3[01]|[12]\\d|0[1-9]|[1-9]| [1-9])/(?P<y>\\d\\d)'],
+  ['X', '%X', '(?P<H>2[0-3]|[01]\\d|\\d):(?P<M>[0-5]\\d|\\d):(?P<S>6[01]|[0-5]\\d|\\d)'],
   // hour with an optional leading space instead of a zero
-  ['k', '%k', ' ?(?<H>[0-2]?\\d)'],
-  ['l', '%l', ' ?(?<I>1?\\d)'],
+  ['k', '%k', ' ?(?P<H>[0-2]?\\d)'],
+  ['l', '%l', ' ?(?P<I>1?\\d)'],
   // fail2ban's exact variants
-  ['ExZ', 'ExZone name', `(?<Z>${ABBR})`],
-  ['Exz', 'ExZone offset', `(?<z>(?:${ABBR})?${OFFSET}|${ABBR})`],
-  ['Exd', 'ExDay', '(?<d>[12]\\d|0[1-9]|3[01])'],
-  ['Exm', 'ExMonth', '(?<m>0[1-9]|1[0-2])'],
-  ['ExH', 'Ex24hour', '(?<H>[01]\\d|2[0-3])'],
+  ['ExZ', 'ExZone name', `(?P<Z>${ABBR})`],
+  ['Exz', 'ExZone offset', `(?P<z>(?:${ABBR})?${OFFSET}|${ABBR})`],
+  ['Exd', 'ExDay', '(?P<d>[12]\\d|0[1-9]|3[01])'],
+  ['Exm', 'ExMonth', '(?P<m>0[1-9]|1[0-2])'],
+  ['ExH', 'Ex24hour', '(?P<H>[01]\\d|2[0-3])'],
   // fail2ban derives these two names from a hash-ordered loop ("Ex%k" or "%Exk"); we fix one
-  ['Exk', 'Ex%k', ' ?(?<H>[01]?\\d|2[0-3])'],
-  ['Exl', 'Ex%l', ' ?(?<I>1[0-2]|\\d)'],
-  ['ExM', 'ExMinute', '(?<M>[0-5]\\d)'],
-  ['ExS', 'ExSecond', '(?<S>[0-5]\\d|6[01])'],
+  ['Exk', 'Ex%k', ' ?(?P<H>[01]?\\d|2[0-3])'],
+  ['Exl', 'Ex%l', ' ?(?P<I>1[0-2]|\\d)'],
+  ['ExM', 'ExMinute', '(?P<M>[0-5]\\d)'],
+  ['ExS', 'ExSecond', '(?P<S>[0-5]\\d|6[01])'],
   ['ExY', 'ExYear', ''], // built from the reference year, see yearRegex()
-  ['Exy', 'ExYear2', '(?<y>\\d{2})'],
+  ['Exy', 'ExYear2', '(?P<y>\\d{2})'],
 ];
 
 export const DIRECTIVES: ReadonlyMap<string, Directive> = new Map(BASE.map(([key, name, re]) => [key, { key, name, re }]));
@@ -94,13 +94,12 @@ export function yearRegex(refYear: number): string {
   const decades = new Set<number>([Math.floor((refYear - 1) / 10), Math.floor((refYear + 3) / 10)]);
   for (let y = 2000; y <= refYear; y += 3) decades.add(Math.floor(y / 10));
   const list = [...decades].sort((a, b) => a - b).map((d) => String(d).padStart(3, '0'));
-  return `(?<Y>(?:${list.join('|')})\\d)`;
+  return `(?P<Y>(?:${list.join('|')})\\d)`;
 }
 
-/** A directive's JS regex with the digit and space classes filled in. */
-export function directiveRegex(d: Directive, refYear: number, digit: string, space: string): string {
-  const re = d.key === 'ExY' ? yearRegex(refYear) : d.re;
-  return re.replace(/\\d/g, digit).replace(/\\s/g, space);
+/** A directive's regex (Python syntax). */
+export function directiveRegex(d: Directive, refYear: number): string {
+  return d.key === 'ExY' ? yearRegex(refYear) : d.re;
 }
 
 // ---- fields to time ---------------------------------------------------------------------------
@@ -127,11 +126,16 @@ export interface TimeContext {
 /** The named groups that carry date fields, with their group numbers (see fieldIndexes). */
 export type FieldIndexes = ReadonlyArray<readonly [string, number]>;
 
+/** A match's groups by number (a PyMatch). */
+export interface NumberedGroups {
+  group(n: number): string | undefined;
+}
+
 const FIELD_KEYS = new Set(['y', 'Y', 'm', 'B', 'b', 'd', 'H', 'I', 'M', 'S', 'A', 'a', 'w', 'j', 'U', 'W', 'z', 'Z', 'p']);
 
-/** Keep the groups fieldsToTime reads, in pattern order. */
-export function fieldIndexes(named: ReadonlyArray<readonly [string, number]>): FieldIndexes {
-  return named.filter(([k]) => FIELD_KEYS.has(k));
+/** Keep the groups fieldsToTime reads, in pattern order (`named`: name → number, in that order). */
+export function fieldIndexes(named: Iterable<readonly [string, number]>): FieldIndexes {
+  return [...named].filter(([k]) => FIELD_KEYS.has(k));
 }
 
 /** Python's int() of a captured field: spaces allowed around, Unicode digits accepted. */
@@ -176,7 +180,7 @@ function dayOfYearFromWeek(year: number, week: number, wday: number, mondayFirst
  * Epoch seconds of the captured fields (the named groups `fields` of a template match `m`), or NaN
  * when they do not form a valid date (fail2ban then treats the line as undated).
  */
-export function fieldsToTime(fields: FieldIndexes, m: ArrayLike<string | undefined>, ctx: TimeContext): number {
+export function fieldsToTime(fields: FieldIndexes, m: NumberedGroups, ctx: TimeContext): number {
   let year: number | undefined;
   let month: number | undefined;
   let day: number | undefined;
@@ -190,7 +194,7 @@ export function fieldsToTime(fields: FieldIndexes, m: ArrayLike<string | undefin
   let second = 0;
   for (let f = 0; f < fields.length; f++) {
     const key = fields[f][0];
-    const val = m[fields[f][1]];
+    const val = m.group(fields[f][1]);
     if (val === undefined) continue;
     switch (key) {
       case 'y':
@@ -219,7 +223,7 @@ export function fieldsToTime(fields: FieldIndexes, m: ArrayLike<string | undefin
       case 'I': {
         hour = int(val);
         const p = fields.find(([k]) => k === 'p');
-        const ampm = ((p && m[p[1]]) ?? '').toLowerCase();
+        const ampm = ((p && m.group(p[1])) ?? '').toLowerCase();
         if (ampm === 'pm') {
           if (hour !== 12) hour += 12;
         } else if (hour === 12) {

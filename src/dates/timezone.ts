@@ -5,6 +5,8 @@
 // daylight-saving switch. A line without a zone is read in `logtimezone`, else in the local zone
 // of the process (process.env.TZ, which the JS Date functions honour).
 
+import { processPosixZone, type PosixZone } from './posixtz';
+
 /** Zone abbreviations by offset in minutes east of UTC (one entry per line of the table). */
 const ZONES_BY_OFFSET: ReadonlyArray<readonly [number, string]> = [
   // military single letters: A..M east (J is not used), N..Y west, Z = UTC
@@ -130,9 +132,27 @@ export function naiveDate(ms: number): WallClock {
   return { year: d.getUTCFullYear(), month: d.getUTCMonth() + 1, day: d.getUTCDate() };
 }
 
+/**
+ * The local zone when TZ holds a POSIX rule that ICU (and so Date) does not understand. Decided
+ * once, at the first conversion: reading process.env costs about a third of a dated line's time.
+ * A later change of TZ to a zone name still works (Date follows it); a POSIX rule set later
+ * is not seen.
+ */
+let posixChecked = false;
+let posixZone: PosixZone | undefined;
+function posixLocal(): PosixZone | undefined {
+  if (!posixChecked) {
+    posixChecked = true;
+    posixZone = processPosixZone();
+  }
+  return posixZone;
+}
+
 /** The local wall clock at an instant (epoch seconds), as a naive time (fractions kept). */
 export function localNaive(epochSeconds: number): number {
   const ms = epochSeconds * 1000;
+  const posix = posixLocal();
+  if (posix) return ms + posix.offsetAt(epochSeconds) * 1000;
   return ms - new Date(ms).getTimezoneOffset() * 60_000;
 }
 
@@ -141,6 +161,8 @@ export function localNaive(epochSeconds: number): number {
  * moves forward; a time in the repeated hour is its first occurrence.
  */
 export function localEpochOf(year: number, month: number, day: number, hour: number, minute: number, second: number): number {
+  const posix = posixLocal();
+  if (posix && year >= 100) return posix.mktime(year, month, day, hour, minute, second);
   if (year >= 100) return new Date(year, month - 1, day, hour, minute, second).getTime() / 1000;
   const d = new Date(2000, month - 1, day, hour, minute, second);
   d.setFullYear(year, month - 1, day);

@@ -19,7 +19,7 @@
 import { Cat, ClassItem, Node, ParsedPattern } from './ast';
 import { PyRegexError } from './error';
 import {
-  IR, EMPTY, FAIL, atom, text, seq, alt, cap, look, rep, print, holes, captureNames, fillHoles,
+  IR, EMPTY, FAIL, atom, text, seq, alt, cap, look, rep, print, holes, captureNames, fillHoles, boundCaptures,
 } from './ir';
 import {
   ASCII_DIGIT, ASCII_SPACE, ASCII_WORD, Ranges, UNICODE_DIGIT_BODY, UNICODE_NOT_DIGIT_BODY,
@@ -39,6 +39,14 @@ export interface Translation {
   copies: string[][];
   /** true when the JS groups are exactly the Python named groups, same names, same order */
   identityGroups: boolean;
+  /** number of Python capturing groups (Python's pattern.groups) */
+  groupCount: number;
+  /** Python group number of each named group */
+  groupIndex: Map<string, number>;
+  /** Python group number of each JS capture, in exec-array order (index 0 unused; 0 for helpers) */
+  captureGroups: number[];
+  /** AT_START / AT_END bits of each JS capture, in exec-array order (see boundCaptures) */
+  captureBounds: number[];
 }
 
 /** which referenced groups have participated on this path, and as which JS group */
@@ -89,7 +97,7 @@ class Emitter {
   private readonly writesMemo = new Map<Node, boolean>();
   private readonly choicesMemo = new Map<Node, boolean>();
 
-  constructor(private readonly p: ParsedPattern, private readonly pattern: string) {
+  constructor(private readonly p: ParsedPattern, private readonly pattern: string, private readonly numbered: boolean) {
     this.pyNames = new Set(p.nameOf.filter((n): n is string => n !== undefined));
     let backrefI: { pos: number } | null = null;
     const walk = (n: Node): void => {
@@ -145,7 +153,15 @@ class Emitter {
     }
     // exec's own `groups` will do when it has exactly the Python names, in Python's order
     const identityGroups = jsNames.length === groupNames.length && jsNames.every((js, i) => js === groupNames[i]);
-    return { source, flags: this.useJsI ? 'iu' : 'u', groupNames, aliases, copies, identityGroups };
+    const groupIndex = new Map<string, number>();
+    this.p.nameOf.forEach((name, g) => name !== undefined && groupIndex.set(name, g));
+    const bounds = boundCaptures(ir);
+    const captureGroups = [0, ...jsNames.map((js) => Math.max(0, this.owner.get(js)!))];
+    const captureBounds = [0, ...jsNames.map((js) => bounds.get(js)!)];
+    return {
+      source, flags: this.useJsI ? 'iu' : 'u', groupNames, aliases, copies, identityGroups,
+      groupCount: this.p.groupCount, groupIndex, captureGroups, captureBounds,
+    };
   }
 
   // ---- names ----
@@ -153,7 +169,7 @@ class Emitter {
   /** a fresh JS name for a copy of group g, or null when g need not capture in JS */
   private alloc(g: number): string | null {
     const py = this.p.nameOf[g];
-    if (py === undefined && !this.tracked.has(g)) return null;
+    if (py === undefined && !this.tracked.has(g) && !this.numbered) return null;
     if (this.canonical) return `c${g}`;
     const base = py !== undefined && SAFE_NAME.test(py) ? py : `__g${g}`;
     let n = this.counters.get(g) ?? 0;
@@ -593,6 +609,7 @@ function catClass(cat: Cat, ascii: boolean): string {
   }
 }
 
-export function emitJs(p: ParsedPattern, pattern: string): Translation {
-  return new Emitter(p, pattern).translate();
+/** `numbered`: every Python group captures in JS (else only named and referenced ones) */
+export function emitJs(p: ParsedPattern, pattern: string, numbered = false): Translation {
+  return new Emitter(p, pattern, numbered).translate();
 }

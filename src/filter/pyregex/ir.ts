@@ -120,3 +120,51 @@ export function fillHoles(x: IR, f: (id: number) => IR): IR {
     default: return x;
   }
 }
+
+/** matches only the empty string wherever it matches (anchors and lookarounds) */
+function zeroWidth(x: IR): boolean {
+  switch (x.k) {
+    case 'text': case 'look': case 'fail': return true;
+    case 'seq': case 'alt': return x.xs.every(zeroWidth);
+    case 'cap': case 'rep': return zeroWidth(x.x);
+    default: return false;
+  }
+}
+
+/** a capture that begins where the match begins */
+export const AT_START = 1;
+/** a capture that ends where the match ends */
+export const AT_END = 2;
+
+/**
+ * For each capture, whether only zero-width items separate it from the start (AT_START) or end
+ * (AT_END) of the match, so that its span follows from the match bounds and its text. Captures
+ * inside a lookaround or a repeat (other than `?`) get 0.
+ */
+export function boundCaptures(x: IR, out = new Map<string, number>(), bound = AT_START | AT_END): Map<string, number> {
+  switch (x.k) {
+    case 'cap':
+      out.set(x.name, bound);
+      boundCaptures(x.x, out, bound);
+      break;
+    case 'seq': {
+      // items before i (after i) all zero-width
+      const n = x.xs.length;
+      const tail: boolean[] = new Array(n);
+      for (let i = n - 1, z = true; i >= 0; i--) {
+        tail[i] = z;
+        z = z && zeroWidth(x.xs[i]);
+      }
+      for (let i = 0, z = true; i < n; i++) {
+        boundCaptures(x.xs[i], out, bound & ((z ? AT_START : 0) | (tail[i] ? AT_END : 0)));
+        z = z && zeroWidth(x.xs[i]);
+      }
+      break;
+    }
+    case 'alt': for (const y of x.xs) boundCaptures(y, out, bound); break;
+    case 'rep': boundCaptures(x.x, out, x.max === 1 ? bound : 0); break;
+    case 'look': boundCaptures(x.x, out, 0); break;
+    default: break;
+  }
+  return out;
+}
