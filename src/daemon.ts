@@ -103,7 +103,9 @@ export class Daemon {
         ready.push({ def, fw: this.firewallSpec(def), spec: this.filterSpec(def) });
       } catch (e) {
         const err = e instanceof F2bError ? e : new F2bError('CONFIG_VALUE', (e as Error).message);
-        srv.error(`${def.source.file}:${def.source.line}: [${def.name}] ${err.message} - jail skipped`);
+        // a filter that does not compile is reported against the filter's own file
+        const where = err.code === 'FILTER_REGEX' && def.filter.file ? def.filter.file : `${def.source.file}:${def.source.line}`;
+        srv.error(`${where}: [${def.name}] ${err.message} - jail skipped`);
       }
     }
     if (ready.length === 0) {

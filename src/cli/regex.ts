@@ -4,10 +4,10 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { readFilter } from '../config';
+import { parseFilterSpec, readFilter } from '../config';
 import type { FilterDef } from '../config/types';
 import { F2bError } from '../errors';
-import { FailureTracker, FilterScanner, timeCode } from '../filter/filter';
+import { FailureTracker, FilterScanner, timeCode, type FoundFailure, type LineScan } from '../filter/filter';
 import type { FilterSpecMessage } from '../types';
 import { defaultConfigDir } from './paths';
 
@@ -22,6 +22,8 @@ export interface RegexOptions {
   maxlines?: string;
   printAllMatched?: boolean;
   printAllMissed?: boolean;
+  printAllIgnored?: boolean;
+  journal?: boolean;
 }
 
 /** `--now`: epoch seconds or an ISO-8601 time. */
@@ -32,11 +34,13 @@ export function parseNow(text: string): number {
   return ms / 1000;
 }
 
+const FILTER_NAME_RE = /^([\w.-]+)(\[.*\])?$/s;
+
 function loadFilter(spec: string, configDir: string): { def: FilterDef; label: string } {
   if (fs.existsSync(spec) && fs.statSync(spec).isFile()) {
     return { def: readFilter(path.join(configDir, 'filter.d'), path.resolve(spec)), label: `filter file : ${spec}` };
   }
-  const name = /^([\w.-]+)(\[.*\])?$/s.exec(spec);
+  const name = FILTER_NAME_RE.exec(spec);
   if (name && fs.existsSync(path.join(configDir, 'filter.d', `${name[1]}.conf`))) {
     return { def: readFilter(path.join(configDir, 'filter.d'), spec), label: `filter file : ${spec}, basedir: ${configDir}` };
   }
@@ -72,15 +76,80 @@ function* logLines(log: string): Generator<string> {
   }
 }
 
+/** One JSON Lines record of `regex --json`. */
+export type RegexRecord =
+  | { line: number; match: false }
+  | { line: number; match: true; ip: string; time: number | null; regex: number; fields: Record<string, string | string[]> };
+
+/**
+ * fail2ban-regex's way of running a filter: every failregex is tried on every line ("check
+ * all"), no findtime checks, F-NOFAIL results are not failures. Shared by the CLI and the
+ * corpus test, so both report the same records.
+ */
+export class RegexRunner {
+  readonly scanner: FilterScanner;
+  private readonly tracker: FailureTracker;
+
+  constructor(readonly spec: FilterSpecMessage) {
+    this.scanner = new FilterScanner(spec);
+    this.tracker = new FailureTracker({ usedns: spec.usedns, checkAll: true });
+  }
+
+  /**
+   * One line; `entryTime` set = a journal entry's text, timed by the entry (no date parsing).
+   * `found` are the failures; `results` also holds the F-NOFAIL ones (pending sessions, with no
+   * id yet, are in neither).
+   */
+  process(text: string, now: number, entryTime?: number): { scan: LineScan; found: FoundFailure[]; results: FoundFailure[] } {
+    const scan = entryTime === undefined ? this.scanner.scan(text, now, { checkAll: true }) : this.scanner.scanDated(text, entryTime, { checkAll: true });
+    const time = this.tracker.resolveTime(timeCode(scan), now, false);
+    const results = this.tracker.failures(scan.hits, time, now);
+    return { scan, found: results.filter((f) => !f.fields.nofail), results };
+  }
+
+  static records(lineNo: number, found: FoundFailure[]): RegexRecord[] {
+    if (!found.length) return [{ line: lineNo, match: false }];
+    return found.map((f) => {
+      const { mlfid: _m, nofail: _n, mlfforget: _f, mlfgained: _g, ...rest } = f.fields;
+      const fields: Record<string, string | string[]> = rest;
+      if (f.users) fields.users = f.users;
+      return { line: lineNo, match: true, ip: f.id, time: f.time, regex: f.regex, fields };
+    });
+  }
+}
+
+/** Errors of a filter that does not compile name the filter's file. */
+function withFilterFile<T>(file: string, build: () => T): T {
+  try {
+    return build();
+  } catch (e) {
+    if (e instanceof F2bError && file && !e.file) throw new F2bError(e.code, e.message, { file });
+    throw e;
+  }
+}
+
+/** `name[opts]` with one more option added unless already given. */
+function withOption(filter: string, key: string, value: string): string {
+  const { name, options } = parseFilterSpec(filter);
+  if (options[key] !== undefined) return filter;
+  const all = { ...options, [key]: value };
+  // fail2ban's option syntax has no escapes: quote with the quote the value does not contain
+  const quote = (v: string) => (v.includes('"') ? `'${v}'` : `"${v}"`);
+  return `${name}[${Object.entries(all).map(([k, v]) => `${k}=${quote(v)}`).join(', ')}]`;
+}
+
 export async function regexCommand(log: string, filter: string, ignoreregex: string | undefined, opts: RegexOptions): Promise<number> {
   const out = (s: string) => process.stdout.write(s);
   const started = process.hrtime.bigint();
   const configDir = opts.config ?? defaultConfigDir();
   const now = opts.now ? parseNow(opts.now) : Date.now() / 1000;
-  const { def, label } = loadFilter(filter, configDir);
+  // journal entries are matched with the filter's journal prefix (logtype = journal), like the
+  // systemd backend does
+  const filterArg = opts.journal && !fs.existsSync(filter) && FILTER_NAME_RE.test(filter) ? withOption(filter, 'logtype', 'journal') : filter;
+  const { def, label } = loadFilter(filterArg, configDir);
   if (ignoreregex !== undefined) def.ignoreregex = fs.existsSync(ignoreregex) ? loadFilter(ignoreregex, configDir).def.failregex : [ignoreregex];
   const usedns = opts.raw ? 'raw' : (opts.usedns ?? def.usedns);
-  const spec: FilterSpecMessage = {
+  const runner = withFilterFile(def.file, () => new RegexRunner({
     key: 'regex',
     failregex: def.failregex,
     ignoreregex: def.ignoreregex,
@@ -89,37 +158,38 @@ export async function regexCommand(log: string, filter: string, ignoreregex: str
     maxlines: opts.maxlines ? Number(opts.maxlines) : def.maxlines,
     usedns,
     logtimezone: opts.timezone,
-  };
-  const scanner = new FilterScanner(spec);
-  const tracker = new FailureTracker({ usedns, checkAll: true });
+  }));
+  const spec = runner.spec;
+  // fail2ban-regex's counters: a line with an F-NOFAIL result or an ignoreregex hit is
+  // "ignored" (even if another regex found a failure in it), else "matched" if a failure was
+  // found, else "missed"; hits count every result of a regex, F-NOFAIL ones included
   const hitsPerRegex = new Array<number>(spec.failregex.length).fill(0);
-  const missed: string[] = [];
-  const matched: string[] = [];
+  const ignoreHits = new Array<number>(spec.ignoreregex.length).fill(0);
+  const MAX_LISTED = 21;
+  const listed = { matched: [] as string[], ignored: [] as string[], missed: [] as string[] };
+  const count = { matched: 0, ignored: 0, missed: 0 };
+  const keep = (kind: 'matched' | 'ignored' | 'missed', line: string, all: boolean | undefined) => {
+    count[kind]++;
+    if (all || (kind !== 'matched' && listed[kind].length < MAX_LISTED)) listed[kind].push(line);
+  };
   let total = 0;
-  let ignored = 0;
   let lineNo = 0;
   let prefMatched = 0;
   for (const line of logLines(log)) {
     lineNo++;
     if (line === '' || line.startsWith('#')) continue;
     total++;
-    const scan = scanner.scan(line, now, { checkAll: true });
-    const time = tracker.resolveTime(timeCode(scan), now, false);
+    const { scan, found, results } = runner.process(line, now, opts.journal ? now : undefined);
     if (scan.hits.length || scan.ignoredBy !== undefined) prefMatched++;
-    const found = tracker.failures(scan.hits, time, now).filter((f) => !f.fields.nofail);
-    for (const f of found) {
-      hitsPerRegex[f.regex]++;
-      if (opts.json) {
-        const { mlfid: _m, nofail: _n, mlfforget: _f, mlfgained: _g, ...fields } = f.fields;
-        out(`${JSON.stringify({ line: lineNo, match: true, ip: f.id, time: f.time, regex: f.regex, fields })}\n`);
-      }
+    for (const f of results) hitsPerRegex[f.regex]++;
+    if (scan.ignoredBy !== undefined) ignoreHits[scan.ignoredBy]++;
+    if (opts.json) {
+      for (const r of RegexRunner.records(lineNo, found)) out(`${JSON.stringify(r)}\n`);
+      continue;
     }
-    if (found.length) matched.push(line);
-    else {
-      if (scan.ignoredBy !== undefined) ignored++;
-      else missed.push(line);
-      if (opts.json) out(`${JSON.stringify({ line: lineNo, match: false })}\n`);
-    }
+    if (scan.ignoredBy !== undefined || results.length > found.length) keep('ignored', line, opts.printAllIgnored);
+    else if (found.length) keep('matched', line, opts.printAllMatched);
+    else keep('missed', line, opts.printAllMissed);
   }
   if (opts.json) return 0;
 
@@ -130,22 +200,25 @@ export async function regexCommand(log: string, filter: string, ignoreregex: str
   out(`Use         log file : ${fs.existsSync(log) ? log : '(literal line)'}\n`);
   out('Use         encoding : UTF-8\n\n\nResults\n=======\n\n');
   if (spec.prefregex) out(`Prefregex: ${prefMatched} total\n|  ${spec.prefregex}\n\`-\n\n`);
-  out(`Failregex: ${matched.length} total\n|-  #) [# of hits] regular expression\n`);
-  spec.failregex.forEach((r, i) => out(`|  ${String(i + 1).padStart(2)}) [${hitsPerRegex[i]}] ${r}\n`));
-  out('`-\n\n');
-  out(`Ignoreregex: ${ignored} total\n`);
-  spec.ignoreregex.forEach((r, i) => out(`|  ${String(i + 1).padStart(2)}) ${r}\n`));
-  out('\nDate template hits:\n|- [# of hits] date format\n');
-  for (const [name, hits] of scanner.dates.templateHits) if (hits) out(`|  [${hits}] ${name}\n`);
-  out('`-\n\n');
-  out(`Lines: ${total} lines, ${ignored} ignored, ${matched.length} matched, ${missed.length} missed\n`);
-  out(`[processed in ${secs.toFixed(2)} sec]\n`);
-  const list = (title: string, lines: string[], all: boolean | undefined, flag: string) => {
-    if (!lines.length) return;
-    if (all || lines.length < 20) out(`\n|- ${title}: ${lines.length}\n${lines.map((l) => `|  ${l}`).join('\n')}\n\`-\n`);
-    else out(`\n${title}: ${lines.length} - too many to print. Use ${flag} to print all\n`);
+  const regexList = (title: string, regexes: string[], hits: number[]) => {
+    out(`${title}: ${hits.reduce((a, b) => a + b, 0)} total\n|-  #) [# of hits] regular expression\n`);
+    regexes.forEach((r, i) => hits[i] && out(`|  ${String(i + 1).padStart(2)}) [${hits[i]}] ${r}\n`));
+    out('`-\n\n');
   };
-  if (opts.printAllMatched) list('Matched line(s)', matched, true, '--print-all-matched');
-  list('Missed line(s)', missed, opts.printAllMissed, '--print-all-missed');
+  regexList('Failregex', spec.failregex, hitsPerRegex);
+  regexList('Ignoreregex', spec.ignoreregex, ignoreHits);
+  out('Date template hits:\n|- [# of hits] date format\n');
+  for (const [name, hits] of runner.scanner.dates.templateHits) if (hits) out(`|  [${hits}] ${name}\n`);
+  out('`-\n\n');
+  out(`Lines: ${total} lines, ${count.ignored} ignored, ${count.matched} matched, ${count.missed} missed\n`);
+  out(`[processed in ${secs.toFixed(2)} sec]\n`);
+  const list = (title: string, kind: 'matched' | 'ignored' | 'missed', all: boolean | undefined, flag: string) => {
+    if (!count[kind]) return;
+    if (all || count[kind] < MAX_LISTED - 1) out(`\n|- ${title} line(s): ${count[kind]}\n${listed[kind].map((l) => `|  ${l}`).join('\n')}\n\`-\n`);
+    else out(`\n${title} line(s): too many to print. Use ${flag} to print all ${count[kind]} lines\n`);
+  };
+  if (opts.printAllMatched) list('Matched', 'matched', true, '--print-all-matched');
+  list('Ignored', 'ignored', opts.printAllIgnored, '--print-all-ignored');
+  list('Missed', 'missed', opts.printAllMissed, '--print-all-missed');
   return 0;
 }

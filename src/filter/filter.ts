@@ -51,14 +51,21 @@ export interface ScanOptions {
 
 const ALT_TUPLE_RE = /^(alt_|tuple_)(.*?)(?:_\d+)?$/;
 
+/** A tag left after expansion that names a config option (lower case: `<mdre-extra>`), i.e. an
+ *  option the filter does not define, often a `mode` it does not have. Upper-case ones
+ *  (`<NOSRV>`) are literal log text, as in fail2ban. */
+const UNRESOLVED_TAG_RE = /(?<!\(\?P)<(?=[\w-]*[a-z])([A-Za-z][\w-]*)>/;
+
 /** Compile one fail2ban regex (tags expanded, flags rewritten) or throw FILTER_REGEX. */
 export function compileFailRegex(regex: string, usedns: string, multiline: boolean, what: string): PyRegExp {
   const expanded = globalToScopedFlags(expandRegexTags(regex, usedns));
-  if (expanded.trim() === '') throw new F2bError('FILTER_REGEX', `empty ${what}`);
+  if (expanded.trim() === '') throw new F2bError('FILTER_REGEX', `${what}: empty regex`);
+  const tag = UNRESOLVED_TAG_RE.exec(expanded);
+  if (tag) throw new F2bError('FILTER_REGEX', `${what}: unknown tag <${tag[1]}>: the filter defines no option of that name (a mode or option value it does not have?)`);
   try {
     return new PyRegExp(expanded, { multiline });
   } catch (e) {
-    throw new F2bError('FILTER_REGEX', `cannot compile ${what} ${JSON.stringify(regex)}: ${(e as Error).message}`);
+    throw new F2bError('FILTER_REGEX', `${what}: cannot compile ${JSON.stringify(regex)}: ${(e as Error).message}`);
   }
 }
 
@@ -122,18 +129,18 @@ export class FilterScanner {
     try {
       this.dates = new DateDetector({ datepattern: spec.datepattern, logtimezone: spec.logtimezone });
     } catch (e) {
-      throw new F2bError('FILTER_REGEX', `bad datepattern ${JSON.stringify(spec.datepattern)}: ${(e as Error).message}`);
+      throw new F2bError('FILTER_REGEX', `datepattern: ${JSON.stringify(spec.datepattern)}: ${(e as Error).message}`);
     }
     if (spec.prefregex && spec.prefregex.trim()) this.pref = prepare(compileFailRegex(spec.prefregex, spec.usedns, false, 'prefregex'));
-    this.fail = spec.failregex.map((r) => prepare(compileFailRegex(r, spec.usedns, multi, 'failregex')));
-    this.ignore = spec.ignoreregex.map((r) => prepare(compileFailRegex(r, spec.usedns, false, 'ignoreregex')));
+    this.fail = spec.failregex.map((r, i) => prepare(compileFailRegex(r, spec.usedns, multi, `failregex #${i + 1}`)));
+    this.ignore = spec.ignoreregex.map((r, i) => prepare(compileFailRegex(r, spec.usedns, false, `ignoreregex #${i + 1}`)));
     const prefIds = this.pref ? hasIdGroup(this.pref.re) : false;
-    for (const f of this.fail) {
+    this.fail.forEach((f, i) => {
       if (!prefIds && !hasIdGroup(f.re)) {
-        throw new F2bError('FILTER_REGEX', `no failure-id group (<HOST>, <ADDR>, <F-ID>, <F-MLFID>...) in failregex ${JSON.stringify(f.re.source)}`);
+        throw new F2bError('FILTER_REGEX', `failregex #${i + 1}: no host group (<HOST>, <ADDR>, <IP4>, <IP6>, <F-ID>, <F-MLFID>) in ${JSON.stringify(spec.failregex[i])}`);
       }
-    }
-    if (this.fail.length === 0) throw new F2bError('FILTER_REGEX', 'filter has no failregex');
+    });
+    if (this.fail.length === 0) throw new F2bError('FILTER_REGEX', 'failregex: the filter has no failregex');
   }
 
   get failregexCount(): number {
@@ -152,14 +159,22 @@ export class FilterScanner {
   /** Scan one log line (without its newline). */
   scan(line: string, now: number, opts: ScanOptions = {}): LineScan {
     const d = this.splitDate(line, now);
-    const result: LineScan = { time: d.time, emptyDate: d.empty, dateText: d.tuple[1], template: d.template, hits: [] };
+    return this.scanTuple(d.tuple, { time: d.time, emptyDate: d.empty, dateText: d.tuple[1], template: d.template, hits: [] }, opts);
+  }
+
+  /** Scan an entry whose time is already known (a journal entry): no date is searched or cut. */
+  scanDated(text: string, time: number, opts: ScanOptions = {}): LineScan {
+    return this.scanTuple(['', '', text], { time, emptyDate: false, dateText: '', hits: [] }, opts);
+  }
+
+  private scanTuple(tuple: TupleLine, result: LineScan, opts: ScanOptions): LineScan {
     let lines: TupleLine[];
     if (this.maxlines > 1) {
-      this.window.push(d.tuple);
+      this.window.push(tuple);
       if (this.window.length > this.maxlines) this.window.splice(0, this.window.length - this.maxlines);
       lines = this.window;
     } else {
-      lines = [d.tuple];
+      lines = [tuple];
     }
     let buf: string | null = joinTuples(lines);
 
@@ -269,6 +284,8 @@ export interface FoundFailure {
   fields: Record<string, string>;
   /** the matched lines of this failure (and of its session, for F-MLFID) */
   matches: string[];
+  /** every user name of an F-MLFID session */
+  users?: string[];
 }
 
 export interface TrackerOptions {
@@ -341,11 +358,13 @@ export class FailureTracker {
       if (time === null && !this.opts.checkAll) continue;
       let fields = hit.groups;
       let matches = hit.lines;
+      let users: string[] | undefined;
       const mlfid = fields.mlfid;
       if (mlfid !== undefined) {
         const merged = this.merge(mlfid, fields, hit.lines, now);
         fields = merged.fields;
         matches = merged.matches;
+        users = merged.users;
         if (fields.nofail && !this.opts.checkAll) return out;
       }
       const fid = fields.fid;
@@ -372,13 +391,13 @@ export class FailureTracker {
         id = fid;
         dns = false;
       }
-      out.push({ regex: hit.regex, id, dns, time, fields, matches });
+      out.push({ regex: hit.regex, id, dns, time, fields, matches, users });
     }
     return out;
   }
 
   /** F-MLFID session merging: fields of earlier lines of the same session fill in this one. */
-  private merge(mlfid: string, fields: Record<string, string>, lines: string[], now: number): { fields: Record<string, string>; matches: string[] } {
+  private merge(mlfid: string, fields: Record<string, string>, lines: string[], now: number): { fields: Record<string, string>; matches: string[]; users?: string[] } {
     // fail2ban tests these groups for truth: an empty capture counts as absent
     let gained = !!fields.mlfgained;
     let nofail = gained || !!fields.nofail;
@@ -419,8 +438,6 @@ export class FailureTracker {
     } else if (!forget) {
       session.nofailMatches = [...session.nofailMatches, ...lines];
     }
-    const out = { ...session.fields };
-    if (session.users.size > 0) out.users = [...session.users].join(',');
-    return { fields: out, matches: session.matches };
+    return { fields: { ...session.fields }, matches: session.matches, users: session.users.size ? [...session.users] : undefined };
   }
 }
