@@ -8,7 +8,7 @@ import { systemClock, type Clock } from './clock';
 import { readConfigTree } from './config';
 import type { ConfigTree, JailDef } from './config/types';
 import { F2bError } from './errors';
-import { FailureTracker, FilterScanner, type FoundFailure } from './filter/filter';
+import { FailureTracker, FilterScanner, filterSpecOf, type FoundFailure } from './filter/filter';
 import { createFirewall, jailSpecForBanaction, NftablesBackend } from './firewall';
 import type { FirewallJailSpec } from './firewall/backend';
 import { FirewallBatcher } from './firewall/batcher';
@@ -181,17 +181,7 @@ export class Daemon {
   }
 
   private filterSpec(def: JailDef): FilterSpecMessage {
-    const f = def.filter;
-    const spec: FilterSpecMessage = {
-      key: '',
-      failregex: f.failregex,
-      ignoreregex: f.ignoreregex,
-      prefregex: f.prefregex,
-      datepattern: f.datepattern,
-      maxlines: f.maxlines,
-      usedns: f.usedns,
-      logtimezone: def.logtimezone,
-    };
+    const spec = filterSpecOf(def.filter, { key: '', logtimezone: def.logtimezone });
     spec.key = `${def.name}:${JSON.stringify(spec)}`;
     // compile once here so a bad regex is reported against its jail and the jail skipped
     new FilterScanner(spec);

@@ -10,6 +10,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { cutDate, DateDetector, DateMatch } from '../src/dates/detector';
+import { mulberry32 } from '../bench/generate';
 
 /** 2026-06-15 12:00:00 UTC */
 const NOW = 1781524800;
@@ -417,21 +418,10 @@ function runFail2ban(configs: DiffConfig[], tz: string): Array<{ id: string; res
   return JSON.parse(r.stdout);
 }
 
-/** A small deterministic PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Varied log lines: every default format, the stock custom formats, garbage, several dates. */
 function generateLines(seed: number, count: number): string[] {
-  const r = rng(seed);
+  const r = mulberry32(seed);
   const pick = <T>(a: readonly T[]): T => a[Math.floor(r() * a.length)];
   const int = (lo: number, hi: number) => lo + Math.floor(r() * (hi - lo + 1));
   const p2 = (n: number) => String(n).padStart(2, '0');

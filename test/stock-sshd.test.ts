@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { readFilter } from '../src/config';
-import { FailureTracker, FilterScanner, timeCode } from '../src/filter/filter';
+import { FailureTracker, FilterScanner, filterSpecOf, timeCode } from '../src/filter/filter';
 import { normalizeAddress } from '../src/net/ip';
 
 const CORPUS = '/usr/lib/python3/dist-packages/fail2ban/tests/files/logs/sshd';
@@ -62,7 +62,7 @@ test('stock sshd filter: every annotated line of fail2ban\'s sshd sample, every 
       if (cond !== undefined && !constraintHolds(cond.replace(/==/, ' == '), 'sshd', opts)) continue;
       const filterOpts = Object.entries(opts).filter(([k]) => !k.startsWith('test.'));
       const def = readFilter(FILTER_D, filterOpts.length ? `sshd[${filterOpts.map(([k, v]) => `${k}="${v}"`).join(', ')}]` : 'sshd');
-      const scanner = new FilterScanner({ key: 'sshd', failregex: def.failregex, ignoreregex: def.ignoreregex, prefregex: def.prefregex, datepattern: def.datepattern, maxlines: def.maxlines, usedns: 'raw' });
+      const scanner = new FilterScanner(filterSpecOf(def, { key: 'sshd', usedns: 'raw' }));
       const tracker = new FailureTracker({ usedns: 'raw', checkAll: true });
       for (const l of block.lines) {
         const scan = scanner.scan(l.text, NOW, { checkAll: true });

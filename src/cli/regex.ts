@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { parseFilterSpec, readFilter } from '../config';
 import type { FilterDef } from '../config/types';
 import { F2bError } from '../errors';
-import { FailureTracker, FilterScanner, timeCode, type FoundFailure, type LineScan } from '../filter/filter';
+import { FailureTracker, FilterScanner, filterSpecOf, timeCode, type FoundFailure, type LineScan } from '../filter/filter';
 import type { FilterSpecMessage } from '../types';
 import { defaultConfigDir } from './paths';
 
@@ -149,16 +149,17 @@ export async function regexCommand(log: string, filter: string, ignoreregex: str
   const { def, label } = loadFilter(filterArg, configDir);
   if (ignoreregex !== undefined) def.ignoreregex = fs.existsSync(ignoreregex) ? loadFilter(ignoreregex, configDir).def.failregex : [ignoreregex];
   const usedns = opts.raw ? 'raw' : (opts.usedns ?? def.usedns);
-  const runner = withFilterFile(def.file, () => new RegexRunner({
-    key: 'regex',
-    failregex: def.failregex,
-    ignoreregex: def.ignoreregex,
-    prefregex: def.prefregex,
-    datepattern: opts.datepattern ?? def.datepattern,
-    maxlines: opts.maxlines ? Number(opts.maxlines) : def.maxlines,
-    usedns,
-    logtimezone: opts.timezone,
-  }));
+  const runner = withFilterFile(def.file, () =>
+    new RegexRunner(
+      filterSpecOf(def, {
+        key: 'regex',
+        usedns,
+        logtimezone: opts.timezone,
+        ...(opts.datepattern !== undefined && { datepattern: opts.datepattern }),
+        ...(opts.maxlines !== undefined && { maxlines: Number(opts.maxlines) }),
+      }),
+    ),
+  );
   const spec = runner.spec;
   // fail2ban-regex's counters: a line with an F-NOFAIL result or an ignoreregex hit is
   // "ignored" (even if another regex found a failure in it), else "matched" if a failure was

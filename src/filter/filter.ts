@@ -16,6 +16,20 @@ import { DateDetector } from '../dates/detector';
 import { F2bError } from '../errors';
 import { normalizeAddress } from '../net/ip';
 import type { FilterSpecMessage } from '../types';
+import type { FilterDef } from '../config/types';
+
+/** The matcher's view of a resolved filter; `over` sets the key, usedns, logtimezone, ... */
+export function filterSpecOf(def: FilterDef, over: Partial<FilterSpecMessage> & { key: string }): FilterSpecMessage {
+  return {
+    failregex: def.failregex,
+    ignoreregex: def.ignoreregex,
+    prefregex: def.prefregex,
+    datepattern: def.datepattern,
+    maxlines: def.maxlines,
+    usedns: def.usedns,
+    ...over,
+  };
+}
 
 /** A line split around its date: [before, date, after]. */
 export type TupleLine = [string, string, string];

@@ -2,7 +2,7 @@
 // Used for our own filters/samples and, later, fail2ban's corpus.
 
 import * as fs from 'node:fs';
-import { FailureTracker, FilterScanner, timeCode, type FoundFailure } from '../../src/filter/filter';
+import { FailureTracker, FilterScanner, filterSpecOf, timeCode, type FoundFailure } from '../../src/filter/filter';
 import type { FilterDef } from '../../src/config/types';
 
 export interface Expectation {
@@ -54,16 +54,7 @@ export interface SampleResult {
 
 /** Run lines through a filter in order (check-all mode, as fail2ban's own sample tests do). */
 export function runSamples(def: FilterDef, lines: SampleLine[], now: number, logtimezone?: string): SampleResult[] {
-  const scanner = new FilterScanner({
-    key: def.name,
-    failregex: def.failregex,
-    ignoreregex: def.ignoreregex,
-    prefregex: def.prefregex,
-    datepattern: def.datepattern,
-    maxlines: def.maxlines,
-    usedns: 'raw',
-    logtimezone,
-  });
+  const scanner = new FilterScanner(filterSpecOf(def, { key: def.name, usedns: 'raw', logtimezone }));
   const tracker = new FailureTracker({ usedns: 'raw', checkAll: true });
   return lines.map((line) => {
     const scan = scanner.scan(line.text, now, { checkAll: true });
