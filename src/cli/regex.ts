@@ -107,6 +107,18 @@ export class RegexRunner {
     return { scan, found: results.filter((f) => !f.fields.nofail), results };
   }
 
+  /** A line the prefilter dropped: no regex search, but its date still moves the detector's
+   *  template order and the tracker's "last date", exactly as a scanned line's would. */
+  passDate(text: string, now: number, entryTime?: number): void {
+    let code: number;
+    if (entryTime !== undefined) code = entryTime;
+    else {
+      const d = this.scanner.splitDate(text, now);
+      code = d.time !== null ? d.time : d.empty ? -Infinity : NaN;
+    }
+    this.tracker.resolveTime(code, now, false);
+  }
+
   static records(lineNo: number, found: FoundFailure[]): RegexRecord[] {
     if (!found.length) return [{ line: lineNo, match: false }];
     return found.map((f) => {
