@@ -7,25 +7,11 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Daemon } from '../src/daemon';
 import { tmpDir } from './helpers/tmp';
+import { syslog, waitFor } from './helpers/logs';
 
 const ROOT = path.resolve(__dirname, '../..');
 
-const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
-function syslog(msg: string, secondsAgo = 0): string {
-  const d = new Date(Date.now() - secondsAgo * 1000);
-  const p = (n: number) => String(n).padStart(2, '0');
-  return `${MONTHS[d.getMonth()]} ${String(d.getDate()).padStart(2, ' ')} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())} web1 sshd[7]: ${msg}\n`;
-}
-const failed = (ip: string, ago = 0) => syslog(`Failed password for root from ${ip} port 2222 ssh2`, ago);
-
-async function waitFor(cond: () => boolean, ms: number): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) return false;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return true;
-}
+const failed = (ip: string, ago = 0) => syslog(`Failed password for root from ${ip} port 2222 ssh2`, { pid: 7, secondsAgo: ago });
 
 async function start(t: import('node:test').TestContext, jailLocal: string) {
   const dir = tmpDir(t);

@@ -10,28 +10,11 @@ import * as path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { createLinkedPair, createNetns, netnsAvailable, startTcpServer, tryConnect, type Netns } from './helpers/netns';
 import { tmpDir } from './helpers/tmp';
+import { syslog, waitFor } from './helpers/logs';
 
 const ROOT = path.resolve(__dirname, '../..');
 const BIN = path.join(ROOT, 'bin/f2b-fast');
 const PORT = 2222;
-
-/** Poll `cond` every 50 ms until it holds or `ms` pass; returns whether it held. */
-async function waitFor(cond: () => boolean | Promise<boolean>, ms: number): Promise<boolean> {
-  const end = Date.now() + ms;
-  for (;;) {
-    if (await cond()) return true;
-    if (Date.now() > end) return false;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
-/** A syslog line dated now (local time, like rsyslog's traditional format). */
-function syslog(msg: string, pid = 4242): string {
-  const d = new Date();
-  const p = (n: number) => String(n).padStart(2, '0');
-  return `${MONTHS[d.getMonth()]} ${String(d.getDate()).padStart(2, ' ')} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())} web1 sshd[${pid}]: ${msg}\n`;
-}
 
 interface Running {
   child: ChildProcess;
@@ -73,7 +56,7 @@ test('an attacker crossing maxretry is dropped by nftables, the bystander is not
   t.after(() => pair.destroy());
   const dir = tmpDir(t);
   const log = path.join(dir, 'auth.log');
-  fs.writeFileSync(log, syslog('Server listening on 0.0.0.0 port 22.', 1));
+  fs.writeFileSync(log, syslog('Server listening on 0.0.0.0 port 22.', { pid: 1 }));
   fs.cpSync(path.join(ROOT, 'filters'), path.join(dir, 'conf'), { recursive: true });
   fs.writeFileSync(
     path.join(dir, 'conf/jail.local'),
@@ -87,8 +70,8 @@ test('an attacker crossing maxretry is dropped by nftables, the bystander is not
   t.after(() => stopDaemon(daemon));
   assert.ok(await waitFor(() => daemon.output().includes("Jail 'sshd' started"), 20_000), daemon.output());
 
-  fs.appendFileSync(log, syslog(`Accepted password for alice from ${bystander} port 50000 ssh2`, 10));
-  for (let i = 0; i < 3; i++) fs.appendFileSync(log, syslog(`Failed password for root from ${attacker} port ${40000 + i} ssh2`, 11 + i));
+  fs.appendFileSync(log, syslog(`Accepted password for alice from ${bystander} port 50000 ssh2`, { pid: 10 }));
+  for (let i = 0; i < 3; i++) fs.appendFileSync(log, syslog(`Failed password for root from ${attacker} port ${40000 + i} ssh2`, { pid: 11 + i }));
   assert.ok(await waitFor(() => nftHas(pair.srv, 'f2be', attacker), 10_000), `attacker not in the set:\n${daemon.output()}`);
   assert.match(daemon.output(), new RegExp(`fail2ban\\.actions +\\[\\d+\\]: NOTICE  \\[sshd\\] Ban ${attacker.replace(/\./g, '\\.')}\\n`));
   assert.ok(!(await nftHas(pair.srv, 'f2be', bystander)));
@@ -125,7 +108,7 @@ test("an unchanged copy of Debian's /etc/fail2ban with a jail.local enabling ssh
   t.after(() => stopDaemon(daemon));
   assert.ok(await waitFor(() => daemon.output().includes("Jail 'sshd' started"), 20_000), daemon.output());
   // the stock jail.conf says banaction = iptables-multiport: served by the nftables backend
-  for (let i = 0; i < 5; i++) fs.appendFileSync(log, syslog(`Failed password for invalid user admin from 198.51.100.9 port ${50000 + i} ssh2`, 20 + i));
+  for (let i = 0; i < 5; i++) fs.appendFileSync(log, syslog(`Failed password for invalid user admin from 198.51.100.9 port ${50000 + i} ssh2`, { pid: 20 + i }));
   assert.ok(await waitFor(() => nftHas(ns, 'f2bd', '198.51.100.9'), 10_000), daemon.output());
   assert.match(daemon.output(), /NOTICE  \[sshd\] Ban 198\.51\.100\.9/);
   assert.equal(await stopDaemon(daemon), 0);
@@ -201,7 +184,7 @@ test('without nftables, run says so and how to install it; --dry-run still bans'
   const daemon = startDaemon(ns, ['--config', dir, '--dry-run', '--logtarget', 'STDOUT']);
   t.after(() => stopDaemon(daemon));
   assert.ok(await waitFor(() => daemon.output().includes("Jail 'sshd' started"), 20_000), daemon.output());
-  for (let i = 0; i < 2; i++) fs.appendFileSync(log, syslog(`Invalid user guest from 203.0.113.40 port ${1000 + i}`, 30 + i));
+  for (let i = 0; i < 2; i++) fs.appendFileSync(log, syslog(`Invalid user guest from 203.0.113.40 port ${1000 + i}`, { pid: 30 + i }));
   assert.ok(await waitFor(() => /NOTICE  \[sshd\] Ban 203\.0\.113\.40/.test(daemon.output()), 10_000), daemon.output());
   assert.match(daemon.output(), /dry-run.*203\.0\.113\.40/);
   assert.equal(await stopDaemon(daemon), 0);
