@@ -10,6 +10,7 @@ import { F2bError } from '../errors';
 import { FailureTracker, FilterScanner, filterSpecOf, timeCode, type FoundFailure, type LineScan } from '../filter/filter';
 import type { FilterSpecMessage } from '../types';
 import { defaultConfigDir } from './paths';
+import { Prefilter } from '../prefilter';
 
 export interface RegexOptions {
   config?: string;
@@ -24,6 +25,7 @@ export interface RegexOptions {
   printAllMissed?: boolean;
   printAllIgnored?: boolean;
   journal?: boolean;
+  prefilter?: boolean;
 }
 
 /** `--now`: epoch seconds or an ISO-8601 time. */
@@ -89,10 +91,20 @@ export type RegexRecord =
 export class RegexRunner {
   readonly scanner: FilterScanner;
   private readonly tracker: FailureTracker;
+  /** lines it rejects skip the regex search (their date still counts); see src/prefilter */
+  private readonly prefilter?: Prefilter;
 
-  constructor(readonly spec: FilterSpecMessage) {
+  constructor(
+    readonly spec: FilterSpecMessage,
+    opts: { prefilter?: boolean } = {},
+  ) {
     this.scanner = new FilterScanner(spec);
     this.tracker = new FailureTracker({ usedns: spec.usedns, checkAll: true });
+    // not with ignoreregex: a line an early ignoreregex drops counts as "ignored", not "missed"
+    if (opts.prefilter && !spec.ignoreregex.length) {
+      const p = new Prefilter(spec);
+      if (!p.alwaysPass) this.prefilter = p;
+    }
   }
 
   /**
@@ -101,6 +113,10 @@ export class RegexRunner {
    * id yet, are in neither).
    */
   process(text: string, now: number, entryTime?: number): { scan: LineScan; found: FoundFailure[]; results: FoundFailure[] } {
+    if (this.prefilter && !this.prefilter.test(text)) {
+      this.passDate(text, now, entryTime);
+      return { scan: { time: null, emptyDate: false, dateText: '', hits: [] }, found: [], results: [] };
+    }
     const scan = entryTime === undefined ? this.scanner.scan(text, now, { checkAll: true }) : this.scanner.scanDated(text, entryTime, { checkAll: true });
     const time = this.tracker.resolveTime(timeCode(scan), now, false);
     const results = this.tracker.failures(scan.hits, time, now);
@@ -170,6 +186,7 @@ export async function regexCommand(log: string, filter: string, ignoreregex: str
         ...(opts.datepattern !== undefined && { datepattern: opts.datepattern }),
         ...(opts.maxlines !== undefined && { maxlines: Number(opts.maxlines) }),
       }),
+      { prefilter: opts.prefilter === true },
     ),
   );
   const spec = runner.spec;
