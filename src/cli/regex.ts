@@ -4,7 +4,7 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { parseFilterSpec, readFilter } from '../config';
+import { formatFilterSpec, parseFilterSpec, readFilter } from '../config';
 import type { FilterDef } from '../config/types';
 import { F2bError } from '../errors';
 import { FailureTracker, FilterScanner, filterSpecOf, timeCode, type FoundFailure, type LineScan } from '../filter/filter';
@@ -130,7 +130,7 @@ export class RegexRunner {
     if (entryTime !== undefined) code = entryTime;
     else {
       const d = this.scanner.splitDate(text, now);
-      code = d.time !== null ? d.time : d.empty ? -Infinity : NaN;
+      code = timeCode({ time: d.time, emptyDate: d.empty });
     }
     this.tracker.resolveTime(code, now, false);
   }
@@ -159,11 +159,7 @@ function withFilterFile<T>(file: string, build: () => T): T {
 /** `name[opts]` with one more option added unless already given. */
 function withOption(filter: string, key: string, value: string): string {
   const { name, options } = parseFilterSpec(filter);
-  if (options[key] !== undefined) return filter;
-  const all = { ...options, [key]: value };
-  // fail2ban's option syntax has no escapes: quote with the quote the value does not contain
-  const quote = (v: string) => (v.includes('"') ? `'${v}'` : `"${v}"`);
-  return `${name}[${Object.entries(all).map(([k, v]) => `${k}=${quote(v)}`).join(', ')}]`;
+  return options[key] !== undefined ? filter : formatFilterSpec(name, { ...options, [key]: value });
 }
 
 export async function regexCommand(log: string, filter: string, ignoreregex: string | undefined, opts: RegexOptions): Promise<number> {

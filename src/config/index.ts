@@ -15,7 +15,7 @@ import { readServer } from './server';
 import type { ConfigIssue, ConfigTree, JailDef } from './types';
 
 export { readFilter } from './filter';
-export { parseFilterSpec } from './spec';
+export { formatFilterSpec, parseFilterSpec } from './spec';
 export { str2seconds } from './timespec';
 
 export interface ReadTreeOptions extends JailReadOptions {

@@ -34,6 +34,15 @@ function skipWs(s: string, i: number): number {
   return i;
 }
 
+/** The inverse of parseFilterSpec: `name` alone, or `name[k="v", ...]`. The syntax has no
+ *  escapes, so a value holding a double quote is written in single quotes. */
+export function formatFilterSpec(name: string, options: Record<string, string>): string {
+  const entries = Object.entries(options);
+  if (!entries.length) return name;
+  const quote = (v: string) => (v.includes('"') ? `'${v}'` : `"${v}"`);
+  return `${name}[${entries.map(([k, v]) => `${k}=${quote(String(v))}`).join(', ')}]`;
+}
+
 /** Parses `name[k=v, ...]`. Throws F2bError(CONFIG_VALUE) on bad syntax. */
 export function parseFilterSpec(spec: string): Spec {
   const open = spec.indexOf('[');

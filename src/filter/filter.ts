@@ -282,7 +282,7 @@ function matchedLines(
 }
 
 /** A line's date as one number: epoch seconds, NaN = no date, -Infinity = empty date match. */
-export function timeCode(scan: LineScan): number {
+export function timeCode(scan: Pick<LineScan, 'time' | 'emptyDate'>): number {
   return scan.time !== null ? scan.time : scan.emptyDate ? -Infinity : NaN;
 }
 

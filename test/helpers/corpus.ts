@@ -12,7 +12,7 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { readFilter } from '../../src/config';
+import { formatFilterSpec, readFilter } from '../../src/config';
 import { RegexRunner, type RegexRecord } from '../../src/cli/regex';
 import { filterSpecOf } from '../../src/filter/filter';
 import { normalizeAddress } from '../../src/net/ip';
@@ -125,13 +125,6 @@ export function corpusFilters(filterDir: string): string[] {
     .sort();
 }
 
-function optionSpec(name: string, opts: Opts): string {
-  const entries = Object.entries(opts);
-  if (!entries.length) return name;
-  const quote = (v: string) => (v.includes('"') ? `'${v}'` : `"${v}"`);
-  return `${name}[${entries.map(([k, v]) => `${k}=${quote(String(v))}`).join(', ')}]`;
-}
-
 function compare(e: Record<string, unknown>, f: { id: string; time: number | null; fields: Record<string, string>; matches: string[]; users?: string[] }): string | undefined {
   const problems: string[] = [];
   for (const [k, want] of Object.entries(e)) {
@@ -171,7 +164,7 @@ export function runFilterSamples(name: string, filterDir: string, sampleOpts: Sa
     const key = name + (opts['test.filter-name'] ?? (Object.keys(fltOpts).length ? JSON.stringify(fltOpts) : ''));
     let v = run.variants.get(key);
     if (!v) {
-      const filterSpec = optionSpec(name, fltOpts);
+      const filterSpec = formatFilterSpec(name, fltOpts);
       const def = readFilter(filterDir, filterSpec);
       const runner = new RegexRunner(filterSpecOf(def, { key, usedns: 'raw' }));
       v = { variant: key, filterSpec, runner, used: new Set(), records: [], lines: [] };
