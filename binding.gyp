@@ -2,12 +2,38 @@
   # npx node-gyp rebuild -- -Dsanitize=1 builds with ASan + UBSan; run node with
   # LD_PRELOAD="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libubsan.so)".
   # native/test-sanitized.sh does all that in a scratch directory and runs the tailer suite.
-  "variables": {"sanitize%": 0},
+  # -Dre2_archive=/abs/re2_lib.a links an RE2 library built before (the sanitized build reuses the
+  # normal build's instead of compiling RE2 and Abseil again).
+  "variables": {"sanitize%": 0, "re2_archive%": ""},
   "targets": [
+    {
+      # RE2 and Abseil, compiled from the sources the `re2` npm package installs (the list is read
+      # from its own binding.gyp by native/re2-sources.js). Never sanitized: it is not our code,
+      # and an unsanitized static library links into the sanitized addon.
+      "target_name": "re2_lib",
+      "type": "static_library",
+      "sources": ["<!@(node native/re2-sources.js sources)"],
+      "include_dirs": ["<!@(node native/re2-sources.js includes)"],
+      "defines": ["NDEBUG", "NOMINMAX"],
+      "cflags": ["-fPIC", "-pthread", "-O3", "-w"],
+      "cflags_cc!": ["-fno-exceptions", "-std=gnu++17"],
+      "cflags_cc": ["-std=c++2a"],
+      "direct_dependent_settings": {
+        "include_dirs": ["<!@(node native/re2-sources.js includes)"],
+        "defines": ["NOMINMAX"]
+      },
+      "xcode_settings": {
+        "CLANG_CXX_LANGUAGE_STANDARD": "c++2a",
+        "MACOSX_DEPLOYMENT_TARGET": "10.15",
+        "OTHER_CFLAGS": ["-O3", "-w"]
+      }
+    },
     {
       "target_name": "f2b_native",
       "sources": [
         "native/addon.cc",
+        "native/scan/Prefilter.cc",
+        "native/scan/ScanWrap.cc",
         "native/tailer/Backend.cc",
         "native/tailer/FileTail.cc",
         "native/tailer/PollBackend.cc",
@@ -18,14 +44,20 @@
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions", "-std=gnu++17"],
-      "cflags_cc": ["-std=c++17", "-fexceptions", "-Wall", "-Wextra"],
+      "cflags_cc": ["-std=c++2a", "-fexceptions", "-Wall", "-Wextra", "-pthread"],
+      "ldflags": ["-pthread"],
       "xcode_settings": {
         "GCC_ENABLE_CPP_EXCEPTIONS": "YES",
-        "CLANG_CXX_LANGUAGE_STANDARD": "c++17",
+        "CLANG_CXX_LANGUAGE_STANDARD": "c++2a",
         "MACOSX_DEPLOYMENT_TARGET": "10.15"
       },
       "conditions": [
         ["OS=='linux'", {"sources": ["native/tailer/InotifyBackend.cc"]}],
+        ["re2_archive==''", {"dependencies": ["re2_lib"]}, {
+          "include_dirs": ["<!@(node native/re2-sources.js includes)"],
+          "defines": ["NOMINMAX"],
+          "libraries": ["<(re2_archive)"]
+        }],
         ["sanitize==1", {
           "cflags_cc": ["-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-O1", "-g"],
           "ldflags": ["-fsanitize=address,undefined"]

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Builds the addon with ASan + UBSan (binding.gyp's sanitize=1) and runs the tailer suite
-# (dist/test/tailer.test.js: run `npx tsc -p .` first) against that build. Fails if the suite fails
-# or a sanitizer reports anything.
+# Builds the addon with ASan + UBSan (binding.gyp's sanitize=1) and runs the addon's suites
+# (dist/test/tailer.test.js and dist/test/scan.test.js: run `npx tsc -p .` first) against that
+# build. Fails if a suite fails or a sanitizer reports anything.
 #
 # The build happens in a scratch copy of binding.gyp + native/ (node-gyp always builds into
 # <module>/build, and build/Release/f2b_native.node must stay the normal build: other tests load
-# it); the suite loads the sanitized one through F2B_NATIVE_ADDON (src/tailer/native.ts).
+# it); the suite loads the sanitized one through F2B_NATIVE_ADDON (src/native.ts).
 #
 # Exit status: 0 clean, 1 failed, 77 (automake's "skipped") when g++ or gcc's libasan/libubsan is
 # missing. F2B_SANITIZED_KEEP=1 keeps the scratch directory (its path is printed).
@@ -28,8 +28,10 @@ asan="$(gcc -print-file-name=libasan.so)"
 ubsan="$(gcc -print-file-name=libubsan.so)"
 [[ "$asan" == /* && -e "$asan" ]] || skip "gcc has no libasan.so (Debian: apt-get install libasan8)"
 [[ "$ubsan" == /* && -e "$ubsan" ]] || skip "gcc has no libubsan.so (Debian: apt-get install libubsan1)"
-suite="$repo/dist/test/tailer.test.js"
-[[ -e "$suite" ]] || { echo "test-sanitized: $suite is missing: run npx tsc -p . first" >&2; exit 1; }
+suites=("$repo/dist/test/tailer.test.js" "$repo/dist/test/scan.test.js")
+for suite in "${suites[@]}"; do
+  [[ -e "$suite" ]] || { echo "test-sanitized: $suite is missing: run npx tsc -p . first" >&2; exit 1; }
+done
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/f2b-sanitized.XXXXXX")"
 if [[ "${F2B_SANITIZED_KEEP:-0}" == 1 ]]; then
@@ -44,7 +46,10 @@ ln -s "$repo/node_modules" "$work/node_modules"
 
 started=$SECONDS
 # npx: node-gyp then sees npm's configuration (nodedir and the like) as `npm install` would.
-if ! npx --no-install node-gyp rebuild -C "$work" -j max -- -Dsanitize=1 >"$work/build.log" 2>&1; then
+# RE2 and Abseil are not our code: link the normal build's library rather than compile them again.
+re2="$repo/build/Release/obj.target/re2_lib.a"
+[[ -e "$re2" ]] || { echo "test-sanitized: $re2 is missing: run npx node-gyp rebuild first" >&2; exit 1; }
+if ! npx --no-install node-gyp rebuild -C "$work" -j max -- -Dsanitize=1 -Dre2_archive="$re2" >"$work/build.log" 2>&1; then
   cat "$work/build.log" >&2
   echo "test-sanitized: the sanitized build failed" >&2
   exit 1
@@ -67,8 +72,8 @@ F2B_NATIVE_ADDON="$addon" \
   LD_PRELOAD="$asan $ubsan" \
   ASAN_OPTIONS="detect_leaks=0:halt_on_error=1:abort_on_error=0:exitcode=66${ASAN_OPTIONS:+:$ASAN_OPTIONS}" \
   UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:exitcode=67${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}" \
-  node --test --test-reporter=tap "$suite" >"$work/test.log" 2>&1 || status=$?
-echo "test-sanitized: ran the tailer suite in $((SECONDS - started)) s" >&2
+  node --test --test-concurrency=1 --test-reporter=tap "${suites[@]}" >"$work/test.log" 2>&1 || status=$?
+echo "test-sanitized: ran the tailer and scan suites in $((SECONDS - started)) s" >&2
 
 # A report can come from a test's child process whose failure the suite tolerated: look for one too.
 if grep -E -q 'ERROR: AddressSanitizer|runtime error:|SUMMARY: (Address|UndefinedBehavior)Sanitizer' "$work/test.log"; then

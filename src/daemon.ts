@@ -16,6 +16,9 @@ import { Jail } from './jail/jail';
 import { LogSink, Logger, parseLevel } from './log/logger';
 import { MatcherPool } from './pipeline/pool';
 import { Tailer, splitLines, mapBackend } from './tailer';
+import { loadNative, type NativePrefilter } from './native';
+import { nativePattern } from './prefilter/native';
+import { MAX_GROUPS } from './scan/filescan';
 import type { FilterSpecMessage, FilterScanMessage, TailBatch, TailEvent } from './types';
 
 export interface DaemonOptions {
@@ -43,7 +46,13 @@ interface RunningJail {
 
 interface WatchedFile {
   path: string;
+  /** the jails reading it; jail i is prefilter group i */
   jails: RunningJail[];
+  /** lines read (the prefilter's drops included), and the offset after the last one */
+  linesRead: number;
+  position: number;
+  /** hash of the first line, from the last opened/rotated event */
+  firstLineHash?: string;
   /** size when first opened: lines before it are old content (fail2ban's "initialisation") */
   initialSize: number;
   /** batches of one file are matched concurrently but applied in order */
@@ -156,8 +165,8 @@ export class Daemon {
       } catch {
         filterLog.warn(`${file} does not exist yet: waiting for it to appear`);
       }
-      const id = this.tailer.add(file, start);
-      this.files.set(id, { path: file, jails, initialSize: start === 'tail' ? 0 : size, chain: Promise.resolve() });
+      const id = this.tailer.add(file, start, this.prefilterFor(file, jails));
+      this.files.set(id, { path: file, jails, linesRead: 0, position: 0, initialSize: start === 'tail' ? 0 : size, chain: Promise.resolve() });
       for (const rj of jails) filterLog.info(`[${rj.def.name}] Added logfile: '${file}' (pos = ${start === 'tail' ? size : 0})`);
     }
     for (const rj of this.jails.values()) srv.info(`Jail '${rj.def.name}' started`);
@@ -188,8 +197,27 @@ export class Daemon {
     return spec;
   }
 
+  /**
+   * The native prefilter of one file: group i = jail i's filter (src/prefilter/native.ts), so a
+   * line reaches JS only if some jail may match it, tagged with which. None when no jail's
+   * filter can drop anything, or more jails read the file than the prefilter has groups.
+   */
+  private prefilterFor(file: string, jails: RunningJail[]): NativePrefilter | undefined {
+    if (jails.length > MAX_GROUPS) {
+      this.log.child('fail2ban.filter').info(`${file}: read by ${jails.length} jails: every line goes to the matchers (the native prefilter takes at most ${MAX_GROUPS})`);
+      return undefined;
+    }
+    const patterns = jails.map((j) => nativePattern(j.spec));
+    if (patterns.every((p) => p.pattern === '')) return undefined;
+    patterns.forEach((p, i) => {
+      if (!p.pattern) this.log.child('fail2ban.filter').debug(`[${jails[i].def.name}] ${file}: every line goes to the matchers (${p.reason})`);
+    });
+    return new (loadNative().Prefilter)(patterns.map((p) => p.pattern));
+  }
+
   private onEvent(e: TailEvent): void {
     const file = this.files.get(e.fileId);
+    if (file && e.firstLineHash !== undefined) file.firstLineHash = e.firstLineHash;
     // a rotated, truncated or newly created file holds new lines only
     if (file && (e.kind === 'rotated' || e.kind === 'truncated' || e.kind === 'missing')) file.initialSize = 0;
     const log = this.log.child('fail2ban.filter');
@@ -202,11 +230,17 @@ export class Daemon {
   private onBatch(b: TailBatch): void {
     const file = this.files.get(b.fileId);
     if (!file || this.stopped) return;
+    file.linesRead += b.lines;
+    file.position = b.end;
+    if (b.firstLineHash !== undefined) file.firstLineHash = b.firstLineHash;
+    if (b.ends.length === 0) return; // every line of it dropped by the prefilter
     const lines = splitLines(b);
     const initial = b.base < file.initialSize;
     const now = this.clock.now();
     const specs = file.jails.map((j) => j.spec);
-    const scans = this.pool!.scan(specs, lines, now);
+    const masks = b.masks;
+    const select = masks ? file.jails.map((_, i) => selectLines(masks, i)) : undefined;
+    const scans = this.pool!.scan(specs, lines, now, select);
     file.chain = file.chain
       .then(async () => {
         const res = await scans;
@@ -214,6 +248,12 @@ export class Daemon {
         file.jails.forEach((rj, i) => this.apply(rj, res[i], initial, now));
       })
       .catch((e) => this.log.error(`${file.path}: failed to process lines: ${(e as Error).stack ?? e}`));
+  }
+
+  /** Lines read and the resume position per followed file (for status and, later, the state
+   *  database). */
+  fileStats(): { path: string; linesRead: number; position: number; firstLineHash?: string }[] {
+    return [...this.files.values()].map((f) => ({ path: f.path, linesRead: f.linesRead, position: f.position, firstLineHash: f.firstLineHash }));
   }
 
   /** Feed one file's scan results to a jail, in line order. */
@@ -290,4 +330,15 @@ export class Daemon {
   reopenLog(): void {
     this.sink?.reopen();
   }
+}
+
+/** The indexes of the lines whose mask has bit `group` (null when that is every line). */
+function selectLines(masks: Uint32Array, group: number): Uint32Array | null {
+  const bit = 1 << group;
+  let n = 0;
+  for (let i = 0; i < masks.length; i++) if (masks[i] & bit) n++;
+  if (n === masks.length) return null;
+  const out = new Uint32Array(n);
+  for (let i = 0, k = 0; i < masks.length; i++) if (masks[i] & bit) out[k++] = i;
+  return out;
 }

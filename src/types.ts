@@ -2,7 +2,9 @@
 // native tailer -> prefilter -> matcher workers -> jail runtime -> firewall batcher.
 // One file, so that a reader can follow a ban from the tailer to the kernel set.
 
-/** native tailer -> JS: complete lines of one file, one buffer per crossing. */
+/** native tailer -> JS: complete lines of one file, one buffer per crossing. With a native
+ *  prefilter (Tailer.add's third argument), only the lines some group (jail) may match are in
+ *  it; a batch may then hold no line at all and only move `end`. */
 export interface TailBatch {
   /** id returned by Tailer.add() */
   fileId: number;
@@ -12,6 +14,15 @@ export interface TailBatch {
   buf: Buffer;
   /** ends[i] = index in buf of the '\n' that ends line i (line i starts after ends[i-1]) */
   ends: Uint32Array;
+  /** with a prefilter: masks[i] = the groups that may match line i (bit g = group g) */
+  masks?: Uint32Array;
+  /** lines read for this batch, the dropped ones included */
+  lines: number;
+  /** file offset after the last line read: where a restart may resume */
+  end: number;
+  /** the first-line hash (TailEvent.firstLineHash) of a file that was opened before it had a
+   *  complete first line, in the first batch after it got one */
+  firstLineHash?: string;
 }
 
 export type TailEventKind = 'opened' | 'rotated' | 'truncated' | 'missing' | 'error';
@@ -24,12 +35,17 @@ export interface TailEvent {
   /** file offset reading continues from, where it applies */
   offset?: number;
   message?: string;
+  /** opened / rotated: a hash of the file's first line ('' while it has none), to hand back
+   *  with a saved offset (TailStart) */
+  firstLineHash?: string;
 }
 
 /** JS -> matcher worker: lines of one file, for the filters of the jails reading it. */
 export interface MatchTask {
   filters: FilterSpecMessage[];
   lines: string[];
+  /** per filter: the indexes of the lines it may match (native prefilter), null = all */
+  select?: (Uint32Array | null)[];
   /** reference "now" in epoch seconds, for year inference */
   now: number;
 }

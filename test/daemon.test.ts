@@ -61,3 +61,26 @@ test('ignoreip is honoured end to end and the jail keeps counting others', async
   assert.deepEqual(jail.status().bannedList, ['192.0.2.99']);
   assert.match(fs.readFileSync(path.join(dir, 'f2b.log'), 'utf8'), /\[sshd\] Ignore 192\.0\.2\.5 by ip/);
 });
+
+test('two jails on one file: the native prefilter hands each only its lines, and counts every line', async (t) => {
+  const { dir, log, conf } = await start(t, 'maxretry = 2\n');
+  // a second jail on the same file, with a literal failregex of its own
+  fs.writeFileSync(path.join(conf, 'filter.d/custom.conf'), '[Definition]\nfailregex = ^\\s*\\S+ custom\\[\\d+\\]: denied <HOST>$\n');
+  fs.appendFileSync(path.join(conf, 'jail.local'), `\n[custom]\nenabled = true\nfilter = custom\nlogpath = ${log}\nmaxretry = 1\nbanaction = nftables-allports\n`);
+  fs.writeFileSync(log, '');
+  const d = await Daemon.start({ configDir: conf, dryRun: true, logtarget: path.join(dir, 'f2b.log'), threads: 1 });
+  t.after(() => d.stop());
+  const sshd = d.jails.get('sshd')!.jail;
+  const custom = d.jails.get('custom')!.jail;
+  const noise = Array.from({ length: 500 }, (_, i) => syslog(`session opened for user u${i}`, { pid: 9 })).join('');
+  fs.appendFileSync(log, noise + failed('192.0.2.50') + syslog('denied 192.0.2.60', { ident: 'custom', pid: 3 }) + noise + failed('192.0.2.50'));
+  assert.ok(await waitFor(() => sshd.isBanned('192.0.2.50') && custom.isBanned('192.0.2.60'), 5000), fs.readFileSync(path.join(dir, 'f2b.log'), 'utf8'));
+  await d.drain();
+  assert.equal(sshd.status().totalFailed, 2);
+  assert.equal(custom.status().totalFailed, 1);
+  assert.equal(custom.isBanned('192.0.2.50'), false);
+  const [stats] = d.fileStats();
+  assert.equal(stats.linesRead, 1003);
+  assert.equal(stats.position, fs.statSync(log).size);
+  assert.match(stats.firstLineHash ?? '', /^[0-9a-f]{16}$/);
+});

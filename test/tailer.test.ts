@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { Worker } from 'node:worker_threads';
 import { Tailer, mapBackend, splitLines, tailLimits } from '../src/tailer';
-import { loadNative } from '../src/tailer/native';
+import { loadNative } from '../src/native';
 import type { TailBatch, TailEvent } from '../src/types';
 import { tmpDir } from './helpers/tmp';
 
@@ -35,13 +35,19 @@ class Recorder {
   /** 'line <id> <offset> <text>' and 'event <id> <kind> <offset>', in delivery order */
   readonly timeline: string[] = [];
   readonly problems: string[] = [];
+  /** file ids added with a prefilter */
+  readonly prefiltered = new Set<number>();
   readonly #lines = new Map<number, Line[]>();
 
   readonly onBatch = (b: TailBatch): void => {
     this.batches.push(b);
     if (!Buffer.isBuffer(b.buf) || !(b.ends instanceof Uint32Array)) this.problems.push('wrong types');
-    if (b.ends.length === 0) this.problems.push('empty batch');
-    if (b.buf.length !== b.ends[b.ends.length - 1] + 1) this.problems.push('buf does not end with its last line');
+    // an empty batch only moves the position of a prefiltered file (its lines were all dropped)
+    if (b.ends.length === 0 && !this.prefiltered.has(b.fileId)) this.problems.push('empty batch');
+    if (b.ends.length && b.buf.length !== b.ends[b.ends.length - 1] + 1) this.problems.push('buf does not end with its last line');
+    if (b.lines < b.ends.length) this.problems.push(`lines ${b.lines} < ${b.ends.length} delivered`);
+    if (b.masks && b.masks.length !== b.ends.length) this.problems.push('one mask per line');
+    if (this.prefiltered.has(b.fileId) !== (b.masks !== undefined || b.ends.length === 0)) this.problems.push('masks iff prefiltered');
     let newlines = 0;
     for (const byte of b.buf) if (byte === 0x0a) newlines++;
     if (newlines !== b.ends.length) this.problems.push(`${newlines} newlines for ${b.ends.length} ends`);
@@ -49,7 +55,8 @@ class Recorder {
     const lines = this.#lines.get(b.fileId) ?? [];
     b.ends.forEach((end, i) => {
       if (b.buf[end] !== 0x0a) this.problems.push(`ends[${i}] is not a newline`);
-      const offset = b.base + (i === 0 ? 0 : b.ends[i - 1] + 1);
+      // without a prefilter the lines are contiguous; with one, only the first offset is known
+      const offset = b.masks ? (i === 0 ? b.base : -1) : b.base + (i === 0 ? 0 : b.ends[i - 1] + 1);
       lines.push({ offset, text: texts[i] });
       this.timeline.push(`line ${b.fileId} ${offset} ${texts[i].slice(0, 20)}`);
     });
@@ -80,6 +87,12 @@ class Recorder {
 
   count(fileId: number, kind: TailEvent['kind']): number {
     return this.events.filter((e) => e.fileId === fileId && e.kind === kind).length;
+  }
+
+  /** [lines read, end position, masks delivered] of one file so far */
+  progress(fileId: number): { lines: number; end: number; masks: number[] } {
+    const bs = this.batches.filter((b) => b.fileId === fileId);
+    return { lines: bs.reduce((a, b) => a + b.lines, 0), end: bs.length ? bs[bs.length - 1].end : 0, masks: bs.flatMap((b) => [...(b.masks ?? [])]) };
   }
 }
 
@@ -318,6 +331,66 @@ for (const backend of BACKENDS) {
         { offset: 6, text: 'partial' },
         { offset: 14, text: 'next' },
       ]);
+    });
+
+    it('with a prefilter: only the lines some group may match, with masks; counts and positions include the rest', async (t) => {
+      const file = path.join(tmpDir(t), 'app.log');
+      fs.writeFileSync(file, 'noise 1\nFailed a\nnoise 2\n');
+      const { tailer, rec } = startTailer(t, backend);
+      const prefilter = new (loadNative().Prefilter)(['Failed', 'Invalid|Failed b']);
+      const id = tailer.add(file, 'head', prefilter);
+      rec.prefiltered.add(id);
+      await waitFor('the first candidate', () => rec.progress(id).end === 25);
+      assert.deepEqual(rec.texts(id), ['Failed a']);
+      assert.equal(rec.lines(id)[0].offset, 8);
+      assert.deepEqual(rec.progress(id), { lines: 3, end: 25, masks: [1] });
+      // a read of dropped lines only still moves the position
+      fs.appendFileSync(file, 'noise 3\nnoise 4\n');
+      await waitFor('the position', () => rec.progress(id).end === 41);
+      assert.equal(rec.progress(id).lines, 5);
+      fs.appendFileSync(file, 'Invalid x\nFailed b\n' + 'x'.repeat(100) + '\nlast Failed');
+      await waitFor('both candidates', () => rec.lines(id).length === 3);
+      assert.deepEqual(rec.texts(id), ['Failed a', 'Invalid x', 'Failed b']);
+      assert.deepEqual(rec.progress(id).masks, [1, 2, 3]);
+      await waitFor('the position', () => rec.progress(id).end === 41 + 19 + 101);
+      // the unterminated last line waits; deleted, the file gives it up, through the prefilter too
+      fs.rmSync(file);
+      await waitFor('the last line', () => rec.lines(id).length === 4);
+      assert.deepEqual(rec.texts(id).at(-1), 'last Failed');
+      assert.deepEqual(rec.progress(id), { lines: 9, end: 41 + 19 + 101 + 11, masks: [1, 2, 3, 1] });
+    });
+
+    it('a saved position resumes only if the file still starts with the same line', async (t) => {
+      const dir = tmpDir(t);
+      const file = path.join(dir, 'app.log');
+      fs.writeFileSync(file, 'first line\nsecond\n');
+      const { tailer, rec } = startTailer(t, backend);
+      const a = tailer.add(file, 'head');
+      await waitFor('opened', () => rec.event(a, 'opened') !== undefined);
+      const hash = rec.event(a, 'opened')!.firstLineHash!;
+      assert.match(hash, /^[0-9a-f]{16}$/);
+      tailer.remove(a);
+      // same first line: resume at the saved offset
+      const b = tailer.add(file, { offset: 11, firstLineHash: hash });
+      await waitFor('resumed', () => rec.lines(b).length === 1);
+      assert.deepEqual(rec.lines(b), [{ offset: 11, text: 'second' }]);
+      assert.equal(rec.event(b, 'opened')?.firstLineHash, hash);
+      // another file now (rotated while we were down): start from 0
+      const other = path.join(dir, 'other.log');
+      fs.writeFileSync(other, 'new first\nnext\n');
+      const c = tailer.add(other, { offset: 10, firstLineHash: hash });
+      await waitFor('read from 0', () => rec.lines(c).length === 2);
+      assert.equal(rec.event(c, 'opened')?.offset, 0);
+      // no complete first line yet: no hash
+      const partial = path.join(dir, 'partial.log');
+      fs.writeFileSync(partial, 'no newline');
+      const d = tailer.add(partial, 'tail');
+      await waitFor('opened', () => rec.event(d, 'opened') !== undefined);
+      assert.equal(rec.event(d, 'opened')?.firstLineHash, '');
+      // ... until it has one: then the next batch brings it
+      fs.appendFileSync(partial, '\n');
+      await waitFor('the hash', () => rec.batches.some((x) => x.fileId === d && x.firstLineHash !== undefined));
+      assert.match(rec.batches.find((x) => x.fileId === d && x.firstLineHash)!.firstLineHash!, /^[0-9a-f]{16}$/);
     });
 
     it("start 'tail' skips the existing content", async (t) => {
@@ -701,7 +774,7 @@ describe('tailer API', () => {
     bad(() => tailer.add('', 'head'), 'Expected path to be a non-empty string');
     bad(() => tailer.add(1 as never, 'head'), 'Expected path to be a non-empty string');
     bad(() => tailer.add('/tmp/a\0b', 'head'), 'Expected path to contain no NUL bytes');
-    const start = "Expected start to be 'head', 'tail' or a non-negative safe integer";
+    const start = "Expected start to be 'head', 'tail', a non-negative safe integer or { offset, firstLineHash }";
     bad(() => tailer.add('/tmp/x.log', 'middle' as never), start);
     bad(() => tailer.add('/tmp/x.log', -1), start);
     bad(() => tailer.add('/tmp/x.log', 1.5), start);
@@ -722,14 +795,14 @@ describe('tailer API', () => {
     t.after(() => native.close());
     bad(() => native.add('relative.log', 'head'), 'Expected path to be absolute');
     bad(() => native.add('/tmp/a\0b', 'head'), 'Expected path to contain no NUL bytes');
-    bad(() => native.add('/tmp/x.log', -3), "Expected start to be 'head', 'tail' or a non-negative safe integer");
+    bad(() => native.add('/tmp/x.log', -3), "Expected start to be 'head', 'tail', a non-negative safe integer or { offset, firstLineHash }");
     bad(() => native.remove(-1), 'Expected fileId to be a positive integer');
   });
 
   it('splitLines decodes UTF-8 and strips one trailing CR', () => {
     const buf = Buffer.from('caf\u00e9\r\n\r\r\n\n', 'utf8');
     const ends = Uint32Array.from([...buf.keys()].filter((i) => buf[i] === 0x0a));
-    assert.deepEqual(splitLines({ fileId: 1, base: 0, buf, ends }), ['caf\u00e9', '\r', '']);
+    assert.deepEqual(splitLines({ fileId: 1, base: 0, buf, ends, lines: 3, end: buf.length }), ['caf\u00e9', '\r', '']);
   });
 
   it("mapBackend maps fail2ban's backend names", () => {

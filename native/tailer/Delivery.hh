@@ -20,6 +20,16 @@ struct LineBatch {
   std::vector<char> buf;
   // ends[i] = index in buf of the '\n' that ends line i.
   std::vector<uint32_t> ends;
+  // With a prefilter: masks[i] = the groups (jails) that may match line i. Lines no group can
+  // match are not in the batch at all.
+  std::vector<uint32_t> masks;
+  // Lines read for this batch, delivered or dropped by the prefilter.
+  uint64_t lines = 0;
+  // File offset just after the last line read (a position the daemon may save).
+  uint64_t end = 0;
+  // The file's first-line hash, in the first batch after a file opened without a complete
+  // first line gets one; "" otherwise.
+  std::string firstLineHash;
 };
 
 enum class EventKind { Opened, Rotated, Truncated, Missing, Error };
@@ -31,6 +41,9 @@ struct FileEvent {
   std::string path;
   // Offset reading continues from; -1 when it does not apply.
   int64_t offset = -1;
+  // Opened / Rotated: the hash of the file's first line (see FileTail::firstLineHash), or ""
+  // while it has no complete first line.
+  std::string firstLineHash;
   std::string message;
 };
 

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <system_error>
 #include <utility>
@@ -19,8 +20,11 @@ std::string errnoMessage(const char* what, const std::string& path, int err) {
 
 }  // namespace
 
-FileTail::FileTail(FileId id, std::string path, StartAt start)
-    : id_(id), path_(std::move(path)), start_(start) {
+// The first line is hashed from at most this many bytes.
+constexpr size_t kHashBytes = 64 * 1024;
+
+FileTail::FileTail(FileId id, std::string path, StartAt start, PrefilterPtr prefilter)
+    : id_(id), path_(std::move(path)), start_(std::move(start)), prefilter_(std::move(prefilter)) {
   batch_.fileId = id;
 }
 
@@ -127,14 +131,45 @@ bool FileTail::open(Sink& sink, EventKind how, std::vector<char>& scratch) {
         }
         break;
       case StartAt::Offset:
-        // Beyond the end: the file was truncated or replaced since the offset was saved.
+        // Beyond the end, or another first line: the file was truncated or replaced since the
+        // offset was saved.
         start = start_.offset <= size ? start_.offset : 0;
+        if (start && !start_.firstLineHash.empty() && firstLineHash() != start_.firstLineHash) start = 0;
         break;
     }
   }
   pos_ = start;
-  emit(sink, how, static_cast<int64_t>(start));
+  FileEvent event;
+  event.fileId = id_;
+  event.kind = how;
+  event.path = path_;
+  event.offset = static_cast<int64_t>(start);
+  event.firstLineHash = firstLineHash();
+  hashKnown_ = !event.firstLineHash.empty();
+  sink.event(std::move(event));
   return true;
+}
+
+std::string FileTail::firstLineHash() {
+  std::vector<char> scratch(kHashBytes);
+  ssize_t n;
+  do {
+    n = ::pread(fd_, scratch.data(), kHashBytes, 0);
+  } while (n < 0 && errno == EINTR);
+  if (n <= 0) return "";
+  const auto* nl = static_cast<const char*>(std::memchr(scratch.data(), '\n', static_cast<size_t>(n)));
+  // No '\n' in the first kHashBytes: hash those bytes (a first line that long is its own mark).
+  if (!nl && static_cast<size_t>(n) < kHashBytes) return "";
+  const size_t len = nl ? static_cast<size_t>(nl - scratch.data()) + 1 : static_cast<size_t>(n);
+  // FNV-1a, 64 bits: a fingerprint, not a defence (the log's writer could forge any hash).
+  uint64_t h = 0xcbf29ce484222325ULL;
+  for (size_t i = 0; i < len; i++) {
+    h ^= static_cast<unsigned char>(scratch[i]);
+    h *= 0x100000001b3ULL;
+  }
+  char out[17];
+  std::snprintf(out, sizeof out, "%016llx", static_cast<unsigned long long>(h));
+  return out;
 }
 
 void FileTail::closeFd() {
@@ -166,7 +201,10 @@ bool FileTail::readAppended(Sink& sink, std::vector<char>& scratch) {
       // pose as the start of a log line.
       const uint64_t offset = pos_ - (tail - head);
       buf[head + kMaxLineBytes - 1] = '\n';
-      appendLine(sink, buf + head, kMaxLineBytes, offset);
+      batch_.lines++;
+      const scan::Mask mask = prefilter_ ? prefilter_->lineMask(buf + head, kMaxLineBytes - 1) : 0;
+      if (!prefilter_ || mask) appendLine(sink, buf + head, kMaxLineBytes, offset, mask);
+      batch_.end = offset + kMaxLineBytes - 1;
       flushBatch(sink);
       emit(sink, EventKind::Error, static_cast<int64_t>(offset),
            "line at offset " + std::to_string(offset) + " of " + path_ + " is longer than " +
@@ -204,10 +242,10 @@ bool FileTail::readAppended(Sink& sink, std::vector<char>& scratch) {
       head = scan = static_cast<size_t>(nl - buf) + 1;
       discarding_ = false;
     }
-    // buf[i] is at file offset pos_ - (tail - i).
-    while (const auto* nl = static_cast<const char*>(std::memchr(buf + scan, '\n', tail - scan))) {
+    // buf[i] is at file offset pos_ - (tail - i). The complete lines: up to the last '\n'.
+    if (const auto* nl = static_cast<const char*>(memrchr(buf + scan, '\n', tail - scan))) {
       const size_t end = static_cast<size_t>(nl - buf) + 1;
-      appendLine(sink, buf + head, end - head, pos_ - (tail - head));
+      appendLines(sink, buf + head, end - head, pos_ - (tail - head));
       head = scan = end;
     }
   }
@@ -216,26 +254,72 @@ bool FileTail::readAppended(Sink& sink, std::vector<char>& scratch) {
   return more;
 }
 
-void FileTail::appendLine(Sink& sink, const char* data, size_t len, uint64_t offset) {
+void FileTail::appendLines(Sink& sink, const char* data, size_t len, uint64_t offset) {
+  if (!prefilter_) {
+    for (size_t at = 0; at < len;) {
+      const size_t end = static_cast<size_t>(static_cast<const char*>(std::memchr(data + at, '\n', len - at)) - data) + 1;
+      batch_.lines++;
+      batch_.end = offset + end;
+      appendLine(sink, data + at, end - at, offset + at, 0);
+      at = end;
+    }
+    return;
+  }
+  // One RE2 search over all the lines; only the candidates are copied. Lines are counted (and
+  // the position moved) up to each candidate, so that a batch handed over early is exact.
+  size_t counted = 0;
+  auto count = [&](size_t to) {
+    for (size_t at = counted; at < to;) {
+      const void* nl = std::memchr(data + at, '\n', to - at);
+      if (!nl) break;
+      batch_.lines++;
+      at = static_cast<size_t>(static_cast<const char*>(nl) - data) + 1;
+    }
+    counted = to;
+    batch_.end = offset + to;
+  };
+  prefilter_->scan(data, len, [&](const char* b, const char* e, scan::Mask mask) {
+    const auto begin = static_cast<size_t>(b - data);
+    const auto stop = static_cast<size_t>(e - data) + 1;  // after its '\n'
+    count(stop);
+    appendLine(sink, b, stop - begin, offset + begin, mask);
+  });
+  count(len);
+}
+
+void FileTail::appendLine(Sink& sink, const char* data, size_t len, uint64_t offset, scan::Mask mask) {
   if (batch_.ends.empty()) batch_.base = offset;
   batch_.buf.insert(batch_.buf.end(), data, data + len);
   batch_.ends.push_back(static_cast<uint32_t>(batch_.buf.size() - 1));
+  if (prefilter_) batch_.masks.push_back(mask);
   if (batch_.ends.size() >= kBatchLines || batch_.buf.size() >= kBatchBytes) flushBatch(sink);
 }
 
 void FileTail::flushBatch(Sink& sink) {
-  if (batch_.ends.empty()) return;
+  // A batch of dropped lines only still goes out: it moves the position and the line count.
+  if (batch_.ends.empty() && batch_.lines == 0) return;
+  if (batch_.ends.empty()) batch_.base = batch_.end;
+  if (!hashKnown_ && fd_ >= 0) {
+    // The file was opened without a complete first line: it has one now.
+    batch_.firstLineHash = firstLineHash();
+    hashKnown_ = !batch_.firstLineHash.empty();
+  }
   LineBatch full;
   full.fileId = id_;
   std::swap(full, batch_);
+  batch_.fileId = id_;
   sink.batch(std::move(full));
 }
 
 void FileTail::finishLastLine(Sink& sink) {
   // Nobody will complete it now; deliver it with a '\n' of our own rather than lose it.
   if (!discarding_ && !partial_.empty()) {
+    const uint64_t offset = pos_ - partial_.size();
+    const scan::Mask mask = prefilter_ ? prefilter_->lineMask(partial_.data(), partial_.size()) : 0;
     partial_.push_back('\n');
-    appendLine(sink, partial_.data(), partial_.size(), pos_ - (partial_.size() - 1));
+    batch_.lines++;
+    batch_.end = pos_;
+    if (!prefilter_ || mask) appendLine(sink, partial_.data(), partial_.size(), offset, mask);
     flushBatch(sink);
   }
   partial_.clear();

@@ -7,10 +7,12 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "../scan/Prefilter.hh"
 #include "Delivery.hh"
 
 namespace f2b::tailer {
@@ -29,14 +31,21 @@ constexpr size_t kCheckBudget = 8 * 1024 * 1024;
 constexpr size_t kScratchBytes = kMaxLineBytes + kReadChunk;
 
 // Where add() starts the first time the file is opened (later opens always start at 0).
+// Offset: a saved position; it is used only if the file still starts with the same first line
+// (firstLineHash, when given) and is that long, else reading starts at 0.
 struct StartAt {
   enum Kind { Head, Tail, Offset } kind = Head;
   uint64_t offset = 0;
+  std::string firstLineHash;
 };
+
+// Lines handed over without a prefilter say nothing about groups; with one, only the lines some
+// group may match are handed over, with their masks.
+using PrefilterPtr = std::shared_ptr<const scan::Prefilter>;
 
 class FileTail {
  public:
-  FileTail(FileId id, std::string path, StartAt start);
+  FileTail(FileId id, std::string path, StartAt start, PrefilterPtr prefilter = nullptr);
   ~FileTail();
   FileTail(const FileTail&) = delete;
   FileTail& operator=(const FileTail&) = delete;
@@ -61,7 +70,12 @@ class FileTail {
   // Reads from pos_ to the end of the file (or the budget) and emits the complete lines.
   bool readAppended(Sink& sink, std::vector<char>& scratch);
   // Appends line [data, data+len) (its '\n' included) at file offset `offset` to the batch.
-  void appendLine(Sink& sink, const char* data, size_t len, uint64_t offset);
+  void appendLine(Sink& sink, const char* data, size_t len, uint64_t offset, scan::Mask mask);
+  // The complete lines [data, data+len) (ending in '\n') at file offset `offset`: through the
+  // prefilter if there is one, into the batch.
+  void appendLines(Sink& sink, const char* data, size_t len, uint64_t offset);
+  // Hash of the first line of the open file ("" if it has no complete first line yet).
+  std::string firstLineHash();
   // Hands the batch being built to the sink, if it holds any line.
   void flushBatch(Sink& sink);
   // The file is finished (rotated or deleted): its unterminated last line becomes a line.
@@ -76,6 +90,7 @@ class FileTail {
   const FileId id_;
   const std::string path_;
   const StartAt start_;
+  const PrefilterPtr prefilter_;
   // True until the file has been opened once, or was found missing.
   bool firstOpen_ = true;
   int fd_ = -1;
@@ -90,6 +105,8 @@ class FileTail {
   // Skipping the rest of an over-long line up to its '\n'.
   bool discarding_ = false;
   bool reportedMissing_ = false;
+  // The open file's first-line hash has been reported (in its opened event or a batch).
+  bool hashKnown_ = false;
   std::string lastError_;
   LineBatch batch_;
 };

@@ -37,12 +37,12 @@ void TailLoop::start() {
   thread_ = std::thread([this] { run(); });
 }
 
-FileId TailLoop::add(std::string path, StartAt start) {
+FileId TailLoop::add(std::string path, StartAt start, PrefilterPtr prefilter) {
   FileId id;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     id = nextId_++;
-    commands_.push_back({id, false, std::move(path), start});
+    commands_.push_back({id, false, std::move(path), std::move(start), std::move(prefilter)});
   }
   wake();
   return id;
@@ -51,7 +51,7 @@ FileId TailLoop::add(std::string path, StartAt start) {
 void TailLoop::remove(FileId id) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    commands_.push_back({id, true, {}, {}});
+    commands_.push_back({id, true, {}, {}, nullptr});
   }
   wake();
 }
@@ -143,7 +143,7 @@ bool TailLoop::applyCommands(std::vector<FileId>& dirty) {
       files_.erase(command.id);
       continue;
     }
-    auto file = std::make_unique<FileTail>(command.id, std::move(command.path), command.start);
+    auto file = std::make_unique<FileTail>(command.id, std::move(command.path), std::move(command.start), std::move(command.prefilter));
     backend_->watch(command.id, file->path());
     files_.emplace(command.id, std::move(file));
     dirty.push_back(command.id);

@@ -28,7 +28,8 @@ class TailLoop {
   // Starts the thread; throws std::system_error if it cannot.
   void start();
   // Follows `path` (absolute); returns its id at once, the thread opens it. Any thread.
-  FileId add(std::string path, StartAt start);
+  // With a prefilter, only the lines some group may match are delivered (with their masks).
+  FileId add(std::string path, StartAt start, PrefilterPtr prefilter = nullptr);
   // Stops following `id`; unknown ids are ignored. Any thread.
   void remove(FileId id);
   // Asks the thread to exit; its last act is sink.finish(). Any thread, any number of times.
@@ -44,6 +45,7 @@ class TailLoop {
     bool remove;
     std::string path;
     StartAt start;
+    PrefilterPtr prefilter;
   };
 
   void run();

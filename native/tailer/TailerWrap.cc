@@ -1,5 +1,7 @@
 #include "TailerWrap.hh"
 
+#include "../scan/ScanWrap.hh"
+
 #include <cmath>
 #include <cstring>
 #include <optional>
@@ -38,9 +40,15 @@ const char* kindName(EventKind kind) {
 
 // A TailBatch (src/types.ts). buf takes over the batch's bytes without copying them.
 Napi::Object toJs(Napi::Env env, LineBatch& batch) {
-  auto* bytes = new std::vector<char>(std::move(batch.buf));
-  auto buf = Napi::Buffer<char>::NewOrCopy(
-      env, bytes->data(), bytes->size(), [](Napi::Env, char*, std::vector<char>* owned) { delete owned; }, bytes);
+  // An empty vector may have no storage at all: V8 would see a detached buffer.
+  Napi::Buffer<char> buf;
+  if (batch.buf.empty()) {
+    buf = Napi::Buffer<char>::New(env, 0);
+  } else {
+    auto* bytes = new std::vector<char>(std::move(batch.buf));
+    buf = Napi::Buffer<char>::NewOrCopy(
+        env, bytes->data(), bytes->size(), [](Napi::Env, char*, std::vector<char>* owned) { delete owned; }, bytes);
+  }
   auto ends = Napi::Uint32Array::New(env, batch.ends.size());
   std::memcpy(ends.Data(), batch.ends.data(), batch.ends.size() * sizeof(uint32_t));
   auto out = Napi::Object::New(env);
@@ -48,6 +56,14 @@ Napi::Object toJs(Napi::Env env, LineBatch& batch) {
   out.Set("base", Napi::Number::New(env, static_cast<double>(batch.base)));
   out.Set("buf", buf);
   out.Set("ends", ends);
+  if (!batch.masks.empty()) {
+    auto masks = Napi::Uint32Array::New(env, batch.masks.size());
+    std::memcpy(masks.Data(), batch.masks.data(), batch.masks.size() * sizeof(uint32_t));
+    out.Set("masks", masks);
+  }
+  out.Set("lines", Napi::Number::New(env, static_cast<double>(batch.lines)));
+  out.Set("end", Napi::Number::New(env, static_cast<double>(batch.end)));
+  if (!batch.firstLineHash.empty()) out.Set("firstLineHash", Napi::String::New(env, batch.firstLineHash));
   return out;
 }
 
@@ -59,6 +75,9 @@ Napi::Object toJs(Napi::Env env, const FileEvent& event) {
   out.Set("path", Napi::String::New(env, event.path));
   if (event.offset >= 0) out.Set("offset", Napi::Number::New(env, static_cast<double>(event.offset)));
   if (!event.message.empty()) out.Set("message", Napi::String::New(env, event.message));
+  if (event.kind == EventKind::Opened || event.kind == EventKind::Rotated) {
+    out.Set("firstLineHash", Napi::String::New(env, event.firstLineHash));
+  }
   return out;
 }
 
@@ -195,7 +214,18 @@ Napi::Value TailerWrap::Add(const Napi::CallbackInfo& info) {
 
   StartAt start;
   const std::string word = info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : "";
-  const double offset = info[1].IsNumber() ? info[1].As<Napi::Number>().DoubleValue() : NAN;
+  Napi::Value at = info[1];
+  if (info[1].IsObject()) {
+    // { offset, firstLineHash }: a saved position
+    auto o = info[1].As<Napi::Object>();
+    at = o.Get("offset");
+    Napi::Value hash = o.Get("firstLineHash");
+    if (!hash.IsUndefined()) {
+      if (!hash.IsString()) throw Napi::TypeError::New(env, "Expected start.firstLineHash to be a string");
+      start.firstLineHash = hash.As<Napi::String>().Utf8Value();
+    }
+  }
+  const double offset = at.IsNumber() ? at.As<Napi::Number>().DoubleValue() : NAN;
   if (word == "head") {
     start.kind = StartAt::Head;
   } else if (word == "tail") {
@@ -204,9 +234,11 @@ Napi::Value TailerWrap::Add(const Napi::CallbackInfo& info) {
     start.kind = StartAt::Offset;
     start.offset = static_cast<uint64_t>(offset);
   } else {
-    throw Napi::TypeError::New(env, "Expected start to be 'head', 'tail' or a non-negative safe integer");
+    throw Napi::TypeError::New(env, "Expected start to be 'head', 'tail', a non-negative safe integer or { offset, firstLineHash }");
   }
-  return Napi::Number::New(env, loop_->add(path, start));
+  PrefilterPtr prefilter;
+  if (info.Length() > 2 && !info[2].IsUndefined() && !info[2].IsNull()) prefilter = scan::PrefilterWrap::from(env, info[2], "prefilter");
+  return Napi::Number::New(env, loop_->add(path, std::move(start), std::move(prefilter)));
 }
 
 void TailerWrap::Remove(const Napi::CallbackInfo& info) {

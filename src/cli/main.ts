@@ -4,8 +4,8 @@
 import { Command, CommanderError } from 'commander';
 import { F2bError } from '../errors';
 import { packageVersion } from './paths';
-import { regexCommand } from './regex';
-import { runCommand } from './run';
+// Each command loads its own modules when it runs: `regex` never pays for the daemon's (piscina,
+// the firewall), and start-up time is part of every `regex` run.
 
 export async function main(argv: string[]): Promise<number> {
   let code = 0;
@@ -25,7 +25,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--threads <n>', 'matcher worker threads (default: cores - 1; 0 = match on the main thread)')
     .option('--table <name>', 'nftables table to own', 'f2b-fast')
     .action(async (opts) => {
-      code = await runCommand(opts);
+      code = await (await import('./run')).runCommand(opts);
     });
 
   program
@@ -45,10 +45,13 @@ export async function main(argv: string[]): Promise<number> {
     .option('--print-all-matched', 'print every matched line')
     .option('--print-all-missed', 'print every missed line')
     .option('--print-all-ignored', 'print every ignored line')
-    .option('--prefilter', "skip the regex search on lines no failregex can match (experimental: same results; faster for nginx-botsearch, slower for sshd until the native prefilter lands)")
+    .option('--no-prefilter', 'read every line in JS instead of letting the native scanner drop the lines no regex can match (same results, slower)')
+    .option('--threads <n>', 'scan threads of the native scanner (default: one per CPU)')
+    .option('--progress', 'draw a progress bar on stderr even when it is not a terminal')
+    .option('--no-progress', 'never draw the progress bar')
     .option('--journal', "read each line as a journal entry's text (HOST IDENT[PID]: MESSAGE) timed at --now, with the filter's logtype = journal")
     .action(async (log: string, filter: string, ignore: string | undefined, opts) => {
-      code = await regexCommand(log, filter, ignore, opts);
+      code = await (await import('./regex')).regexCommand(log, filter, ignore, opts);
     });
 
   try {

@@ -10,7 +10,8 @@ import { F2bError } from '../errors';
 import { FailureTracker, FilterScanner, filterSpecOf, timeCode, type FoundFailure, type LineScan } from '../filter/filter';
 import type { FilterSpecMessage } from '../types';
 import { defaultConfigDir } from './paths';
-import { Prefilter } from '../prefilter';
+import { filterPrefilter, scanFile, type FileScanResult } from '../scan/filescan';
+import { progressBar } from './progress';
 
 export interface RegexOptions {
   config?: string;
@@ -25,7 +26,12 @@ export interface RegexOptions {
   printAllMissed?: boolean;
   printAllIgnored?: boolean;
   journal?: boolean;
+  /** false (--no-prefilter): read every line in JS instead of the native scanner */
   prefilter?: boolean;
+  /** scan threads of the native scanner (default: the machine's parallelism) */
+  threads?: string;
+  /** draw a progress bar on stderr (default: when stderr is a terminal) */
+  progress?: boolean;
 }
 
 /** `--now`: epoch seconds or an ISO-8601 time. */
@@ -91,40 +97,47 @@ export type RegexRecord =
 export class RegexRunner {
   readonly scanner: FilterScanner;
   private readonly tracker: FailureTracker;
-  /** lines it rejects skip the regex search (their date still counts); see src/prefilter */
-  private readonly prefilter?: Prefilter;
 
-  constructor(
-    readonly spec: FilterSpecMessage,
-    opts: { prefilter?: boolean } = {},
-  ) {
+  constructor(readonly spec: FilterSpecMessage) {
     this.scanner = new FilterScanner(spec);
     this.tracker = new FailureTracker({ usedns: spec.usedns, checkAll: true });
-    // not with ignoreregex: a line an early ignoreregex drops counts as "ignored", not "missed"
-    if (opts.prefilter && !spec.ignoreregex.length) {
-      const p = new Prefilter(spec);
-      if (!p.alwaysPass) this.prefilter = p;
-    }
   }
 
   /**
    * One line; `entryTime` set = a journal entry's text, timed by the entry (no date parsing).
    * `found` are the failures; `results` also holds the F-NOFAIL ones (pending sessions, with no
    * id yet, are in neither).
+   *
+   * With the native prefilter, lines it dropped are never seen: `only` is its answer for this
+   * line (which failregexes may match), and `lookback` yields the lines dropped since the last
+   * line processed, newest first, so that an undated line still takes the date of the last
+   * dated line before it, as when every line is processed.
    */
-  process(text: string, now: number, entryTime?: number): { scan: LineScan; found: FoundFailure[]; results: FoundFailure[] } {
-    if (this.prefilter && !this.prefilter.test(text)) {
-      this.passDate(text, now, entryTime);
-      return { scan: { time: null, emptyDate: false, dateText: '', hits: [] }, found: [], results: [] };
+  process(
+    text: string,
+    now: number,
+    entryTime?: number,
+    opts: { only?: number; lookback?: () => Iterable<string> } = {},
+  ): { scan: LineScan; found: FoundFailure[]; results: FoundFailure[] } {
+    const scanOpts = { checkAll: true, only: opts.only };
+    const scan = entryTime === undefined ? this.scanner.scan(text, now, scanOpts) : this.scanner.scanDated(text, entryTime, scanOpts);
+    const code = timeCode(scan);
+    if (Number.isNaN(code) && opts.lookback) {
+      for (const line of opts.lookback()) {
+        const d = this.scanner.splitDate(line, now);
+        if (d.time !== null) {
+          this.tracker.resolveTime(d.time, now, false);
+          break;
+        }
+      }
     }
-    const scan = entryTime === undefined ? this.scanner.scan(text, now, { checkAll: true }) : this.scanner.scanDated(text, entryTime, { checkAll: true });
-    const time = this.tracker.resolveTime(timeCode(scan), now, false);
+    const time = this.tracker.resolveTime(code, now, false);
     const results = this.tracker.failures(scan.hits, time, now);
     return { scan, found: results.filter((f) => !f.fields.nofail), results };
   }
 
-  /** A line the prefilter dropped: no regex search, but its date still moves the detector's
-   *  template order and the tracker's "last date", exactly as a scanned line's would. */
+  /** A line whose regex search is skipped: its date still moves the detector's template order
+   *  and the tracker's "last date", exactly as a scanned line's would. */
   passDate(text: string, now: number, entryTime?: number): void {
     let code: number;
     if (entryTime !== undefined) code = entryTime;
@@ -162,6 +175,154 @@ function withOption(filter: string, key: string, value: string): string {
   return options[key] !== undefined ? filter : formatFilterSpec(name, { ...options, [key]: value });
 }
 
+const MAX_LISTED = 21;
+type Kind = 'matched' | 'ignored' | 'missed';
+
+interface Tally {
+  runner: RegexRunner;
+  total: number;
+  /** lines the native prefilter dropped (never read in JS) */
+  dropped: number;
+  prefMatched: number;
+  hitsPerRegex: number[];
+  ignoreHits: number[];
+  count: Record<Kind, number>;
+  listed: Record<Kind, string[]>;
+}
+
+export type NativeFilter = NonNullable<ReturnType<typeof filterPrefilter>>;
+
+/**
+ * Runs the filter over the log and counts as fail2ban-regex does: a line with an F-NOFAIL
+ * result or an ignoreregex hit is "ignored" (even if another regex found a failure in it), else
+ * "matched" if a failure was found, else "missed"; hits count every result of a regex, F-NOFAIL
+ * ones included. With `native`, the lines it drops are "missed" without being read.
+ */
+async function tallyLines(runner: RegexRunner, log: string, now: number, opts: RegexOptions, native: NativeFilter | null, out: (s: string) => void): Promise<Tally> {
+  const spec = runner.spec;
+  const t: Tally = {
+    runner,
+    total: 0,
+    dropped: 0,
+    prefMatched: 0,
+    hitsPerRegex: new Array<number>(spec.failregex.length).fill(0),
+    ignoreHits: new Array<number>(spec.ignoreregex.length).fill(0),
+    count: { matched: 0, ignored: 0, missed: 0 },
+    listed: { matched: [], ignored: [], missed: [] },
+  };
+  const keep = (kind: Kind, line: string, all: boolean | undefined) => {
+    t.count[kind]++;
+    if (all || (kind !== 'matched' && t.listed[kind].length < MAX_LISTED)) t.listed[kind].push(line);
+  };
+  const tallyOne = (lineNo: number, line: string, r: ReturnType<RegexRunner['process']>) => {
+    const { scan, found, results } = r;
+    if (scan.hits.length || scan.ignoredBy !== undefined) t.prefMatched++;
+    for (const f of results) t.hitsPerRegex[f.regex]++;
+    if (scan.ignoredBy !== undefined) t.ignoreHits[scan.ignoredBy]++;
+    if (opts.json) {
+      for (const r of RegexRunner.records(lineNo, found)) out(`${JSON.stringify(r)}\n`);
+      return;
+    }
+    if (scan.ignoredBy !== undefined || results.length > found.length) keep('ignored', line, opts.printAllIgnored);
+    else if (found.length) keep('matched', line, opts.printAllMatched);
+    else keep('missed', line, opts.printAllMissed);
+  };
+
+  if (!native) {
+    let lineNo = 0;
+    for (const line of logLines(log)) {
+      lineNo++;
+      if (line === '' || line.startsWith('#')) continue;
+      t.total++;
+      tallyOne(lineNo, line, runner.process(line, now, opts.journal ? now : undefined));
+    }
+    return t;
+  }
+
+  const progress = progressBar(opts, log);
+  const res = await scanCandidates(runner, log, native, { now, threads: opts.threads ? Number(opts.threads) : undefined, onProgress: progress?.update }, (lineNo, line, r) => tallyOne(lineNo, line, r));
+  progress?.done();
+  t.total = res.lines - res.skipped;
+  t.dropped = t.total - res.read;
+  t.count.missed += t.dropped;
+  return t;
+}
+
+/**
+ * The native path of RegexRunner over a log file: the scanner drops the lines no regex (nor
+ * ignoreregex) can match, and only the others are processed, each with the failregexes the
+ * prefilter says may match it and a lookback over the dropped lines before it for an undated
+ * line. Empty and comment lines are left out, as `regex` does. Calls `visit` per line read.
+ */
+export async function scanCandidates(
+  runner: RegexRunner,
+  log: string,
+  native: NativeFilter,
+  opts: { now: number; entryTime?: number; threads?: number; skipComments?: boolean; onProgress?: (done: number, size: number) => void },
+  visit: (lineNo: number, line: string, r: ReturnType<RegexRunner['process']>) => void,
+): Promise<FileScanResult & { read: number }> {
+  const fd = fs.openSync(log, 'r');
+  try {
+    const failMask = native.failregexes >= 32 ? 0xffffffff : 2 ** native.failregexes - 1;
+    let prevEnd = 0; // file offset after the last line handed to the runner
+    let read = 0;
+    const res = await scanFile(log, native.prefilter, { skipComments: opts.skipComments ?? true, threads: opts.threads, onProgress: opts.onProgress }, (b) => {
+      let start = 0;
+      for (let i = 0; i < b.ends.length; i++) {
+        const end = b.ends[i];
+        const line = decodeLine(b.buf, start, end);
+        const offset = b.offsets[i];
+        const from = prevEnd;
+        const r = runner.process(line, opts.now, opts.entryTime, { only: b.masks[i] & failMask, lookback: () => linesBackward(fd, from, offset) });
+        visit(b.lineNos[i], line, r);
+        prevEnd = offset + (end - start) + 1;
+        start = end + 1;
+        read++;
+      }
+    });
+    return { ...res, read };
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** A line's text as the JS reader makes it: UTF-8, a trailing '\r' removed. */
+function decodeLine(buf: Buffer, start: number, end: number): string {
+  const s = buf.toString('utf8', start, end);
+  return s.endsWith('\r') ? s.slice(0, -1) : s;
+}
+
+/** The non-empty, non-comment lines of fd's [from, to) (whole lines: `from` is a line start,
+ *  to - 1 a '\n'), newest first: RegexRunner's lookback over lines the prefilter dropped. */
+function* linesBackward(fd: number, from: number, to: number): Generator<string> {
+  const BLOCK = 1 << 16;
+  const wanted = (line: string) => line !== '' && !line.startsWith('#');
+  let pending = Buffer.alloc(0); // a line's end whose start lies in the block read next
+  let first = true;
+  for (let pos = to; pos > from; ) {
+    const n = Math.min(BLOCK, pos - from);
+    pos -= n;
+    const block = Buffer.alloc(n);
+    fs.readSync(fd, block, 0, n, pos);
+    const buf = pending.length ? Buffer.concat([block, pending]) : block;
+    let end = buf.length;
+    if (first) {
+      first = false;
+      if (end > 0 && buf[end - 1] === 10) end--; // the '\n' of the newest line
+    }
+    while (end > 0) {
+      const nl = buf.lastIndexOf(10, end - 1);
+      if (nl < 0) break;
+      const line = decodeLine(buf, nl + 1, end);
+      if (wanted(line)) yield line;
+      end = nl;
+    }
+    pending = buf.subarray(0, end);
+  }
+  const line = decodeLine(pending, 0, pending.length);
+  if (wanted(line)) yield line;
+}
+
 export async function regexCommand(log: string, filter: string, ignoreregex: string | undefined, opts: RegexOptions): Promise<number> {
   const out = (s: string) => process.stdout.write(s);
   const started = process.hrtime.bigint();
@@ -173,7 +334,8 @@ export async function regexCommand(log: string, filter: string, ignoreregex: str
   const { def, label } = loadFilter(filterArg, configDir);
   if (ignoreregex !== undefined) def.ignoreregex = fs.existsSync(ignoreregex) ? loadFilter(ignoreregex, configDir).def.failregex : [ignoreregex];
   const usedns = opts.raw ? 'raw' : (opts.usedns ?? def.usedns);
-  const runner = withFilterFile(def.file, () =>
+  // compile errors name the filter file
+  const firstRunner = withFilterFile(def.file, () =>
     new RegexRunner(
       filterSpecOf(def, {
         key: 'regex',
@@ -182,41 +344,21 @@ export async function regexCommand(log: string, filter: string, ignoreregex: str
         ...(opts.datepattern !== undefined && { datepattern: opts.datepattern }),
         ...(opts.maxlines !== undefined && { maxlines: Number(opts.maxlines) }),
       }),
-      { prefilter: opts.prefilter === true },
     ),
   );
-  const spec = runner.spec;
-  // fail2ban-regex's counters: a line with an F-NOFAIL result or an ignoreregex hit is
-  // "ignored" (even if another regex found a failure in it), else "matched" if a failure was
-  // found, else "missed"; hits count every result of a regex, F-NOFAIL ones included
-  const hitsPerRegex = new Array<number>(spec.failregex.length).fill(0);
-  const ignoreHits = new Array<number>(spec.ignoreregex.length).fill(0);
-  const MAX_LISTED = 21;
-  const listed = { matched: [] as string[], ignored: [] as string[], missed: [] as string[] };
-  const count = { matched: 0, ignored: 0, missed: 0 };
-  const keep = (kind: 'matched' | 'ignored' | 'missed', line: string, all: boolean | undefined) => {
-    count[kind]++;
-    if (all || (kind !== 'matched' && listed[kind].length < MAX_LISTED)) listed[kind].push(line);
-  };
-  let total = 0;
-  let lineNo = 0;
-  let prefMatched = 0;
-  for (const line of logLines(log)) {
-    lineNo++;
-    if (line === '' || line.startsWith('#')) continue;
-    total++;
-    const { scan, found, results } = runner.process(line, now, opts.journal ? now : undefined);
-    if (scan.hits.length || scan.ignoredBy !== undefined) prefMatched++;
-    for (const f of results) hitsPerRegex[f.regex]++;
-    if (scan.ignoredBy !== undefined) ignoreHits[scan.ignoredBy]++;
-    if (opts.json) {
-      for (const r of RegexRunner.records(lineNo, found)) out(`${JSON.stringify(r)}\n`);
-      continue;
-    }
-    if (scan.ignoredBy !== undefined || results.length > found.length) keep('ignored', line, opts.printAllIgnored);
-    else if (found.length) keep('matched', line, opts.printAllMatched);
-    else keep('missed', line, opts.printAllMissed);
+  const spec = firstRunner.spec;
+  // The native scanner reads a log FILE and hands over only the lines some regex may match;
+  // the summary needs no other. --json (a record per line), --print-all-missed and --journal
+  // read every line in JS, and so does a run whose few missed lines must be listed (rerun).
+  const isFile = fs.existsSync(log) && fs.statSync(log).isFile();
+  const useNative = opts.prefilter !== false && isFile && !opts.json && !opts.printAllMissed && !opts.journal;
+  // (a filter whose regexes leave the prefilter nothing to drop gets null: every line is read)
+  let tally = await tallyLines(firstRunner, log, now, opts, useNative ? filterPrefilter(spec) : null, out);
+  if (tally.dropped && tally.count.missed > 0 && tally.count.missed < MAX_LISTED - 1) {
+    // the missed lines are listed, and some of them were never read: read them all
+    tally = await tallyLines(new RegexRunner(spec), log, now, opts, null, out);
   }
+  const { runner, count, listed, hitsPerRegex, ignoreHits, prefMatched, total } = tally;
   if (opts.json) return 0;
 
   const secs = Number(process.hrtime.bigint() - started) / 1e9;

@@ -74,7 +74,8 @@ const RESERVED = /[\ue000-\ue1ff]/;
 type WordBegin = boolean | 'start';
 
 interface Built {
-  re: PyRegExp;
+  /** the Python pattern to compile (compileTemplate) */
+  source: string;
   flags: number;
   /** the begin guard was the line-begin prefix: the name gets {^LN-BEG} */
   lineBegin: boolean;
@@ -168,16 +169,33 @@ function build(text: string, wordBegin: WordBegin, wordEnd: boolean, year: numbe
   if (!(flags & LINE_BEGIN) && ANCHOR_BEGIN.test(t)) flags |= LINE_BEGIN;
   if (!(flags & LINE_END) && ANCHOR_END.test(t)) flags |= LINE_END;
   t = t.replace(STARS_BEGIN, (s) => s.replace('**', '')).replace(STARS_END, (s) => s.replace('**', ''));
-  const re = compile(expandPlaceholders(gf + t, year));
+  return { source: expandPlaceholders(gf + t, year), flags, lineBegin };
+}
+
+function compileTemplate(source: string): PyRegExp {
+  const re = compile(source);
   if (re.groupCount < 1) throw new Error('the pattern has no group 1 to cut out of the line');
-  return { re, flags, lineBegin };
+  return re;
 }
 
 export abstract class DateTemplate {
   /** the name fail2ban prints (fail2ban-regex "Date template hits") */
   abstract readonly name: string;
   abstract readonly flags: number;
-  protected abstract readonly re: PyRegExp;
+  /** the Python pattern; compiled on first use (most of the 31 default templates never are:
+   *  compiling them all cost a `regex` run some 150 ms of start-up here) */
+  protected abstract readonly source: string;
+  private compiled?: PyRegExp;
+
+  protected get re(): PyRegExp {
+    return (this.compiled ??= compileTemplate(this.source));
+  }
+
+  /** Compile now: a datepattern from the configuration reports its errors at start-up. */
+  compileNow(): this {
+    void this.re;
+    return this;
+  }
 
   /** Python's `regex.search(line, pos, endpos)`. */
   search(line: string, pos = 0, endpos = line.length): PyMatch | null {
@@ -197,8 +215,8 @@ export abstract class DateTemplate {
 export class PatternTemplate extends DateTemplate {
   readonly name: string;
   readonly flags: number;
-  protected readonly re: PyRegExp;
-  private readonly fields: FieldIndexes;
+  protected readonly source: string;
+  private fieldIndexes?: FieldIndexes;
 
   constructor(readonly pattern: string, year: number) {
     super();
@@ -231,14 +249,13 @@ export class PatternTemplate extends DateTemplate {
     }
     if (ALPHA_DIRECTIVE.test(p)) text = '(?iu)' + text;
     const b = build(text, wordBegin, wordEnd, year);
-    this.re = b.re;
-    this.fields = fieldIndexes(b.re.groupIndex);
+    this.source = b.source;
     this.flags = b.flags;
     this.name = b.lineBegin && !name.startsWith(LN_BEG) ? LN_BEG + name : name;
   }
 
   toTime(m: PyMatch, ctx: TimeContext): number {
-    return fieldsToTime(this.fields, m, ctx);
+    return fieldsToTime((this.fieldIndexes ??= fieldIndexes(this.re.groupIndex)), m, ctx);
   }
 }
 
@@ -249,7 +266,7 @@ const LONG_EPOCH_RE = '\\d{10,11}(?:\\d{3}(?:\\.\\d{1,6}|\\d{3})?)?';
 export class EpochTemplate extends DateTemplate {
   readonly name: string;
   readonly flags: number;
-  protected readonly re: PyRegExp;
+  protected readonly source: string;
   private readonly group: number;
   private readonly long: boolean;
 
@@ -272,7 +289,7 @@ export class EpochTemplate extends DateTemplate {
       this.group = 1;
       this.name = LN_BEG + (opts.long ? 'LongEpoch' : 'Epoch');
     }
-    this.re = b.re;
+    this.source = b.source;
     this.flags = b.flags;
     this.long = opts.long;
   }
@@ -291,12 +308,12 @@ export class EpochTemplate extends DateTemplate {
 export class Tai64nTemplate extends DateTemplate {
   readonly name: string;
   readonly flags: number;
-  protected readonly re: PyRegExp;
+  protected readonly source: string;
 
   constructor(lineBegin: boolean, year: number) {
     super();
     const b = build('@[0-9a-f]{24}', lineBegin ? 'start' : false, true, year);
-    this.re = b.re;
+    this.source = b.source;
     this.flags = b.flags;
     this.name = lineBegin ? LN_BEG + 'TAI64N' : 'TAI64N';
   }
@@ -446,15 +463,17 @@ export function parseDatePattern(datepattern: string | undefined, year: number):
       if (key === LN_BEG || key === '{DEFAULT}') {
         for (const t of d.all) if (key !== LN_BEG || t.flags & LINE_BEGIN) add(t, ignoreDup);
       } else if (key.includes('{DATE}')) {
-        // each base format substituted into the pattern
-        for (const t of d.base) {
+        // each base format substituted into the pattern; the first one compiled now, so that
+        // an error in the text around {DATE} is reported at start-up
+        d.base.forEach((t, i) => {
           const wrap = (s: string) => line.replace(DATE_PLACEHOLDER, () => unbound(s));
-          add(makeTemplate(wrap(t instanceof PatternTemplate ? t.pattern : t.name), year), ignoreDup);
-        }
+          const tpl = makeTemplate(wrap(t instanceof PatternTemplate ? t.pattern : t.name), year);
+          add(i === 0 ? tpl.compileNow() : tpl, ignoreDup);
+        });
       } else if (key === '{NONE}') {
-        add(makeTemplate('{UNB}^', year), false);
+        add(makeTemplate('{UNB}^', year).compileNow(), false);
       } else {
-        add(makeTemplate(line, year), false);
+        add(makeTemplate(line, year).compileNow(), false);
       }
     } catch (e) {
       throw new Error(`invalid datepattern ${JSON.stringify(line)}: ${(e as Error).message}`);

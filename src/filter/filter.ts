@@ -61,6 +61,9 @@ export interface LineScan {
 export interface ScanOptions {
   /** try every failregex, not only the first that matches (fail2ban-regex, tests) */
   checkAll?: boolean;
+  /** bit i clear = failregex i cannot match this line (the native prefilter said so: a sound
+   *  answer), so it is not tried; failregexes from #33 on are always tried */
+  only?: number;
 }
 
 const ALT_TUPLE_RE = /^(alt_|tuple_)(.*?)(?:_\d+)?$/;
@@ -213,7 +216,9 @@ export class FilterScanner {
       }
     }
 
+    const only = opts.only;
     for (let i = 0; i < this.fail.length; i++) {
+      if (only !== undefined && i < 32 && !(only & (1 << i))) continue;
       const f = this.fail[i];
       if (buf === null) buf = joinTuples(lines);
       const m = f.re.search(buf);

@@ -31,22 +31,24 @@ export class MatcherPool {
     }
   }
 
-  /** Scan lines with each filter; one result per filter, in the same order. */
-  async scan(filters: FilterSpecMessage[], lines: string[], now: number): Promise<FilterScanMessage[]> {
-    const remote = filters.filter((f) => f.maxlines <= 1);
+  /** Scan lines with each filter (only its `select`ed lines when given); one result per filter,
+   *  in the same order. */
+  async scan(filters: FilterSpecMessage[], lines: string[], now: number, select?: (Uint32Array | null)[]): Promise<FilterScanMessage[]> {
+    const remote = filters.map((f, i) => ({ f, sel: select?.[i] ?? null })).filter(({ f }) => f.maxlines <= 1);
     const out = new Map<string, FilterScanMessage>();
     if (remote.length && this.piscina) {
-      const res = await this.piscina.run({ filters: remote, lines, now });
-      remote.forEach((f, i) => out.set(f.key, res.scans[i]));
+      const res = await this.piscina.run({ filters: remote.map((r) => r.f), lines, now, select: remote.map((r) => r.sel) });
+      remote.forEach((r, i) => out.set(r.f.key, res.scans[i]));
     }
-    for (const f of filters) {
+    for (const [i, f] of filters.entries()) {
       if (out.has(f.key)) continue;
       let s = this.local.get(f.key);
       if (!s) {
         s = new FilterScanner(f);
         this.local.set(f.key, s);
       }
-      out.set(f.key, scanLines(s, lines, now));
+      // a multi-line filter sees every line: its window is made of consecutive lines
+      out.set(f.key, scanLines(s, lines, now, f.maxlines > 1 ? null : select?.[i]));
     }
     return filters.map((f) => out.get(f.key)!);
   }

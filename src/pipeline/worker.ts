@@ -16,11 +16,16 @@ function scannerFor(spec: FilterSpecMessage): FilterScanner {
   return s;
 }
 
-/** Scan every line with one filter. Exported for the main-thread path (multi-line filters). */
-export function scanLines(scanner: FilterScanner, lines: string[], now: number): FilterScanMessage {
+/** Scan every line with one filter, or only the `select`ed ones (the native prefilter's
+ *  candidates for this filter; the others get a NaN time, as undated lines do). Exported for the
+ *  main-thread path (multi-line filters). */
+export function scanLines(scanner: FilterScanner, lines: string[], now: number, select?: Uint32Array | null): FilterScanMessage {
   const times = new Float64Array(lines.length);
   const hits: FilterScanMessage['hits'] = [];
-  for (let i = 0; i < lines.length; i++) {
+  if (select) times.fill(NaN);
+  const count = select ? select.length : lines.length;
+  for (let k = 0; k < count; k++) {
+    const i = select ? select[k] : k;
     const r = scanner.scan(lines[i], now);
     times[i] = timeCode(r);
     if (r.hits.length || r.ignoredBy !== undefined) hits.push({ line: i, hits: r.hits, ignoredBy: r.ignoredBy, dateText: r.dateText });
@@ -29,5 +34,5 @@ export function scanLines(scanner: FilterScanner, lines: string[], now: number):
 }
 
 export default function match(task: MatchTask): MatchResult {
-  return { scans: task.filters.map((f) => scanLines(scannerFor(f), task.lines, task.now)) };
+  return { scans: task.filters.map((f, i) => scanLines(scannerFor(f), task.lines, task.now, task.select?.[i])) };
 }

@@ -10,19 +10,22 @@
 import * as path from 'node:path';
 import { configError } from '../errors';
 import type { TailBatch, TailEvent } from '../types';
-import { loadNative, type NativeTailer } from './native';
+import { loadNative, type NativePrefilter, type NativeTailer } from '../native';
 
 export type TailBackendName = 'auto' | 'inotify' | 'poll';
 
-/** Where add() starts reading an existing file: its start, after its last line, or a saved offset. */
-export type TailStart = 'head' | 'tail' | number;
+/** Where add() starts reading an existing file: its start, after its last line, or a saved
+ *  position (used only if the file is that long and, when firstLineHash is given, still starts
+ *  with the same line: the hash an 'opened' event reported; else reading starts at 0). */
+export type TailStart = 'head' | 'tail' | number | { offset: number; firstLineHash?: string };
 
 export interface TailerOptions {
   /** 'auto' (default): inotify on Linux, polling elsewhere or if inotify is unavailable */
   backend?: TailBackendName;
   /** poll backend only: how often every file is stat()ed; default 250 */
   pollIntervalMs?: number;
-  /** complete lines of one file; called on the main thread, never once per line */
+  /** complete lines of one file (with a prefilter: only its candidates, with masks); called on
+   *  the main thread, never once per line */
   onBatch(batch: TailBatch): void;
   /** opened / rotated / truncated / missing / error */
   onEvent?(event: TailEvent): void;
@@ -83,14 +86,15 @@ export class Tailer {
    * Follows `file` (resolved against the current directory) and returns its id. `start` applies
    * if the file exists now; a file that appears later, or replaces this one, is read from 0.
    */
-  add(file: string, start: TailStart): number {
+  add(file: string, start: TailStart, prefilter?: NativePrefilter): number {
     if (typeof file !== 'string' || file.length === 0) throw new TypeError('Expected path to be a non-empty string');
     if (file.includes('\0')) throw new TypeError('Expected path to contain no NUL bytes');
-    if (start !== 'head' && start !== 'tail' && !(Number.isSafeInteger(start) && (start as number) >= 0)) {
-      throw new TypeError("Expected start to be 'head', 'tail' or a non-negative safe integer");
+    const offset = typeof start === 'object' && start !== null ? start.offset : start;
+    if (offset !== 'head' && offset !== 'tail' && !(Number.isSafeInteger(offset) && (offset as number) >= 0)) {
+      throw new TypeError("Expected start to be 'head', 'tail', a non-negative safe integer or { offset, firstLineHash }");
     }
     if (this.#closed !== undefined) throw new Error('The tailer is closed');
-    const id = this.#native.add(path.resolve(file), start);
+    const id = this.#native.add(path.resolve(file), start, prefilter);
     this.#active.add(id);
     return id;
   }

@@ -3,10 +3,10 @@
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 
 /** An sshd line in rsyslog's traditional format, dated now - secondsAgo in local time. */
-export function syslog(msg: string, opts: { pid?: number; secondsAgo?: number } = {}): string {
+export function syslog(msg: string, opts: { pid?: number; secondsAgo?: number; ident?: string } = {}): string {
   const d = new Date(Date.now() - (opts.secondsAgo ?? 0) * 1000);
   const p = (n: number) => String(n).padStart(2, '0');
-  return `${MONTHS[d.getMonth()]} ${String(d.getDate()).padStart(2, ' ')} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())} web1 sshd[${opts.pid ?? 4242}]: ${msg}\n`;
+  return `${MONTHS[d.getMonth()]} ${String(d.getDate()).padStart(2, ' ')} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())} web1 ${opts.ident ?? 'sshd'}[${opts.pid ?? 4242}]: ${msg}\n`;
 }
 
 /** Poll `cond` every 20 ms until it holds or `ms` pass; returns whether it held. */

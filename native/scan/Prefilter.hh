@@ -1,0 +1,84 @@
+// The native prefilter: RE2 relaxations of every jail's failregexes on one file, run on raw read
+// buffers so that a line no jail can match never reaches JavaScript. The patterns come from
+// src/prefilter/native.ts (each is a sound superset of what its group can match on one raw
+// line, date still in it); this file only runs them.
+//
+// Patterns are compiled in Latin-1 mode, so that they see bytes: `.` matches any byte but '\n'
+// (invalid UTF-8 included), and a literal is written as its UTF-8 bytes.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <re2/set.h>
+
+namespace re2 {
+class RE2;
+}
+
+namespace f2b::scan {
+
+// Bit g set = group g (one jail, or one filter) may match the line.
+using Mask = uint32_t;
+constexpr size_t kMaxGroups = 32;
+
+class Prefilter {
+ public:
+  // patterns[g] for group g; an empty pattern passes every line for that group.
+  // Throws std::invalid_argument (naming the group) when a pattern does not compile.
+  explicit Prefilter(const std::vector<std::string>& patterns);
+  ~Prefilter();
+  Prefilter(const Prefilter&) = delete;
+  Prefilter& operator=(const Prefilter&) = delete;
+
+  size_t groups() const { return groups_; }
+  // True when every line is a candidate for some group (nothing can be dropped).
+  bool passesAll() const { return all_ != 0; }
+
+  // The groups that may match one line (without its '\n').
+  Mask lineMask(const char* line, size_t len) const;
+
+  // Calls hit(begin, end, mask) for each candidate line of [data, data + len), in order; `end`
+  // points at the line's '\n' (or data + len for an unterminated last line). Lines in between
+  // are skipped without a call: one RE2 search runs over the whole buffer.
+  template <class Hit>
+  void scan(const char* data, size_t len, Hit&& hit) const;
+
+ private:
+  // Position of the first byte of a line that matches the gate at or after `from`, or npos.
+  size_t nextCandidate(const char* data, size_t len, size_t from) const;
+
+  size_t groups_ = 0;
+  // The non-empty patterns, matched together on one line; setGroup_[i] is the group of entry i.
+  std::unique_ptr<re2::RE2::Set> set_;
+  std::vector<size_t> setGroup_;
+  // The alternation of all patterns, searched over whole buffers; null when a group passes
+  // every line.
+  std::unique_ptr<re2::RE2> gate_;
+  // Groups whose pattern is empty.
+  Mask all_ = 0;
+};
+
+template <class Hit>
+void Prefilter::scan(const char* data, size_t len, Hit&& hit) const {
+  size_t pos = 0;
+  while (pos < len) {
+    size_t begin = pos;
+    if (!all_) {
+      begin = nextCandidate(data, len, pos);
+      if (begin == static_cast<size_t>(-1)) return;
+    }
+    const void* nl = std::memchr(data + begin, '\n', len - begin);
+    const size_t end = nl ? static_cast<size_t>(static_cast<const char*>(nl) - data) : len;
+    // With one group the gate is that group's pattern: its hit is the answer.
+    const Mask mask = groups_ == 1 && !all_ ? Mask{1} : lineMask(data + begin, end - begin);
+    if (mask) hit(data + begin, data + end, mask);
+    pos = end + 1;
+  }
+}
+
+}  // namespace f2b::scan

@@ -1,0 +1,87 @@
+// Loads the f2b_native addon (binding.gyp) and describes what it exports: the tailer
+// (native/tailer) and the scanner (native/scan).
+// Works from the sources (src/) and from the compiled tree (dist/src/).
+// F2B_NATIVE_ADDON=/abs/path/f2b_native.node loads another build instead: native/test-sanitized.sh
+// runs the tailer suite against an ASan/UBSan build that way.
+
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { TailBatch, TailEvent } from './types';
+
+export interface NativeTailer {
+  readonly backend: 'inotify' | 'poll';
+  add(path: string, start: 'head' | 'tail' | number | { offset: number; firstLineHash?: string }, prefilter?: NativePrefilter): number;
+  remove(fileId: number): void;
+  close(): Promise<void>;
+}
+
+/** A compiled native prefilter (native/scan/Prefilter.hh): one RE2 pattern per group (a jail,
+ *  or a failregex); '' = the group takes every line. At most 32 groups. */
+export interface NativePrefilter {
+  readonly groups: number;
+  /** true when some group takes every line (nothing is dropped) */
+  readonly passesAll: boolean;
+  /** the candidate lines of a buffer: [begins[i], ends[i]) without the '\n', masks[i] = groups */
+  scan(buf: Buffer): { begins: Uint32Array; ends: Uint32Array; masks: Uint32Array };
+}
+
+/** One batch of candidate lines of scanFile, from one chunk of the file, in file order. */
+export interface NativeFileBatch {
+  chunk: number;
+  /** the candidate lines, each followed by '\n'; ends[i] = index of line i's '\n' */
+  buf: Buffer;
+  ends: Uint32Array;
+  /** 0-based line numbers within the chunk */
+  lineNos: Float64Array;
+  /** file offsets of the lines */
+  offsets: Float64Array;
+  masks: Uint32Array;
+  /** bytes of the chunk scanned so far, and the size of the whole scan */
+  scanned: number;
+  size: number;
+  /** the chunk's last batch: then lines / skipped are its totals */
+  done: boolean;
+  lines?: number;
+  skipped?: number;
+}
+
+export interface NativeAddon {
+  Prefilter: new (patterns: string[]) => NativePrefilter;
+  scanFile(
+    path: string,
+    prefilter: NativePrefilter,
+    opts: { threads: number; skipComments?: boolean },
+    onBatch: (batch: NativeFileBatch) => void,
+  ): Promise<{ size: number; chunks: number }>;
+  Tailer: new (
+    backend: 'auto' | 'inotify' | 'poll',
+    pollIntervalMs: number,
+    onBatch: (batch: TailBatch) => void,
+    onEvent: (event: TailEvent) => void,
+  ) => NativeTailer;
+  tailerLimits: { batchBytes: number; batchLines: number; maxLineBytes: number };
+}
+
+const ADDON = path.join('build', 'Release', 'f2b_native.node');
+// The repository root, seen from src/ and from dist/src/.
+const CANDIDATES = [path.join(__dirname, '..', ADDON), path.join(__dirname, '..', '..', ADDON)];
+
+let loaded: NativeAddon | undefined;
+
+export function loadNative(): NativeAddon {
+  if (loaded) return loaded;
+  const override = process.env.F2B_NATIVE_ADDON;
+  if (override !== undefined && override !== '') {
+    if (!path.isAbsolute(override) || !fs.existsSync(override)) {
+      throw new Error(`F2B_NATIVE_ADDON=${override}: expected the absolute path of an existing f2b_native.node`);
+    }
+    loaded = require(override) as NativeAddon;
+    return loaded;
+  }
+  const file = CANDIDATES.find((candidate) => fs.existsSync(candidate));
+  if (!file) {
+    throw new Error(`f2b_native addon not found (looked for ${CANDIDATES.join(' and ')}); build it with: npx node-gyp rebuild`);
+  }
+  loaded = require(file) as NativeAddon;
+  return loaded;
+}

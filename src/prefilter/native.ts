@@ -1,0 +1,231 @@
+// The native prefilter's patterns: per filter, one RE2 pattern (Latin-1 mode: it runs on raw
+// bytes, see native/scan/Prefilter.hh) that every raw log line the filter can match also
+// matches. Sound like the JS prefilter (./relax.ts), and sharper: it keeps the ORDER of the
+// literals a match contains, so that `Accepted password for x from y` does not pass for
+// `^Failed password for ... from <HOST>` just because it shares " password for " and " from ".
+//
+// Soundness rules, on top of relax.ts R1, R2, R5 and R6:
+//
+//  S1 ordered atoms. Walking the parsed Python AST in order gives the atoms every match contains,
+//     left to right and not overlapping: runs of literal chars (broken by anything that is not
+//     one literal char, as in R1), the ordered atoms of a repeat with min >= 1 (one pass of its
+//     body), and for an alternation either the atoms every branch has in the same order or one
+//     any-of atom (one atom of each branch, R1b). `A1.*A2.*...An` then matches any line that
+//     contains such a match, anywhere. `.` in RE2 never matches '\n', and the raw line has none.
+//  S2 the date cut (R3 again). The text searched is the raw line with its date cut out at one
+//     point. Atoms entirely on one side of the cut stay in order in the raw line (the date just
+//     lands inside one `.*`); ONE atom may straddle the cut, and then its first half or its
+//     second half is whole in the raw line, in its place. So the pattern is the alternation of
+//     the plain sequence and, for each atom k, the sequence with atom k replaced by its halves.
+//  S3 only ASCII: an atom char outside ASCII (or U+FFFD) breaks the run, so the pattern holds
+//     whatever ASCII-compatible encoding the log is decoded with. A case-insensitive run is
+//     written in (?i:...), with the non-ASCII partners Python folds to ASCII (İ ı -> i, ſ -> s,
+//     K -> k) spelled out as their UTF-8 bytes.
+//  S4 a filter's pattern is the alternation of its failregexes' patterns. A failregex without
+//     any atom makes the filter use its prefregex's pattern instead (the failregex part then
+//     passes every line), and with no prefregex atoms either, the filter passes every line ('').
+//     The ignoreregexes are added as alternatives only when asked (`regex` counts a line an
+//     ignoreregex matches as "ignored" even without a failregex hit).
+
+import { parsePython } from '../filter/pyregex/parser';
+import type { Node } from '../filter/pyregex/ast';
+import { expandRegexTags, globalToScopedFlags } from '../filter/tags';
+import type { FilterSpecMessage } from '../types';
+
+/** one literal char, or a case-insensitive ASCII letter */
+interface Ch {
+  cp: number;
+  ci: boolean;
+}
+/** a literal: its chars */
+type Lit = Ch[];
+/** one of these literals */
+export type SeqAtom = Lit[];
+
+/** atoms shorter than this select little and are left out (dropping one only weakens S1) */
+const MIN_ATOM = 2;
+/** at most this many atoms per regex (the longest, kept in order) */
+const MAX_ATOMS = 8;
+/** at most this many literals in one any-of atom */
+const MAX_ANY_OF = 16;
+
+const isAsciiLetter = (cp: number) => (cp >= 65 && cp <= 90) || (cp >= 97 && cp <= 122);
+
+function asChar(n: Node): Ch | null {
+  if (n.t === 'char') {
+    if (n.cp === 10 || n.cp > 127) return null; // R1 (\n) and S3
+    return { cp: n.i && isAsciiLetter(n.cp) ? n.cp | 0x20 : n.cp, ci: n.i && isAsciiLetter(n.cp) };
+  }
+  if (n.t === 'class' && !n.neg && n.items.every((x) => x.t === 'range' && x.lo === x.hi)) {
+    const cps = [...new Set(n.items.map((x) => (x as { lo: number }).lo))];
+    if (cps.length === 1) return asChar({ t: 'char', cp: cps[0], i: n.i, a: n.a });
+    if (cps.length === 2 && isAsciiLetter(cps[0]) && (cps[0] ^ 0x20) === cps[1]) return { cp: cps[0] | 0x20, ci: true };
+  }
+  return null;
+}
+
+type Piece = Ch | null | SeqAtom[];
+
+function walk(n: Node, out: Piece[]): void {
+  switch (n.t) {
+    case 'seq':
+      for (const x of n.items) walk(x, out);
+      return;
+    case 'group':
+    case 'atomic':
+      walk(n.body, out);
+      return;
+    case 'at':
+      return; // zero-width: the chars around it are adjacent in the match
+    case 'alt':
+      out.push(null, alternation(n.alts), null);
+      return;
+    case 'repeat':
+      out.push(null);
+      if (n.min >= 1) out.push(sequence(n.body), null);
+      return;
+    default: {
+      const c = asChar(n);
+      out.push(c); // null: a break (class, \d, ., lookaround, backreference, conditional)
+    }
+  }
+}
+
+const litKey = (l: Lit) => l.map((c) => (c.ci ? 'i' : 's') + c.cp).join(',');
+const atomKey = (a: SeqAtom) => a.map(litKey).sort().join('|');
+const quality = (a: SeqAtom) => Math.min(...a.map((l) => l.length));
+
+/** Ordered atoms every match of `n` contains (S1). */
+function sequence(n: Node): SeqAtom[] {
+  const pieces: Piece[] = [];
+  walk(n, pieces);
+  const atoms: SeqAtom[] = [];
+  let run: Ch[] = [];
+  const flush = () => {
+    if (run.length) atoms.push([run]);
+    run = [];
+  };
+  for (const p of pieces) {
+    if (p === null) flush();
+    else if (Array.isArray(p)) {
+      flush();
+      atoms.push(...p);
+    } else run.push(p);
+  }
+  flush();
+  return atoms;
+}
+
+function alternation(alts: Node[]): SeqAtom[] {
+  const branches = alts.map(sequence);
+  const key = (s: SeqAtom[]) => s.map(atomKey).join('\u0000');
+  if (branches.every((b) => key(b) === key(branches[0]))) return branches[0];
+  const any = new Map<string, Lit>();
+  for (const br of branches) {
+    const best = br.filter((a) => quality(a) >= MIN_ATOM).sort((x, y) => quality(y) - quality(x))[0];
+    if (!best) return [];
+    for (const l of best) any.set(litKey(l), l);
+  }
+  return any.size <= MAX_ANY_OF ? [[...any.values()]] : [];
+}
+
+/** The kept atoms of one regex, in order: quality >= MIN_ATOM, at most MAX_ATOMS (longest). */
+function choose(atoms: SeqAtom[]): SeqAtom[] {
+  const good = atoms.map((a, i) => ({ a, i })).filter((x) => quality(x.a) >= MIN_ATOM);
+  return good
+    .sort((x, y) => quality(y.a) - quality(x.a) || x.i - y.i)
+    .slice(0, MAX_ATOMS)
+    .sort((x, y) => x.i - y.i)
+    .map((x) => x.a);
+}
+
+/** The ordered atoms of one fail2ban regex, expanded exactly as compileFailRegex does. */
+export function orderedAtoms(regex: string, usedns: string): SeqAtom[] {
+  const parsed = parsePython(globalToScopedFlags(expandRegexTags(regex, usedns)), { multiline: false });
+  return choose(sequence(parsed.root));
+}
+
+// ---- RE2 (Latin-1) spelling
+
+const META = new Set('\\^$.|?*+()[]{}'.split('').map((c) => c.charCodeAt(0)));
+const hex = (b: number) => `\\x${b.toString(16).padStart(2, '0')}`;
+/** Python IGNORECASE partners of ASCII letters outside ASCII, as UTF-8 bytes (S3) */
+const PARTNERS: Record<string, string[]> = { i: ['\\xc4\\xb0', '\\xc4\\xb1'], s: ['\\xc5\\xbf'], k: ['\\xe2\\x84\\xaa'] };
+
+function re2Char(c: Ch): string {
+  if (c.ci) {
+    const lower = String.fromCharCode(c.cp);
+    const extra = PARTNERS[lower];
+    return extra ? `(?:[${lower}${lower.toUpperCase()}]|${extra.join('|')})` : `[${lower}${lower.toUpperCase()}]`;
+  }
+  if (c.cp < 0x20 || c.cp === 0x7f) return hex(c.cp);
+  return META.has(c.cp) ? `\\${String.fromCharCode(c.cp)}` : String.fromCharCode(c.cp);
+}
+
+const re2Lit = (l: Lit) => l.map(re2Char).join('');
+const re2Atom = (a: SeqAtom) => (a.length === 1 ? re2Lit(a[0]) : `(?:${a.map(re2Lit).join('|')})`);
+
+/** the halves of every literal of an atom (S2); null when a half would be empty */
+function halves(a: SeqAtom): string | null {
+  const out: string[] = [];
+  for (const l of a) {
+    const m = l.length >> 1;
+    if (m === 0) return null;
+    out.push(re2Lit(l.slice(0, m)), re2Lit(l.slice(m)));
+  }
+  return `(?:${[...new Set(out)].join('|')})`;
+}
+
+/** RE2 pattern of one regex's atoms with the date cut (S2); '' when there are none. */
+export function sequencePattern(atoms: SeqAtom[]): string {
+  if (!atoms.length) return '';
+  const plain = atoms.map(re2Atom);
+  const variants = [plain.join('.*')];
+  atoms.forEach((a, k) => {
+    const h = halves(a);
+    const seq = [...plain.slice(0, k), ...(h ? [h] : []), ...plain.slice(k + 1)];
+    variants.push(seq.join('.*'));
+  });
+  return [...new Set(variants)].join('|');
+}
+
+export interface NativePattern {
+  /** '' = every line passes */
+  pattern: string;
+  /** why every line passes */
+  reason?: string;
+}
+
+/**
+ * One filter's RE2 pattern (S4). `withIgnore`: ignoreregex matches pass too (for `regex`'s
+ * "ignored" counter).
+ */
+/** One fail2ban regex's pattern ('' = no atom: passes every line); throws if it does not parse. */
+export const regexPattern = (regex: string, usedns: string): string => sequencePattern(orderedAtoms(regex, usedns));
+
+export function nativePattern(spec: FilterSpecMessage, opts: { withIgnore?: boolean } = {}): NativePattern {
+  if (Math.max(1, spec.maxlines || 1) > 1) return { pattern: '', reason: 'maxlines > 1' };
+  const one = (regex: string) => regexPattern(regex, spec.usedns);
+  try {
+    const alts: string[] = [];
+    const fail = spec.failregex.map(one);
+    if (!fail.length) return { pattern: '', reason: 'no failregex' };
+    const free = fail.findIndex((p) => p === '');
+    if (free < 0) alts.push(...fail);
+    else {
+      const pref = spec.prefregex && spec.prefregex.trim() ? one(spec.prefregex) : '';
+      if (!pref) return { pattern: '', reason: `failregex #${free + 1} has no literal` };
+      alts.push(pref);
+    }
+    if (opts.withIgnore) {
+      for (const [i, r] of spec.ignoreregex.entries()) {
+        const p = one(r);
+        if (!p) return { pattern: '', reason: `ignoreregex #${i + 1} has no literal` };
+        alts.push(p);
+      }
+    }
+    return { pattern: [...new Set(alts)].map((p) => `(?:${p})`).join('|') };
+  } catch (e) {
+    return { pattern: '', reason: `does not parse: ${(e as Error).message}` };
+  }
+}
