@@ -7,28 +7,6 @@
   "variables": {"sanitize%": 0, "re2_archive%": ""},
   "targets": [
     {
-      # RE2 and Abseil, compiled from the sources the `re2` npm package installs (the list is read
-      # from its own binding.gyp by native/re2-sources.js). Never sanitized: it is not our code,
-      # and an unsanitized static library links into the sanitized addon.
-      "target_name": "re2_lib",
-      "type": "static_library",
-      "sources": ["<!@(node native/re2-sources.js sources)"],
-      "include_dirs": ["<!@(node native/re2-sources.js includes)"],
-      "defines": ["NDEBUG", "NOMINMAX"],
-      "cflags": ["-fPIC", "-pthread", "-O3", "-w"],
-      "cflags_cc!": ["-fno-exceptions", "-std=gnu++17"],
-      "cflags_cc": ["-std=c++2a"],
-      "direct_dependent_settings": {
-        "include_dirs": ["<!@(node native/re2-sources.js includes)"],
-        "defines": ["NOMINMAX"]
-      },
-      "xcode_settings": {
-        "CLANG_CXX_LANGUAGE_STANDARD": "c++2a",
-        "MACOSX_DEPLOYMENT_TARGET": "10.15",
-        "OTHER_CFLAGS": ["-O3", "-w"]
-      }
-    },
-    {
       "target_name": "f2b_native",
       "sources": [
         "native/addon.cc",
@@ -64,5 +42,35 @@
         }]
       ]
     }
+  ],
+  # The static RE2 library is a target only when no prebuilt one is given (make builds every
+  # target it knows).
+  "conditions": [
+    ["re2_archive==''", {
+      "targets": [
+        {
+          # RE2 and Abseil, compiled from the sources the `re2` npm package installs (the list is read
+          # from its own binding.gyp by native/re2-sources.js). Never sanitized: it is not our code,
+          # and an unsanitized static library links into the sanitized addon.
+          "target_name": "re2_lib",
+          "type": "static_library",
+          "sources": ["<!@(node native/re2-sources.js sources)"],
+          "include_dirs": ["<!@(node native/re2-sources.js includes)"],
+          "defines": ["NDEBUG", "NOMINMAX"],
+          "cflags": ["-fPIC", "-pthread", "-O3", "-w"],
+          "cflags_cc!": ["-fno-exceptions", "-std=gnu++17"],
+          "cflags_cc": ["-std=c++2a"],
+          "direct_dependent_settings": {
+            "include_dirs": ["<!@(node native/re2-sources.js includes)"],
+            "defines": ["NOMINMAX"]
+          },
+          "xcode_settings": {
+            "CLANG_CXX_LANGUAGE_STANDARD": "c++2a",
+            "MACOSX_DEPLOYMENT_TARGET": "10.15",
+            "OTHER_CFLAGS": ["-O3", "-w"]
+          }
+        }
+      ]
+    }]
   ]
 }

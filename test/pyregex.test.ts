@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import { PyMatch, PyRegexError, PyRegExp, PyRegexOptions, translatePyRegex } from '../src/filter/pyregex';
 import { Node } from '../src/filter/pyregex/ast';
 import { parsePython } from '../src/filter/pyregex/parser';
-import { caseClass } from '../src/filter/pyregex/unicode';
+import { caseClass, caseClassFromTable, caseClose } from '../src/filter/pyregex/unicode';
 import { width } from '../src/filter/pyregex/width';
 
 const r = String.raw;
@@ -1190,4 +1190,14 @@ describe('fail2ban corpus', { skip: haveFail2ban ? false : `no fail2ban install 
     assert.deepEqual(failures, []);
     assert.ok(corpus.searches.length > 10_000 && matches > 1000);
   });
+});
+
+test('case classes of ASCII code points come without the full table, and equal it', () => {
+  for (let cp = 0; cp < 0x80; cp++) {
+    assert.deepEqual(caseClass(cp, false), caseClassFromTable(cp), `U+${cp.toString(16)}`);
+    const fromTable = [...new Set([cp, ...caseClassFromTable(cp)])].sort((a, b) => a - b);
+    const closed = caseClose([[cp, cp]], false).flatMap(([lo, hi]) => Array.from({ length: hi - lo + 1 }, (_, i) => lo + i));
+    assert.deepEqual(closed, fromTable, `close U+${cp.toString(16)}`);
+  }
+  assert.deepEqual(caseClass(0x6b, false), [0x4b, 0x6b, 0x212a]);
 });

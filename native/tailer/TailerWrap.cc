@@ -50,7 +50,7 @@ Napi::Object toJs(Napi::Env env, LineBatch& batch) {
         env, bytes->data(), bytes->size(), [](Napi::Env, char*, std::vector<char>* owned) { delete owned; }, bytes);
   }
   auto ends = Napi::Uint32Array::New(env, batch.ends.size());
-  std::memcpy(ends.Data(), batch.ends.data(), batch.ends.size() * sizeof(uint32_t));
+  if (!batch.ends.empty()) std::memcpy(ends.Data(), batch.ends.data(), batch.ends.size() * sizeof(uint32_t));
   auto out = Napi::Object::New(env);
   out.Set("fileId", Napi::Number::New(env, batch.fileId));
   out.Set("base", Napi::Number::New(env, static_cast<double>(batch.base)));

@@ -77,10 +77,19 @@ export function parseAddress(text: string): { family: Family; bits: bigint } | u
 }
 
 /** The canonical text of an address (IPv6 compressed, lower case), or undefined. */
+/** Recent answers of normalizeAddress: attackers repeat, and the BigInt round trip is the
+ *  costliest part of handling a failure line. Cleared when full (no eviction order needed). */
+const normalized = new Map<string, string | undefined>();
+const NORMALIZED_MAX = 10_000;
+
 export function normalizeAddress(text: string): string | undefined {
+  let out = normalized.get(text);
+  if (out !== undefined || normalized.has(text)) return out;
   const a = parseAddress(text);
-  if (!a) return undefined;
-  return a.family === 4 ? bigToV4(a.bits) : bigToV6(a.bits);
+  out = a ? (a.family === 4 ? bigToV4(a.bits) : bigToV6(a.bits)) : undefined;
+  if (normalized.size >= NORMALIZED_MAX) normalized.clear();
+  normalized.set(text, out);
+  return out;
 }
 
 export function addressFamily(text: string): Family | undefined {

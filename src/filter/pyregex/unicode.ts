@@ -100,6 +100,26 @@ function buildCaseClasses(): Map<number, number[]> {
   return classes;
 }
 
+/** The non-ASCII partners of ASCII letters under that equivalence (lower-case key). */
+const ASCII_PARTNERS: Record<number, number[]> = { 0x69: [0x130, 0x131], 0x6b: [0x212a], 0x73: [0x17f] };
+
+/**
+ * caseClass for an ASCII code point without building the whole table (which costs ~35 ms of
+ * start-up, and most patterns only fold ASCII letters); test/pyregex.test.ts checks it against
+ * the table for every ASCII code point.
+ */
+function asciiUnicodeClass(cp: number): number[] | undefined {
+  const pair = asciiCaseClass(cp);
+  if (!pair) return undefined;
+  return [...pair, ...(ASCII_PARTNERS[pair[1]] ?? [])];
+}
+
+/** the full table's class (tests) */
+export function caseClassFromTable(cp: number): number[] {
+  caseClasses ??= buildCaseClasses();
+  return caseClasses.get(cp) ?? [cp];
+}
+
 function asciiCaseClass(cp: number): number[] | undefined {
   if (cp >= 0x41 && cp <= 0x5a) return [cp, cp + 0x20];
   if (cp >= 0x61 && cp <= 0x7a) return [cp - 0x20, cp];
@@ -109,6 +129,7 @@ function asciiCaseClass(cp: number): number[] | undefined {
 /** every code point Python's IGNORECASE treats as equal to cp (cp included) */
 export function caseClass(cp: number, ascii: boolean): number[] {
   if (ascii) return asciiCaseClass(cp) ?? [cp];
+  if (cp < 0x80) return asciiUnicodeClass(cp) ?? [cp];
   caseClasses ??= buildCaseClasses();
   return caseClasses.get(cp) ?? [cp];
 }
@@ -122,6 +143,12 @@ export function caseClose(r: Ranges, ascii: boolean): Ranges {
       if (a <= b) out.push([a + 0x20, b + 0x20]);
       const c = Math.max(lo, 0x61), d = Math.min(hi, 0x7a);
       if (c <= d) out.push([c - 0x20, d - 0x20]);
+    }
+    return normalise(out);
+  }
+  if (r.every(([, hi]) => hi < 0x80)) {
+    for (const [lo, hi] of r) {
+      for (let cp = lo; cp <= hi; cp++) for (const x of asciiUnicodeClass(cp) ?? []) out.push([x, x]);
     }
     return normalise(out);
   }
