@@ -14,7 +14,7 @@ import type { FirewallJailSpec } from './firewall/backend';
 import { FirewallBatcher } from './firewall/batcher';
 import { Jail } from './jail/jail';
 import { LogSink, Logger, parseLevel } from './log/logger';
-import { MatcherPool } from './pipeline/pool';
+import { DEFAULT_LINE_BUDGET_MS, MatcherPool } from './pipeline/pool';
 import { Tailer, splitLines, mapBackend } from './tailer';
 import { loadNative, type NativePrefilter } from './native';
 import { nativePattern } from './prefilter/native';
@@ -30,6 +30,8 @@ export interface DaemonOptions {
   loglevel?: string;
   /** matcher worker threads (0 = main thread) */
   threads?: number;
+  /** how long one line may run in a filter before it is skipped (default 1000 ms) */
+  lineBudgetMs?: number;
   /** nftables table name (default f2b-fast) */
   table?: string;
   clock?: Clock;
@@ -129,7 +131,15 @@ export class Daemon {
     const actionsLog = this.log.child('fail2ban.actions');
     this.batcher = new FirewallBatcher(backend, { onError: (e) => actionsLog.error(`firewall update failed: ${e.message}`) });
 
-    this.pool = new MatcherPool({ threads: opts.threads });
+    const filterLog = this.log.child('fail2ban.filter');
+    this.pool = new MatcherPool({
+      threads: opts.threads,
+      lineBudgetMs: opts.lineBudgetMs,
+      onSlowLine: ({ filter, line, ms }) => {
+        const jail = [...this.jails.values()].find((j) => j.spec.key === filter)?.def.name ?? '?';
+        filterLog.warn(`[${jail}] a line ran ${ms} ms in the filter's regexes (budget ${opts.lineBudgetMs ?? DEFAULT_LINE_BUDGET_MS} ms) and was skipped: ${printable(line)}`);
+      },
+    });
     for (const { def, spec } of ready) {
       const jail = new Jail(
         def,
@@ -157,7 +167,6 @@ export class Daemon {
         }
       }
     }
-    const filterLog = this.log.child('fail2ban.filter');
     for (const [file, { jails, start }] of byPath) {
       let size = 0;
       try {
@@ -341,4 +350,10 @@ function selectLines(masks: Uint32Array, group: number): Uint32Array | null {
   const out = new Uint32Array(n);
   for (let i = 0, k = 0; i < masks.length; i++) if (masks[i] & bit) out[k++] = i;
   return out;
+}
+
+/** A log line for our own log: control characters escaped, at most 300 characters. */
+function printable(line: string): string {
+  const s = line.length > 300 ? `${line.slice(0, 300)}...` : line;
+  return JSON.stringify(s);
 }

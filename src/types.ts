@@ -46,6 +46,10 @@ export interface MatchTask {
   lines: string[];
   /** per filter: the indexes of the lines it may match (native prefilter), null = all */
   select?: (Uint32Array | null)[];
+  /** shared with the pool's watchdog: [filter, line + 1, lines started] (src/pipeline/pool.ts) */
+  progress?: SharedArrayBuffer;
+  /** [filter, line] pairs, flattened: lines given up after running past the time budget */
+  skip?: number[];
   /** reference "now" in epoch seconds, for year inference */
   now: number;
 }

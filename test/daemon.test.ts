@@ -84,3 +84,25 @@ test('two jails on one file: the native prefilter hands each only its lines, and
   assert.equal(stats.position, fs.statSync(log).size);
   assert.match(stats.firstLineHash ?? '', /^[0-9a-f]{16}$/);
 });
+
+test('a line that runs past the time budget in one jail is skipped with a warning; the jails go on banning', async (t) => {
+  const { dir, log, conf } = await start(t, 'maxretry = 1\n');
+  const other = path.join(dir, 'app.log');
+  // (?:a+)+b backtracks exponentially in V8 on a run of a's without the b
+  fs.writeFileSync(path.join(conf, 'filter.d/evil.conf'), '[Definition]\nfailregex = ^\\s*\\S+ app\\[\\d+\\]: <HOST> (?:a+)+b$\n');
+  fs.appendFileSync(path.join(conf, 'jail.local'), `\n[evil]\nenabled = true\nfilter = evil\nlogpath = ${other}\nmaxretry = 1\nbanaction = nftables-allports\n`);
+  fs.writeFileSync(log, '');
+  fs.writeFileSync(other, '');
+  const d = await Daemon.start({ configDir: conf, dryRun: true, logtarget: path.join(dir, 'f2b.log'), threads: 2, lineBudgetMs: 300 });
+  t.after(() => d.stop());
+  const sshd = d.jails.get('sshd')!.jail;
+  const evil = d.jails.get('evil')!.jail;
+  fs.appendFileSync(other, syslog(`192.0.2.70 ${'a'.repeat(40)}!`, { ident: 'app', pid: 1 }));
+  fs.appendFileSync(log, failed('192.0.2.71'));
+  assert.ok(await waitFor(() => sshd.isBanned('192.0.2.71'), 5000));
+  fs.appendFileSync(other, syslog('192.0.2.72 aab', { ident: 'app', pid: 1 }));
+  assert.ok(await waitFor(() => evil.isBanned('192.0.2.72'), 10000), fs.readFileSync(path.join(dir, 'f2b.log'), 'utf8'));
+  assert.equal(evil.isBanned('192.0.2.70'), false);
+  const out = fs.readFileSync(path.join(dir, 'f2b.log'), 'utf8');
+  assert.match(out, /WARNING \[evil\] a line ran \d+ ms in the filter's regexes \(budget 300 ms\) and was skipped: "\w+ +\d+ [\d:]+ web1 app\[1\]: 192\.0\.2\.70 a+!"/);
+});

@@ -22,7 +22,8 @@ export async function main(argv: string[]): Promise<number> {
     .option('--dry-run', 'log the bans instead of touching the firewall')
     .option('--logtarget <target>', "override fail2ban.conf's logtarget: a file, STDOUT or STDERR")
     .option('--loglevel <level>', "override fail2ban.conf's loglevel (CRITICAL ERROR WARNING NOTICE INFO DEBUG)")
-    .option('--threads <n>', 'matcher worker threads (default: cores - 1; 0 = match on the main thread)')
+    .option('--threads <n>', 'matcher worker threads (default: cores - 1, at least 2; 0 = match on the main thread)')
+    .option('--line-budget <ms>', 'how long one log line may run in a filter before it is skipped with a warning', '1000')
     .option('--table <name>', 'nftables table to own', 'f2b-fast')
     .action(async (opts) => {
       code = await (await import('./run')).runCommand(opts);

@@ -12,6 +12,7 @@ import type { FilterSpecMessage } from '../types';
 import { defaultConfigDir } from './paths';
 import { filterPrefilter, scanFile, type FileScanResult } from '../scan/filescan';
 import { progressBar } from './progress';
+import { intOption } from './options';
 
 export interface RegexOptions {
   config?: string;
@@ -240,7 +241,7 @@ async function tallyLines(runner: RegexRunner, log: string, now: number, opts: R
   }
 
   const progress = progressBar(opts, log);
-  const res = await scanCandidates(runner, log, native, { now, threads: opts.threads ? Number(opts.threads) : undefined, onProgress: progress?.update }, (lineNo, line, r) => tallyOne(lineNo, line, r));
+  const res = await scanCandidates(runner, log, native, { now, threads: intOption('threads', opts.threads, 1), onProgress: progress?.update }, (lineNo, line, r) => tallyOne(lineNo, line, r));
   progress?.done();
   t.total = res.lines - res.skipped;
   t.dropped = t.total - res.read;
@@ -326,6 +327,7 @@ function* linesBackward(fd: number, from: number, to: number): Generator<string>
 export async function regexCommand(log: string, filter: string, ignoreregex: string | undefined, opts: RegexOptions): Promise<number> {
   const out = (s: string) => process.stdout.write(s);
   const started = process.hrtime.bigint();
+  intOption('threads', opts.threads, 1);
   const configDir = opts.config ?? defaultConfigDir();
   const now = opts.now ? parseNow(opts.now) : Date.now() / 1000;
   // journal entries are matched with the filter's journal prefix (logtype = journal), like the

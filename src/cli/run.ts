@@ -1,5 +1,6 @@
 // `f2b-fast run`: the daemon in the foreground, as systemd and containers expect.
 
+import { intOption } from './options';
 import { Daemon } from '../daemon';
 import { F2bError } from '../errors';
 import { defaultConfigDir } from './paths';
@@ -10,12 +11,15 @@ export interface RunOptions {
   logtarget?: string;
   loglevel?: string;
   threads?: string;
+  lineBudget?: string;
   table?: string;
 }
 
 /** Runs until SIGTERM/SIGINT; resolves with the exit code. */
 export async function runCommand(opts: RunOptions): Promise<number> {
   const configDir = opts.config ?? defaultConfigDir();
+  const threads = intOption('threads', opts.threads, 0);
+  const lineBudgetMs = intOption('line-budget', opts.lineBudget, 10);
   let daemon: Daemon;
   try {
     daemon = await Daemon.start({
@@ -23,7 +27,8 @@ export async function runCommand(opts: RunOptions): Promise<number> {
       dryRun: opts.dryRun,
       logtarget: opts.logtarget,
       loglevel: opts.loglevel,
-      threads: opts.threads === undefined ? undefined : Number(opts.threads),
+      threads,
+      lineBudgetMs,
       table: opts.table,
     });
   } catch (e) {

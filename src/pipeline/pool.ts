@@ -2,25 +2,50 @@
 // A task costs ~140 us of overhead here, so lines cross in batches, never one by one.
 // Filters with maxlines > 1 keep a window of lines between calls; they are scanned on the main
 // thread, in order, by a local scanner (workers would each hold a different window).
+//
+// Time budget: a regex that backtracks for ever (a crafted line against a pathological filter)
+// must cost that line, never the daemon. Each task shares a small progress counter with its
+// worker (which filter, which line, how many lines so far); a watchdog stops the worker when one
+// line has run past `lineBudgetMs`, and the task runs again without that line. Other tasks keep
+// running on the other workers meanwhile (there are always at least two).
 
 import * as os from 'node:os';
 import * as path from 'node:path';
 import Piscina from 'piscina';
 import { FilterScanner } from '../filter/filter';
-import { scanLines } from './worker';
+import { PROGRESS_FILTER, PROGRESS_LINE, PROGRESS_TICKS, scanLines } from './worker';
 import type { FilterScanMessage, FilterSpecMessage, MatchResult, MatchTask } from '../types';
 
 export interface MatcherPoolOptions {
-  /** worker threads; 0 = match on the main thread (tests, `regex` on small inputs) */
+  /** worker threads; 0 = match on the main thread (tests, `regex` on small inputs); default:
+   *  cores - 1, at least 2 (a worker stopped by the time budget must not stall the others) */
   threads?: number;
+  /** how long one line may run in one filter before it is given up (default 1000 ms) */
+  lineBudgetMs?: number;
+  /** told about every line given up */
+  onSlowLine?(info: SlowLine): void;
 }
+
+export interface SlowLine {
+  /** the filter's key (FilterSpecMessage.key) */
+  filter: string;
+  line: string;
+  /** how long it had run when it was stopped */
+  ms: number;
+}
+
+export const DEFAULT_LINE_BUDGET_MS = 1000;
 
 export class MatcherPool {
   private readonly piscina?: Piscina<MatchTask, MatchResult>;
   private readonly local = new Map<string, FilterScanner>();
+  private readonly budget: number;
+  private readonly onSlowLine?: (info: SlowLine) => void;
 
   constructor(opts: MatcherPoolOptions = {}) {
-    const threads = opts.threads ?? Math.max(1, os.availableParallelism() - 1);
+    const threads = opts.threads ?? Math.max(2, os.availableParallelism() - 1);
+    this.budget = opts.lineBudgetMs ?? DEFAULT_LINE_BUDGET_MS;
+    this.onSlowLine = opts.onSlowLine;
     if (threads > 0) {
       this.piscina = new Piscina({
         filename: path.join(__dirname, 'worker.js'),
@@ -37,7 +62,7 @@ export class MatcherPool {
     const remote = filters.map((f, i) => ({ f, sel: select?.[i] ?? null })).filter(({ f }) => f.maxlines <= 1);
     const out = new Map<string, FilterScanMessage>();
     if (remote.length && this.piscina) {
-      const res = await this.piscina.run({ filters: remote.map((r) => r.f), lines, now, select: remote.map((r) => r.sel) });
+      const res = await this.runGuarded({ filters: remote.map((r) => r.f), lines, now, select: remote.map((r) => r.sel) });
       remote.forEach((r, i) => out.set(r.f.key, res.scans[i]));
     }
     for (const [i, f] of filters.entries()) {
@@ -51,6 +76,40 @@ export class MatcherPool {
       out.set(f.key, scanLines(s, lines, now, f.maxlines > 1 ? null : select?.[i]));
     }
     return filters.map((f) => out.get(f.key)!);
+  }
+
+  /** Run a task under the watchdog; a line that runs past the budget is skipped and the task run
+   *  again (lines given up stay given up). */
+  private async runGuarded(task: MatchTask): Promise<MatchResult> {
+    const skip: number[] = [];
+    for (;;) {
+      const progress = new Int32Array(new SharedArrayBuffer(3 * Int32Array.BYTES_PER_ELEMENT));
+      const ac = new AbortController();
+      let ticks = 0;
+      let since = Date.now();
+      // queued tasks have no ticks yet: their time does not count
+      const timer = setInterval(() => {
+        const t = Atomics.load(progress, PROGRESS_TICKS);
+        if (t !== ticks || t === 0) {
+          ticks = t;
+          since = Date.now();
+        } else if (Date.now() - since >= this.budget) {
+          ac.abort();
+        }
+      }, Math.max(5, Math.floor(this.budget / 10)));
+      try {
+        return await this.piscina!.run({ ...task, progress: progress.buffer as SharedArrayBuffer, skip }, { signal: ac.signal });
+      } catch (e) {
+        if (!ac.signal.aborted) throw e;
+        const f = Atomics.load(progress, PROGRESS_FILTER);
+        const l = Atomics.load(progress, PROGRESS_LINE) - 1;
+        if (l < 0) throw e; // cannot happen: aborted only while a line runs
+        skip.push(f, l);
+        this.onSlowLine?.({ filter: task.filters[f].key, line: task.lines[l], ms: Date.now() - since });
+      } finally {
+        clearInterval(timer);
+      }
+    }
   }
 
   async close(): Promise<void> {

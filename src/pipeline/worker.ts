@@ -7,6 +7,11 @@ import type { FilterSpecMessage, FilterScanMessage, MatchResult, MatchTask } fro
 
 const cache = new Map<string, FilterScanner>();
 
+/** Int32 slots of MatchTask.progress, read by the pool's watchdog */
+export const PROGRESS_FILTER = 0;
+export const PROGRESS_LINE = 1;
+export const PROGRESS_TICKS = 2;
+
 function scannerFor(spec: FilterSpecMessage): FilterScanner {
   let s = cache.get(spec.key);
   if (!s) {
@@ -16,16 +21,25 @@ function scannerFor(spec: FilterSpecMessage): FilterScanner {
   return s;
 }
 
-/** Scan every line with one filter, or only the `select`ed ones (the native prefilter's
- *  candidates for this filter; the others get a NaN time, as undated lines do). Exported for the
- *  main-thread path (multi-line filters). */
-export function scanLines(scanner: FilterScanner, lines: string[], now: number, select?: Uint32Array | null): FilterScanMessage {
+/**
+ * Scan every line with one filter, or only the `select`ed ones (the native prefilter's
+ * candidates for this filter; the others get a NaN time, as undated lines do). `before(i)` runs
+ * before line i and may skip it (true). Exported for the main-thread path (multi-line filters).
+ */
+export function scanLines(
+  scanner: FilterScanner,
+  lines: string[],
+  now: number,
+  select?: Uint32Array | null,
+  before?: (line: number) => boolean,
+): FilterScanMessage {
   const times = new Float64Array(lines.length);
   const hits: FilterScanMessage['hits'] = [];
-  if (select) times.fill(NaN);
+  if (select || before) times.fill(NaN);
   const count = select ? select.length : lines.length;
   for (let k = 0; k < count; k++) {
     const i = select ? select[k] : k;
+    if (before && before(i)) continue;
     const r = scanner.scan(lines[i], now);
     times[i] = timeCode(r);
     if (r.hits.length || r.ignoredBy !== undefined) hits.push({ line: i, hits: r.hits, ignoredBy: r.ignoredBy, dateText: r.dateText });
@@ -34,5 +48,17 @@ export function scanLines(scanner: FilterScanner, lines: string[], now: number, 
 }
 
 export default function match(task: MatchTask): MatchResult {
-  return { scans: task.filters.map((f, i) => scanLines(scannerFor(f), task.lines, task.now, task.select?.[i])) };
+  const p = task.progress ? new Int32Array(task.progress) : null;
+  const skip = new Set<number>();
+  for (let i = 0; i + 1 < (task.skip?.length ?? 0); i += 2) skip.add(task.skip![i] * 0x1_0000_0000 + task.skip![i + 1]);
+  return {
+    scans: task.filters.map((f, fi) =>
+      scanLines(scannerFor(f), task.lines, task.now, task.select?.[fi], p ? (i) => {
+        Atomics.store(p, PROGRESS_FILTER, fi);
+        Atomics.store(p, PROGRESS_LINE, i + 1);
+        Atomics.add(p, PROGRESS_TICKS, 1);
+        return skip.has(fi * 0x1_0000_0000 + i);
+      } : undefined),
+    ),
+  };
 }
