@@ -10,6 +10,7 @@
       "target_name": "f2b_native",
       "sources": [
         "native/addon.cc",
+        "native/scan/LiteralGate.cc",
         "native/scan/Prefilter.cc",
         "native/scan/ScanWrap.cc",
         "native/tailer/Backend.cc",

@@ -17,7 +17,7 @@ import { LogSink, Logger, parseLevel } from './log/logger';
 import { DEFAULT_LINE_BUDGET_MS, MatcherPool } from './pipeline/pool';
 import { Tailer, splitLines, mapBackend } from './tailer';
 import { loadNative, type NativePrefilter } from './native';
-import { nativePattern } from './prefilter/native';
+import { filterLiterals, nativePattern, type GateLiteral } from './prefilter/native';
 import { MAX_GROUPS } from './scan/filescan';
 import type { FilterSpecMessage, FilterScanMessage, TailBatch, TailEvent } from './types';
 
@@ -221,7 +221,9 @@ export class Daemon {
     patterns.forEach((p, i) => {
       if (!p.pattern) this.log.child('fail2ban.filter').debug(`[${jails[i].def.name}] ${file}: every line goes to the matchers (${p.reason})`);
     });
-    return new (loadNative().Prefilter)(patterns.map((p) => p.pattern));
+    const literals = jails.map((j) => filterLiterals(j.spec));
+    const lits = literals.every((l) => l !== null) ? (literals as GateLiteral[][]) : undefined;
+    return new (loadNative().Prefilter)(patterns.map((p) => p.pattern), lits);
   }
 
   private onEvent(e: TailEvent): void {

@@ -21,6 +21,8 @@ export interface NativePrefilter {
   readonly groups: number;
   /** true when some group takes every line (nothing is dropped) */
   readonly passesAll: boolean;
+  /** true when a literal search (native/scan/LiteralGate.hh) runs in front of RE2 */
+  readonly literalGate: boolean;
   /** the candidate lines of a buffer: [begins[i], ends[i]) without the '\n', masks[i] = groups */
   scan(buf: Buffer): { begins: Uint32Array; ends: Uint32Array; masks: Uint32Array };
 }
@@ -46,7 +48,9 @@ export interface NativeFileBatch {
 }
 
 export interface NativeAddon {
-  Prefilter: new (patterns: string[]) => NativePrefilter;
+  /** literals: per group, literals one of which every line its pattern matches contains (all
+   *  groups or none) */
+  Prefilter: new (patterns: string[], literals?: { text: string; ci: boolean }[][]) => NativePrefilter;
   scanFile(
     path: string,
     prefilter: NativePrefilter,

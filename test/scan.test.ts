@@ -179,3 +179,40 @@ test('scanFile: progress reaches the size', async (t) => {
   assert.ok(calls >= 2);
   assert.equal(last, res.size);
 });
+
+test('literal gate: the same candidates as RE2 alone, at buffer edges, any case, many literals, and after it gives way to RE2', () => {
+  const rng = mulberry32(5);
+  const words = ['Failed', 'password', 'Invalid', 'user', 'from', 'port', 'xy', 'ab', 'Zq', 'login', 'admin', 'cgi-bin', 'pma', 'mail', 'horde', 'roundcube', 'webmail', 'signup'];
+  const pick = () => words[Math.floor(rng() * words.length)];
+  for (let round = 0; round < 40; round++) {
+    // each group: a pattern "A.*B" and the literals that gate it (halves of A: sound)
+    const groups = Array.from({ length: 1 + Math.floor(rng() * 5) }, () => [pick(), pick()] as const);
+    const ci = rng() < 0.3;
+    const patterns = groups.map(([a, b]) => `${ci ? '(?i)' : ''}${a}.*${b}`);
+    const literals = groups.map(([a]) => (a.length >= 4 ? [{ text: a.slice(0, a.length >> 1), ci }, { text: a.slice(a.length >> 1), ci }] : [{ text: a, ci }]));
+    const lines: string[] = [];
+    const n = 50 + Math.floor(rng() * 3000);
+    for (let i = 0; i < n; i++) {
+      const parts = Array.from({ length: Math.floor(rng() * 6) }, () => (rng() < 0.2 ? pick().toUpperCase() : pick()));
+      lines.push(parts.join(rng() < 0.5 ? ' ' : ''));
+    }
+    // no trailing newline half the time: a literal may sit in the last bytes
+    const text = Buffer.from(lines.join('\n') + (rng() < 0.5 ? '\n' : ''));
+    const gated = new native.Prefilter(patterns, literals);
+    const plain = new native.Prefilter(patterns);
+    assert.equal(plain.literalGate, false);
+    if (process.arch === 'x64') assert.equal(gated.literalGate, true);
+    assert.deepEqual(gated.scan(text), plain.scan(text), `round ${round}: ${JSON.stringify(patterns)}`);
+  }
+  // more literals than buckets, and one that only fits at the very end of the buffer
+  const many = Array.from({ length: 40 }, (_, i) => `k${i}x`);
+  const p = new native.Prefilter(['k\\d+x'], [many.map((text) => ({ text, ci: false }))]);
+  assert.deepEqual(candidates(['k\\d+x'], 'aaa\nbbb k39x\nccc\nk7x'), [['bbb k39x', 1], ['k7x', 1]]);
+  const buf = Buffer.from('aaa\nbbb k39x\nccc\nk7x');
+  assert.deepEqual([...p.scan(buf).begins], [4, 17]);
+  // most lines hold a literal: it gives way to RE2 and finds the same lines
+  const dense = Buffer.from(Array.from({ length: 5000 }, (_, i) => (i % 97 === 0 ? `from x port ${i}` : `from y ${i}`)).join('\n'));
+  const d1 = new native.Prefilter(['from x port'], [[{ text: 'from', ci: false }]]);
+  assert.deepEqual(d1.scan(dense), new native.Prefilter(['from x port']).scan(dense));
+  assert.equal(d1.scan(dense).begins.length, Math.ceil(5000 / 97));
+});

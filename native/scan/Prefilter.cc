@@ -23,7 +23,9 @@ RE2::Options options() {
 
 }  // namespace
 
-Prefilter::Prefilter(const std::vector<std::string>& patterns) : groups_(patterns.size()) {
+Prefilter::Prefilter(const std::vector<std::string>& patterns,
+                     const std::vector<std::vector<LiteralGate::Literal>>& literals)
+    : groups_(patterns.size()) {
   if (patterns.empty()) throw std::invalid_argument("a prefilter needs at least one group");
   if (patterns.size() > kMaxGroups) {
     throw std::invalid_argument("a prefilter takes at most " + std::to_string(kMaxGroups) + " groups");
@@ -48,6 +50,26 @@ Prefilter::Prefilter(const std::vector<std::string>& patterns) : groups_(pattern
     gate_ = std::make_unique<RE2>(alternation, options());
     if (!gate_->ok()) throw std::invalid_argument("prefilter gate: " + gate_->error());
   }
+  if (!all_ && literals.size() == patterns.size()) {
+    std::vector<LiteralGate::Literal> all;
+    bool every = true;
+    for (const auto& group : literals) {
+      if (group.empty()) every = false;
+      all.insert(all.end(), group.begin(), group.end());
+    }
+    if (every) {
+      auto gate = std::make_unique<LiteralGate>(std::move(all));
+      if (gate->available()) literals_ = std::move(gate);
+    }
+  }
+}
+
+size_t Prefilter::nextLiteral(const char* data, size_t len, size_t from) const {
+  const size_t at = literals_->find(data, len, from);
+  if (at == SIZE_MAX) return static_cast<size_t>(-1);
+  size_t begin = at;
+  while (begin > from && data[begin - 1] != '\n') begin--;
+  return begin;
 }
 
 Prefilter::~Prefilter() = default;

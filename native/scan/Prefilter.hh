@@ -16,11 +16,18 @@
 
 #include <re2/set.h>
 
+#include "LiteralGate.hh"
+
 namespace re2 {
 class RE2;
 }
 
 namespace f2b::scan {
+
+// The literal gate gives way to RE2 once it has had this many hits in one buffer...
+constexpr size_t kLiteralProbeHits = 64;
+// ...at more than one hit per this many bytes.
+constexpr size_t kLiteralMaxRate = 2048;
 
 // Bit g set = group g (one jail, or one filter) may match the line.
 using Mask = uint32_t;
@@ -29,8 +36,11 @@ constexpr size_t kMaxGroups = 32;
 class Prefilter {
  public:
   // patterns[g] for group g; an empty pattern passes every line for that group.
+  // literals (optional): per group, literals one of which every line its pattern matches
+  // contains; given for every group, they gate the RE2 work (LiteralGate) where the machine can.
   // Throws std::invalid_argument (naming the group) when a pattern does not compile.
-  explicit Prefilter(const std::vector<std::string>& patterns);
+  explicit Prefilter(const std::vector<std::string>& patterns,
+                     const std::vector<std::vector<LiteralGate::Literal>>& literals = {});
   ~Prefilter();
   Prefilter(const Prefilter&) = delete;
   Prefilter& operator=(const Prefilter&) = delete;
@@ -38,6 +48,8 @@ class Prefilter {
   size_t groups() const { return groups_; }
   // True when every line is a candidate for some group (nothing can be dropped).
   bool passesAll() const { return all_ != 0; }
+  // True when the literal gate runs in front of RE2.
+  bool literalGate() const { return literals_ != nullptr; }
 
   // The groups that may match one line (without its '\n').
   Mask lineMask(const char* line, size_t len) const;
@@ -51,6 +63,8 @@ class Prefilter {
  private:
   // Position of the first byte of a line that matches the gate at or after `from`, or npos.
   size_t nextCandidate(const char* data, size_t len, size_t from) const;
+  // The same with the literal gate: the line may still match no pattern.
+  size_t nextLiteral(const char* data, size_t len, size_t from) const;
 
   size_t groups_ = 0;
   // The non-empty patterns, matched together on one line; setGroup_[i] is the group of entry i.
@@ -59,6 +73,8 @@ class Prefilter {
   // The alternation of all patterns, searched over whole buffers; null when a group passes
   // every line.
   std::unique_ptr<re2::RE2> gate_;
+  // In front of gate_ when every group has literals and the machine can run it.
+  std::unique_ptr<LiteralGate> literals_;
   // Groups whose pattern is empty.
   Mask all_ = 0;
 };
@@ -66,16 +82,24 @@ class Prefilter {
 template <class Hit>
 void Prefilter::scan(const char* data, size_t len, Hit&& hit) const {
   size_t pos = 0;
+  // The literal gate pays off only when few lines hold one of its literals (an nginx access log
+  // and a bot-search filter); where most do (sshd's helper regexes share "Connection", "from"),
+  // each hit costs an RE2 run on its line and one RE2 search over the buffer is cheaper. So it
+  // watches its hit rate and hands over to RE2 for the rest of the buffer when it is high.
+  bool literal = literals_ != nullptr;
+  size_t hits = 0;
   while (pos < len) {
     size_t begin = pos;
     if (!all_) {
-      begin = nextCandidate(data, len, pos);
+      if (literal && hits >= kLiteralProbeHits && hits * kLiteralMaxRate > pos) literal = false;
+      begin = literal ? nextLiteral(data, len, pos) : nextCandidate(data, len, pos);
       if (begin == static_cast<size_t>(-1)) return;
+      if (literal) hits++;
     }
     const void* nl = std::memchr(data + begin, '\n', len - begin);
     const size_t end = nl ? static_cast<size_t>(static_cast<const char*>(nl) - data) : len;
-    // With one group the gate is that group's pattern: its hit is the answer.
-    const Mask mask = groups_ == 1 && !all_ ? Mask{1} : lineMask(data + begin, end - begin);
+    // With one group the RE2 gate is that group's pattern: its hit is the answer.
+    const Mask mask = groups_ == 1 && !all_ && !literal ? Mask{1} : lineMask(data + begin, end - begin);
     if (mask) hit(data + begin, data + end, mask);
     pos = end + 1;
   }

@@ -23,6 +23,7 @@ void PrefilterWrap::Init(Napi::Env env, Napi::Object exports) {
                                    {
                                        InstanceAccessor<&PrefilterWrap::Groups>("groups"),
                                        InstanceAccessor<&PrefilterWrap::PassesAll>("passesAll"),
+                                       InstanceAccessor<&PrefilterWrap::LiteralGateOn>("literalGate"),
                                        InstanceMethod<&PrefilterWrap::Scan>("scan"),
                                    });
   constructor_ = new Napi::FunctionReference(Napi::Persistent(cls));
@@ -40,8 +41,29 @@ PrefilterWrap::PrefilterWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<
     if (!v.IsString()) throw Napi::TypeError::New(env, "Expected patterns to be an array of strings");
     patterns.push_back(v.As<Napi::String>().Utf8Value());
   }
+  // literals: per group, [{ text, ci }] (optional)
+  std::vector<std::vector<LiteralGate::Literal>> literals;
+  if (info.Length() > 1 && !info[1].IsUndefined()) {
+    if (!info[1].IsArray()) throw Napi::TypeError::New(env, "Expected literals to be an array of arrays");
+    auto groups = info[1].As<Napi::Array>();
+    for (uint32_t g = 0; g < groups.Length(); g++) {
+      Napi::Value v = groups.Get(g);
+      if (!v.IsArray()) throw Napi::TypeError::New(env, "Expected literals to be an array of arrays");
+      auto list = v.As<Napi::Array>();
+      std::vector<LiteralGate::Literal> group;
+      for (uint32_t i = 0; i < list.Length(); i++) {
+        Napi::Value e = list.Get(i);
+        if (!e.IsObject() || !e.As<Napi::Object>().Get("text").IsString()) {
+          throw Napi::TypeError::New(env, "Expected each literal to be { text, ci }");
+        }
+        auto o = e.As<Napi::Object>();
+        group.push_back({o.Get("text").As<Napi::String>().Utf8Value(), o.Get("ci").ToBoolean().Value()});
+      }
+      literals.push_back(std::move(group));
+    }
+  }
   try {
-    prefilter_ = std::make_shared<const Prefilter>(patterns);
+    prefilter_ = std::make_shared<const Prefilter>(patterns, literals);
   } catch (const std::exception& e) {
     throw Napi::Error::New(env, e.what());
   }
@@ -56,6 +78,10 @@ std::shared_ptr<const Prefilter> PrefilterWrap::from(Napi::Env env, Napi::Value 
 
 Napi::Value PrefilterWrap::Groups(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(prefilter_->groups()));
+}
+
+Napi::Value PrefilterWrap::LiteralGateOn(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), prefilter_->literalGate());
 }
 
 Napi::Value PrefilterWrap::PassesAll(const Napi::CallbackInfo& info) {

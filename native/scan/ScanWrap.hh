@@ -22,6 +22,7 @@ class PrefilterWrap : public Napi::ObjectWrap<PrefilterWrap> {
  private:
   Napi::Value Groups(const Napi::CallbackInfo& info);
   Napi::Value PassesAll(const Napi::CallbackInfo& info);
+  Napi::Value LiteralGateOn(const Napi::CallbackInfo& info);
   Napi::Value Scan(const Napi::CallbackInfo& info);
 
   static Napi::FunctionReference* constructor_;

@@ -32,10 +32,12 @@ import type { Node } from '../filter/pyregex/ast';
 import { expandRegexTags, globalToScopedFlags } from '../filter/tags';
 import type { FilterSpecMessage } from '../types';
 
-/** one literal char, or a case-insensitive ASCII letter */
+/** one literal char, or a case-insensitive ASCII letter; `p`: from the IGNORECASE flag, so
+ *  that i, s and k also stand for their non-ASCII partners (a class like [iI] does not) */
 interface Ch {
   cp: number;
   ci: boolean;
+  p?: boolean;
 }
 /** a literal: its chars */
 type Lit = Ch[];
@@ -54,7 +56,8 @@ const isAsciiLetter = (cp: number) => (cp >= 65 && cp <= 90) || (cp >= 97 && cp 
 function asChar(n: Node): Ch | null {
   if (n.t === 'char') {
     if (n.cp === 10 || n.cp > 127) return null; // R1 (\n) and S3
-    return { cp: n.i && isAsciiLetter(n.cp) ? n.cp | 0x20 : n.cp, ci: n.i && isAsciiLetter(n.cp) };
+    const ci = n.i && isAsciiLetter(n.cp);
+    return { cp: ci ? n.cp | 0x20 : n.cp, ci, p: ci };
   }
   if (n.t === 'class' && !n.neg && n.items.every((x) => x.t === 'range' && x.lo === x.hi)) {
     const cps = [...new Set(n.items.map((x) => (x as { lo: number }).lo))];
@@ -155,7 +158,7 @@ const PARTNERS: Record<string, string[]> = { i: ['\\xc4\\xb0', '\\xc4\\xb1'], s:
 function re2Char(c: Ch): string {
   if (c.ci) {
     const lower = String.fromCharCode(c.cp);
-    const extra = PARTNERS[lower];
+    const extra = c.p ? PARTNERS[lower] : undefined;
     return extra ? `(?:[${lower}${lower.toUpperCase()}]|${extra.join('|')})` : `[${lower}${lower.toUpperCase()}]`;
   }
   if (c.cp < 0x20 || c.cp === 0x7f) return hex(c.cp);
@@ -188,6 +191,56 @@ export function sequencePattern(atoms: SeqAtom[]): string {
   });
   return [...new Set(variants)].join('|');
 }
+
+// ---- literals for the native literal gate (native/scan/LiteralGate.hh)
+
+export interface GateLiteral {
+  /** ASCII, at least 2 characters */
+  text: string;
+  /** ASCII letters match either case */
+  ci: boolean;
+}
+
+/** a literal as bytes; null if not byte-exact (an IGNORECASE i, s or k also matches non-ASCII) */
+function gateLit(l: Lit): GateLiteral | null {
+  if (l.some((c) => c.p && PARTNERS[String.fromCharCode(c.cp)])) return null;
+  return { text: String.fromCharCode(...l.map((c) => c.cp)), ci: l.some((c) => c.ci) };
+}
+
+/**
+ * Literals one of which every line the atoms' regex matches contains, for a multi-literal search
+ * (S2 again): the halves of every literal of one atom (that atom is whole, or it is the one the
+ * date cut split, and then a half of it is whole), or every literal of two atoms (at most one of
+ * them is split). The choice with the longest shortest literal; null if none has literals of
+ * 2 characters or more.
+ */
+export function gateLiterals(atoms: SeqAtom[]): GateLiteral[] | null {
+  const options: GateLiteral[][] = [];
+  const lits = (ls: Lit[]) => {
+    const out = ls.map(gateLit);
+    return out.every((x) => x && x.text.length >= 2) ? (out as GateLiteral[]) : null;
+  };
+  for (const a of atoms) {
+    const h = lits(a.flatMap((l) => [l.slice(0, l.length >> 1), l.slice(l.length >> 1)]));
+    if (h) options.push(h);
+  }
+  const best = [...atoms].sort((x, y) => quality(y) - quality(x)).slice(0, 2);
+  if (best.length === 2) {
+    const w = lits([...best[0], ...best[1]]);
+    if (w) options.push(w);
+  }
+  const score = (o: GateLiteral[]) => Math.min(...o.map((l) => l.text.length)) * 1000 - o.length;
+  options.sort((x, y) => score(y) - score(x));
+  if (!options.length) return null;
+  const seen = new Set<string>();
+  return options[0].filter((l) => {
+    const k = `${l.ci ? 'i' : 's'}:${l.ci ? l.text.toLowerCase() : l.text}`;
+    return seen.has(k) ? false : (seen.add(k), true);
+  });
+}
+
+/** One fail2ban regex's gate literals (null: none); throws if it does not parse. */
+export const regexLiterals = (regex: string, usedns: string): GateLiteral[] | null => gateLiterals(orderedAtoms(regex, usedns));
 
 export interface NativePattern {
   /** '' = every line passes */
@@ -227,5 +280,29 @@ export function nativePattern(spec: FilterSpecMessage, opts: { withIgnore?: bool
     return { pattern: [...new Set(alts)].map((p) => `(?:${p})`).join('|') };
   } catch (e) {
     return { pattern: '', reason: `does not parse: ${(e as Error).message}` };
+  }
+}
+
+/** The gate literals of a whole filter (the group of a jail), following nativePattern's rules
+ *  (S4; ignoreregexes left out); null when some regex has none. */
+export function filterLiterals(spec: FilterSpecMessage): GateLiteral[] | null {
+  if (Math.max(1, spec.maxlines || 1) > 1) return null;
+  try {
+    const out: GateLiteral[] = [];
+    let pref: GateLiteral[] | null | undefined;
+    for (const r of spec.failregex) {
+      if (regexPattern(r, spec.usedns) === '') {
+        pref ??= spec.prefregex && spec.prefregex.trim() ? regexLiterals(spec.prefregex, spec.usedns) : null;
+        if (!pref) return null;
+        out.push(...pref);
+        continue;
+      }
+      const l = regexLiterals(r, spec.usedns);
+      if (!l) return null;
+      out.push(...l);
+    }
+    return out.length ? out : null;
+  } catch {
+    return null;
   }
 }

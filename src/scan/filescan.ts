@@ -6,7 +6,7 @@
 
 import * as os from 'node:os';
 import { loadNative, type NativeFileBatch, type NativePrefilter } from '../native';
-import { regexPattern } from '../prefilter/native';
+import { regexLiterals, regexPattern, type GateLiteral } from '../prefilter/native';
 import type { FilterSpecMessage } from '../types';
 
 export const MAX_GROUPS = 32;
@@ -112,13 +112,23 @@ export function filterPrefilter(spec: FilterSpecMessage): { prefilter: NativePre
   const n = spec.failregex.length + spec.ignoreregex.length;
   if (n === 0 || n > MAX_GROUPS || Math.max(1, spec.maxlines || 1) > 1) return null;
   let patterns: string[];
+  let literals: (GateLiteral[] | null)[];
   try {
-    const pref = spec.prefregex && spec.prefregex.trim() ? regexPattern(spec.prefregex, spec.usedns) : '';
+    const hasPref = !!(spec.prefregex && spec.prefregex.trim());
+    const pref = hasPref ? regexPattern(spec.prefregex!, spec.usedns) : '';
+    const prefLits = hasPref ? regexLiterals(spec.prefregex!, spec.usedns) : null;
     // a failregex without literals: the prefregex must still match (native.ts S4)
-    patterns = [...spec.failregex.map((r) => regexPattern(r, spec.usedns) || pref), ...spec.ignoreregex.map((r) => regexPattern(r, spec.usedns))];
+    const fail = spec.failregex.map((r) => {
+      const p = regexPattern(r, spec.usedns);
+      return p ? { p, l: regexLiterals(r, spec.usedns) } : { p: pref, l: prefLits };
+    });
+    const ign = spec.ignoreregex.map((r) => ({ p: regexPattern(r, spec.usedns), l: regexLiterals(r, spec.usedns) }));
+    patterns = [...fail, ...ign].map((x) => x.p);
+    literals = [...fail, ...ign].map((x) => x.l);
   } catch {
     return null; // a pattern that does not parse: the exact matcher reports it
   }
   if (patterns.some((p) => p === '')) return null;
-  return { prefilter: new (loadNative().Prefilter)(patterns), failregexes: spec.failregex.length };
+  const lits = literals.every((l) => l !== null) ? (literals as GateLiteral[][]) : undefined;
+  return { prefilter: new (loadNative().Prefilter)(patterns, lits), failregexes: spec.failregex.length };
 }
