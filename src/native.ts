@@ -38,6 +38,9 @@ export interface NativeFileBatch {
   /** file offsets of the lines */
   offsets: Float64Array;
   masks: Uint32Array;
+  /** with skipComments: 0-based line numbers within the chunk of the empty and comment lines
+   *  counted for this batch */
+  skippedLineNos: Float64Array;
   /** bytes of the chunk scanned so far, and the size of the whole scan */
   scanned: number;
   size: number;

@@ -151,7 +151,7 @@ function summary(out: string): string {
     .replace(/Date template hits:[\s\S]*?\n`-\n/, '');
 }
 
-test('`regex` prints the same summary with and without the native scanner, and lists every missed line when few', { skip: !installed && 'fail2ban is not installed' }, async () => {
+test('`regex` prints the same summary and the same --json records with and without the native scanner, and lists every missed line when few', { skip: !installed && 'fail2ban is not installed' }, async () => {
   const bin = path.resolve(__dirname, '../../bin/f2b-fast');
   const run = (args: string[]) => new Promise<string>((resolve, reject) => {
     const child = spawn(process.execPath, [bin, 'regex', '--now', String(now), '-c', '/etc/fail2ban', ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -167,7 +167,17 @@ test('`regex` prints the same summary with and without the native scanner, and l
     const slow = await run(['--no-prefilter', log, filter]);
     assert.match(fast, /Lines: 30000 lines/);
     assert.equal(summary(fast), summary(slow));
+    // --json: a record per line, also for the lines the scanner never handed over
+    const json = await run(['--json', log, filter]);
+    assert.equal(new Set(json.split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { line: number }).line)).size, 30000);
+    assert.equal(json, await run(['--json', '--no-prefilter', log, filter]));
   }
+  // empty, comment and CRLF lines have no record; an unterminated last line has one
+  const edges = path.join(tmp, 'edges.log');
+  fs.writeFileSync(edges, 'Mar  8 10:00:00 host sshd[1]: Failed password for root from 192.0.2.1 port 22 ssh2\n\n# Failed password for root from 192.0.2.9 port 22 ssh2\r\n\r\nMar  8 10:00:01 host cron[2]: nothing\nMar  8 10:00:02 host sshd[3]: Failed password for root from 192.0.2.2 port 22 ssh2');
+  const e = await run(['--json', edges, 'sshd']);
+  assert.deepEqual(e.trim().split('\n').map((l) => [JSON.parse(l).line, JSON.parse(l).match]), [[1, true], [5, false], [6, true]]);
+  assert.equal(e, await run(['--json', '--no-prefilter', edges, 'sshd']));
   // few missed lines: they are listed, including those the scanner never handed over
   const few = path.join(tmp, 'few.log');
   fs.writeFileSync(few, [

@@ -135,6 +135,9 @@ struct FileBatch {
   std::vector<double> lineNos;
   std::vector<double> offsets;
   std::vector<uint32_t> masks;
+  // With skipComments: chunk-relative 0-based numbers of the empty and comment lines counted
+  // for this batch.
+  std::vector<double> skippedLineNos;
   // Bytes of the chunk scanned so far.
   uint64_t scanned = 0;
   // Last batch of its chunk: lines/skipped are the chunk's totals.
@@ -188,6 +191,7 @@ Napi::Value toJs(Napi::Env env, FileBatch& b, uint64_t size) {
   out.Set("lineNos", f64(b.lineNos));
   out.Set("offsets", f64(b.offsets));
   out.Set("masks", u32(b.masks));
+  out.Set("skippedLineNos", f64(b.skippedLineNos));
   out.Set("scanned", Napi::Number::New(env, static_cast<double>(b.scanned)));
   out.Set("size", Napi::Number::New(env, static_cast<double>(size)));
   out.Set("done", Napi::Boolean::New(env, b.done));
@@ -219,11 +223,14 @@ bool isSkipped(const char* b, const char* e) {
 // Lines in [from, to), and skipped lines (empty, "\r" or starting with '#') among them; `from`
 // is a line start and `to` one too (or the end of the data). memchr per line: a byte loop
 // costs more than the RE2 search.
-void countLines(const char* from, const char* to, uint64_t& lines, uint64_t& skipped) {
+// With `at`, the (chunk-relative, 0-based) numbers of the skipped lines are appended to it.
+void countLines(const char* from, const char* to, uint64_t& lines, uint64_t& skipped, std::vector<double>* at = nullptr) {
   uint64_t n = 0, s = 0;
   for (const char* p = from; p < to;) {
     const char c = *p;
-    s += (c == '\n') | (c == '#') | ((c == '\r') & (p + 1 < to && p[1] == '\n'));
+    const bool skip = (c == '\n') | (c == '#') | ((c == '\r') & (p + 1 < to && p[1] == '\n'));
+    if (skip && at) at->push_back(static_cast<double>(lines + n));
+    s += skip;
     const void* nl = std::memchr(p, '\n', static_cast<size_t>(to - p));
     if (!nl) break;
     n++;
@@ -296,7 +303,7 @@ class ChunkScanner {
   void block(const char* data, size_t len, uint64_t base) {
     const char* counted = data;
     shared_.prefilter->scan(data, len, [&](const char* b, const char* e, Mask mask) {
-      countLines(counted, b, lines_, skipped_);
+      countLines(counted, b, lines_, skipped_, skippedAt());
       counted = b;
       if (shared_.skipComments && isSkipped(b, e)) return;
       batch_.buf.insert(batch_.buf.end(), b, e);
@@ -311,11 +318,14 @@ class ChunkScanner {
       // The file's unterminated last line: a line too (and skipped if it is a comment).
       const char* start = static_cast<const char*>(memrchr(data, '\n', len));
       start = start ? start + 1 : data;
-      countLines(counted, std::max(counted, start), lines_, skipped_);
+      countLines(counted, std::max(counted, start), lines_, skipped_, skippedAt());
+      if (isSkipped(start, data + len)) {
+        if (auto* at = skippedAt()) at->push_back(static_cast<double>(lines_));
+        skipped_++;
+      }
       lines_++;
-      if (isSkipped(start, data + len)) skipped_++;
     } else {
-      countLines(counted, data + len, lines_, skipped_);
+      countLines(counted, data + len, lines_, skipped_, skippedAt());
     }
   }
 
@@ -333,6 +343,9 @@ class ChunkScanner {
   FileBatch batch_;
   uint64_t lines_ = 0;
   uint64_t skipped_ = 0;
+
+  // Where the numbers of skipped lines go (only when they are left out of the candidates).
+  std::vector<double>* skippedAt() { return shared_.skipComments ? &batch_.skippedLineNos : nullptr; }
 };
 
 // Splits [0, size) into up to `n` ranges that start at line starts.

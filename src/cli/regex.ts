@@ -241,7 +241,33 @@ async function tallyLines(runner: RegexRunner, log: string, now: number, opts: R
   }
 
   const progress = progressBar(opts, log);
-  const res = await scanCandidates(runner, log, native, { now, threads: intOption('threads', opts.threads, 1), onProgress: progress?.update }, (lineNo, line, r) => tallyOne(lineNo, line, r));
+  // --json: a record for every line, so the dropped ones (not the empty and comment lines, which
+  // have none) get their {"match": false} in the gaps between the lines read
+  let next = 1;
+  const skipped: number[] = [];
+  let si = 0;
+  const fill = (upTo: number) => {
+    for (; next < upTo; next++) {
+      while (si < skipped.length && skipped[si] < next) si++;
+      if (si < skipped.length && skipped[si] === next) continue;
+      out(`{"line":${next},"match":false}\n`);
+    }
+  };
+  const res = await scanCandidates(
+    runner,
+    log,
+    native,
+    { now, threads: intOption('threads', opts.threads, 1), onProgress: progress?.update },
+    (lineNo, line, r) => {
+      if (opts.json) {
+        fill(lineNo);
+        next = lineNo + 1;
+      }
+      tallyOne(lineNo, line, r);
+    },
+    opts.json ? (nos) => { for (const n of nos) skipped.push(n); } : undefined,
+  );
+  if (opts.json) fill(res.lines + 1);
   progress?.done();
   t.total = res.lines - res.skipped;
   t.dropped = t.total - res.read;
@@ -261,6 +287,8 @@ export async function scanCandidates(
   native: NativeFilter,
   opts: { now: number; entryTime?: number; threads?: number; skipComments?: boolean; onProgress?: (done: number, size: number) => void },
   visit: (lineNo: number, line: string, r: ReturnType<RegexRunner['process']>) => void,
+  /** the numbers of empty and comment lines (skipComments), before the lines read after them */
+  visitSkipped?: (lineNos: Float64Array) => void,
 ): Promise<FileScanResult & { read: number }> {
   const fd = fs.openSync(log, 'r');
   try {
@@ -268,6 +296,7 @@ export async function scanCandidates(
     let prevEnd = 0; // file offset after the last line handed to the runner
     let read = 0;
     const res = await scanFile(log, native.prefilter, { skipComments: opts.skipComments ?? true, threads: opts.threads, onProgress: opts.onProgress }, (b) => {
+      if (visitSkipped && b.skippedLineNos.length) visitSkipped(b.skippedLineNos);
       let start = 0;
       for (let i = 0; i < b.ends.length; i++) {
         const end = b.ends[i];
@@ -325,7 +354,27 @@ function* linesBackward(fd: number, from: number, to: number): Generator<string>
 }
 
 export async function regexCommand(log: string, filter: string, ignoreregex: string | undefined, opts: RegexOptions): Promise<number> {
-  const out = (s: string) => process.stdout.write(s);
+  // stdout in 64 KiB writes: --json writes a record per line
+  const buffered: string[] = [];
+  let bufferedLength = 0;
+  const flush = () => {
+    if (buffered.length) process.stdout.write(buffered.join(''));
+    buffered.length = 0;
+    bufferedLength = 0;
+  };
+  const out = (s: string) => {
+    buffered.push(s);
+    bufferedLength += s.length;
+    if (bufferedLength >= 1 << 16) flush();
+  };
+  try {
+    return await regexRun(log, filter, ignoreregex, opts, out);
+  } finally {
+    flush();
+  }
+}
+
+async function regexRun(log: string, filter: string, ignoreregex: string | undefined, opts: RegexOptions, out: (s: string) => void): Promise<number> {
   const started = process.hrtime.bigint();
   intOption('threads', opts.threads, 1);
   const configDir = opts.config ?? defaultConfigDir();
@@ -353,10 +402,10 @@ export async function regexCommand(log: string, filter: string, ignoreregex: str
   // the summary needs no other. --json (a record per line), --print-all-missed and --journal
   // read every line in JS, and so does a run whose few missed lines must be listed (rerun).
   const isFile = fs.existsSync(log) && fs.statSync(log).isFile();
-  const useNative = opts.prefilter !== false && isFile && !opts.json && !opts.printAllMissed && !opts.journal;
+  const useNative = opts.prefilter !== false && isFile && !opts.printAllMissed && !opts.journal;
   // (a filter whose regexes leave the prefilter nothing to drop gets null: every line is read)
   let tally = await tallyLines(firstRunner, log, now, opts, useNative ? filterPrefilter(spec) : null, out);
-  if (tally.dropped && tally.count.missed > 0 && tally.count.missed < MAX_LISTED - 1) {
+  if (!opts.json && tally.dropped && tally.count.missed > 0 && tally.count.missed < MAX_LISTED - 1) {
     // the missed lines are listed, and some of them were never read: read them all
     tally = await tallyLines(new RegexRunner(spec), log, now, opts, null, out);
   }

@@ -23,6 +23,9 @@ export interface CandidateBatch {
   offsets: Float64Array;
   /** groups (bit g = prefilter group g) that may match each line */
   masks: Uint32Array;
+  /** with skipComments: the 1-based numbers of empty and comment lines counted since the last
+   *  batch (all of them before the next batch's lines) */
+  skippedLineNos: Float64Array;
 }
 
 export interface FileScanOptions {
@@ -62,10 +65,9 @@ export async function scanFile(
   let failure: unknown;
 
   const deliver = (b: NativeFileBatch) => {
-    if (b.ends.length) {
-      const lineNos = new Float64Array(b.lineNos.length);
-      for (let i = 0; i < lineNos.length; i++) lineNos[i] = b.lineNos[i] + base + 1;
-      onBatch({ buf: b.buf, ends: b.ends, lineNos, offsets: b.offsets, masks: b.masks });
+    if (b.ends.length || b.skippedLineNos.length) {
+      const rebase = (xs: Float64Array) => xs.map((x) => x + base + 1);
+      onBatch({ buf: b.buf, ends: b.ends, lineNos: rebase(b.lineNos), offsets: b.offsets, masks: b.masks, skippedLineNos: rebase(b.skippedLineNos) });
     }
     if (b.done) {
       base += b.lines ?? 0;
