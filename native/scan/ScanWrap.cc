@@ -1,5 +1,7 @@
 #include "ScanWrap.hh"
 
+#include "../JsArrays.hh"
+
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
@@ -101,11 +103,7 @@ Napi::Value PrefilterWrap::Scan(const Napi::CallbackInfo& info) {
     masks.push_back(m);
   });
   auto out = Napi::Object::New(env);
-  auto put = [&](const char* name, const std::vector<uint32_t>& v) {
-    auto a = Napi::Uint32Array::New(env, v.size());
-    if (!v.empty()) std::memcpy(a.Data(), v.data(), v.size() * sizeof(uint32_t));
-    out.Set(name, a);
-  };
+  auto put = [&](const char* name, const std::vector<uint32_t>& v) { out.Set(name, copyArray(env, v)); };
   put("begins", begins);
   put("ends", ends);
   put("masks", masks);
@@ -165,33 +163,15 @@ struct Shared {
 };
 
 Napi::Value toJs(Napi::Env env, FileBatch& b, uint64_t size) {
-  // An empty vector may have no storage at all: V8 would see a detached buffer.
-  Napi::Buffer<char> buf;
-  if (b.buf.empty()) {
-    buf = Napi::Buffer<char>::New(env, 0);
-  } else {
-    auto* bytes = new std::vector<char>(std::move(b.buf));
-    buf = Napi::Buffer<char>::NewOrCopy(
-        env, bytes->data(), bytes->size(), [](Napi::Env, char*, std::vector<char>* owned) { delete owned; }, bytes);
-  }
   auto out = Napi::Object::New(env);
-  auto u32 = [&](const std::vector<uint32_t>& v) {
-    auto a = Napi::Uint32Array::New(env, v.size());
-    if (!v.empty()) std::memcpy(a.Data(), v.data(), v.size() * sizeof(uint32_t));
-    return a;
-  };
-  auto f64 = [&](const std::vector<double>& v) {
-    auto a = Napi::Float64Array::New(env, v.size());
-    if (!v.empty()) std::memcpy(a.Data(), v.data(), v.size() * sizeof(double));
-    return a;
-  };
+  auto buf = takeBuffer(env, std::move(b.buf));
   out.Set("chunk", Napi::Number::New(env, b.chunk));
   out.Set("buf", buf);
-  out.Set("ends", u32(b.ends));
-  out.Set("lineNos", f64(b.lineNos));
-  out.Set("offsets", f64(b.offsets));
-  out.Set("masks", u32(b.masks));
-  out.Set("skippedLineNos", f64(b.skippedLineNos));
+  out.Set("ends", copyArray(env, b.ends));
+  out.Set("lineNos", copyArray(env, b.lineNos));
+  out.Set("offsets", copyArray(env, b.offsets));
+  out.Set("masks", copyArray(env, b.masks));
+  out.Set("skippedLineNos", copyArray(env, b.skippedLineNos));
   out.Set("scanned", Napi::Number::New(env, static_cast<double>(b.scanned)));
   out.Set("size", Napi::Number::New(env, static_cast<double>(size)));
   out.Set("done", Napi::Boolean::New(env, b.done));

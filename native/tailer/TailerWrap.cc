@@ -1,5 +1,6 @@
 #include "TailerWrap.hh"
 
+#include "../JsArrays.hh"
 #include "../scan/ScanWrap.hh"
 
 #include <cmath>
@@ -40,27 +41,14 @@ const char* kindName(EventKind kind) {
 
 // A TailBatch (src/types.ts). buf takes over the batch's bytes without copying them.
 Napi::Object toJs(Napi::Env env, LineBatch& batch) {
-  // An empty vector may have no storage at all: V8 would see a detached buffer.
-  Napi::Buffer<char> buf;
-  if (batch.buf.empty()) {
-    buf = Napi::Buffer<char>::New(env, 0);
-  } else {
-    auto* bytes = new std::vector<char>(std::move(batch.buf));
-    buf = Napi::Buffer<char>::NewOrCopy(
-        env, bytes->data(), bytes->size(), [](Napi::Env, char*, std::vector<char>* owned) { delete owned; }, bytes);
-  }
-  auto ends = Napi::Uint32Array::New(env, batch.ends.size());
-  if (!batch.ends.empty()) std::memcpy(ends.Data(), batch.ends.data(), batch.ends.size() * sizeof(uint32_t));
+  auto buf = takeBuffer(env, std::move(batch.buf));
+  auto ends = copyArray(env, batch.ends);
   auto out = Napi::Object::New(env);
   out.Set("fileId", Napi::Number::New(env, batch.fileId));
   out.Set("base", Napi::Number::New(env, static_cast<double>(batch.base)));
   out.Set("buf", buf);
   out.Set("ends", ends);
-  if (!batch.masks.empty()) {
-    auto masks = Napi::Uint32Array::New(env, batch.masks.size());
-    std::memcpy(masks.Data(), batch.masks.data(), batch.masks.size() * sizeof(uint32_t));
-    out.Set("masks", masks);
-  }
+  if (!batch.masks.empty()) out.Set("masks", copyArray(env, batch.masks));
   out.Set("lines", Napi::Number::New(env, static_cast<double>(batch.lines)));
   out.Set("end", Napi::Number::New(env, static_cast<double>(batch.end)));
   if (!batch.firstLineHash.empty()) out.Set("firstLineHash", Napi::String::New(env, batch.firstLineHash));
