@@ -108,17 +108,24 @@ function prepare(re: PyRegExp): CompiledRegex {
 }
 
 /** Named groups of a match with alt_/tuple_ merging, undefined values left out. */
-function collectGroups(c: CompiledRegex, groups: Record<string, string | undefined>): Record<string, string> {
+function collectGroups(c: CompiledRegex, groups: Record<string, string | undefined>, omit?: string): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(groups)) if (v !== undefined) out[k] = v;
-  for (const [k, base] of c.alt) {
+  // for-in, not Object.entries: this runs for every hit of every line
+  for (const k in groups) {
+    const v = groups[k];
+    if (v !== undefined && k !== omit) out[k] = v;
+  }
+  for (let i = 0; i < c.alt.length; i++) {
+    const [k, base] = c.alt[i];
     const v = out[k];
     if (v && !out[base]) out[base] = v;
   }
-  for (const [k, base] of c.tuple) {
+  for (let i = 0; i < c.tuple.length; i++) {
     // fail2ban makes a Python tuple; we join its parts with a space
-    const parts = [out[base], out[k]].filter((p) => p !== undefined);
-    out[base] = parts.join(' ');
+    const [k, base] = c.tuple[i];
+    const a = out[base];
+    const b = out[k];
+    out[base] = a === undefined ? (b === undefined ? '' : b) : b === undefined ? a : `${a} ${b}`;
   }
   return out;
 }
@@ -207,9 +214,10 @@ export class FilterScanner {
     if (this.pref) {
       const m = this.pref.re.search(buf);
       if (!m) return result;
-      pre = collectGroups(this.pref, m.groups);
-      const content = pre.content;
-      delete pre.content;
+      // F-CONTENT is not a field of the failure (left out, not deleted: a delete would make
+      // every later spread of these fields slow)
+      pre = collectGroups(this.pref, m.groups, 'content');
+      const content = m.groups.content;
       if (content) {
         lines = [['', '', content]];
         buf = null;
