@@ -94,3 +94,11 @@ test('scan --quick runs end to end and writes its JSON', (t) => {
   }
   assert.ok(doc.results[0].check.compared.includes('fail2ban-regex'));
 });
+
+test('catchup runs end to end on a small log and reads every line', () => {
+  for (const kind of ['sshd', 'nginx']) {
+    const r = spawnSync(process.execPath, [path.join(ROOT, 'dist/bench/catchup.js'), '--kind', kind, '--lines', '3000'], { encoding: 'utf8', timeout: 60_000, cwd: ROOT });
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, new RegExp(`^catch-up ${kind}: 3000 lines, [\\d.]+ MB in [\\d.]+ s`));
+  }
+});
