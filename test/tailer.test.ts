@@ -291,6 +291,51 @@ class StressCheck {
   }
 }
 
+/** The stress case through a prefilter that takes the lines whose number ends in 7: each of
+ *  those exactly once and in order, and every line counted, generation by generation. */
+class PrefilteredStressCheck {
+  /** the next candidate line number expected */
+  next = 7;
+  readonly problems: string[] = [];
+  /** lines counted (delivered or dropped) per generation */
+  readonly counted: number[] = [];
+  #end = 0;
+
+  constructor(readonly opened: Int32Array) {}
+
+  readonly onEvent = (e: TailEvent): void => {
+    if (e.kind !== 'opened' && e.kind !== 'rotated') this.#problem(`unexpected '${e.kind}' event: ${e.message ?? ''}`);
+    this.counted.push(0);
+    this.#end = 0;
+    Atomics.add(this.opened, 0, 1);
+    Atomics.notify(this.opened, 0);
+  };
+
+  readonly onBatch = (b: TailBatch): void => {
+    const gen = this.counted.length - 1;
+    this.counted[gen] += b.lines;
+    if (b.end < this.#end) this.#problem(`generation ${gen}: end went back from ${this.#end} to ${b.end}`);
+    this.#end = b.end;
+    if (b.ends.length && (!b.masks || b.masks.length !== b.ends.length || b.masks.some((m) => m !== 1))) this.#problem('masks');
+    let start = 0;
+    for (const end of b.ends) {
+      const text = b.buf.toString('utf8', start, end + 1);
+      const expected = stressLine(this.next, gen);
+      if (text !== expected) {
+        this.#problem(`generation ${gen}: expected line ${this.next}, got ${JSON.stringify(text.slice(0, 40))}`);
+        const seq = Number.parseInt(text, 10);
+        if (Number.isInteger(seq)) this.next = seq;
+      }
+      this.next += 10;
+      start = end + 1;
+    }
+  };
+
+  #problem(message: string): void {
+    if (this.problems.length < 20) this.problems.push(message);
+  }
+}
+
 for (const backend of BACKENDS) {
   describe(`tailer (${backend})`, () => {
     it('runs the backend it was asked for', (t) => {
@@ -670,6 +715,24 @@ for (const backend of BACKENDS) {
       await waitFor('k2 and g2 under the new id', () => rec.has(keptId, 'k2') && rec.has(again, 'g2'));
       assert.deepEqual(rec.texts(goneId), ['g1']);
       assert.deepEqual(rec.texts(again), ['g1', 'g2']);
+    });
+
+    it('stress through a prefilter: 250,000 lines at 50,000/s, 6 rotations; each candidate once, every line counted', async (t) => {
+      const file = path.join(tmpDir(t), 'app.log');
+      fs.writeFileSync(file, '');
+      const plan: StressPlan = { file, lines: 250_000, linesPerSecond: 50_000, rotations: 6, opened: new SharedArrayBuffer(4) };
+      const check = new PrefilteredStressCheck(new Int32Array(plan.opened));
+      const tailer = new Tailer({ backend, pollIntervalMs: POLL_MS, onBatch: check.onBatch, onEvent: check.onEvent });
+      t.after(() => tailer.close());
+      // "<seq> <gen> é": the only place a digit 7 is followed by " <digits> é" is the end of seq
+      tailer.add(file, 'head', new (loadNative().Prefilter)(['7 [0-9]+ \\xc3\\xa9']));
+      const report = await runStressWriter(plan);
+      await waitFor('every line', () => check.counted.reduce((a, b) => a + b, 0) >= plan.lines || check.problems.length > 0, 30_000).catch((e) => {
+        check.problems.push(String(e));
+      });
+      assert.deepEqual(check.problems, []);
+      assert.equal(check.next, plan.lines + 7);
+      assert.deepEqual(check.counted, report.generations.map((g) => g.end - g.first));
     });
 
     it('stress: 250,000 lines at 50,000/s through 6 rotations, each line exactly once and in order', async (t) => {
