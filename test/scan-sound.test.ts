@@ -191,3 +191,31 @@ test('`regex` prints the same summary and the same --json records with and witho
   assert.match(out, /\|- Missed line\(s\): 2\n\|  Mar  8 10:00:01 host cron\[2\]: nothing to see\n\|  Mar  8 10:00:03 host sshd\[4\]: Server listening/);
   assert.equal(summary(out), summary(await run(['--no-prefilter', few, 'sshd'])));
 });
+
+test('`regex --progress` draws a progress bar on stderr and erases it; without it, nothing on a pipe', { skip: !installed && 'fail2ban is not installed' }, async () => {
+  const log = path.join(tmp, 'progress.log');
+  generate('sshd', 20000, 3, log);
+  const bin = path.resolve(__dirname, '../../bin/f2b-fast');
+  const { out, err } = await new Promise<{ out: string; err: string }>((resolve, reject) => {
+    const child = spawn(process.execPath, [bin, 'regex', '--progress', '--threads', '1', '--now', String(now), '-c', '/etc/fail2ban', log, 'sshd'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let o = '';
+    let e = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (o += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (e += d));
+    child.once('error', reject);
+    child.once('exit', (code) => (code === 0 ? resolve({ out: o, err: e }) : reject(new Error(`exit ${code}: ${e}`))));
+  });
+  assert.match(out, /Lines: 20000 lines/);
+  // redrawn in place (\r), with a bar, a percentage and a rate, then erased
+  assert.match(err, /\r\S+progress\.log \[[#.]{30}\] +\d+% \d+ MB\/s ETA \d+ s /);
+  assert.ok(err.endsWith('\r\x1b[K'), JSON.stringify(err.slice(-20)));
+  // never on a pipe unless asked
+  const quiet = await new Promise<string>((resolve, reject) => {
+    const child = spawn(process.execPath, [bin, 'regex', '--threads', '1', '--now', String(now), '-c', '/etc/fail2ban', log, 'sshd'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let e = '';
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (e += d));
+    child.once('error', reject);
+    child.once('exit', () => resolve(e));
+  });
+  assert.equal(quiet, '');
+});
