@@ -399,8 +399,9 @@ async function regexRun(log: string, filter: string, ignoreregex: string | undef
   );
   const spec = firstRunner.spec;
   // The native scanner reads a log FILE and hands over only the lines some regex may match;
-  // the summary needs no other. --json (a record per line), --print-all-missed and --journal
-  // read every line in JS, and so does a run whose few missed lines must be listed (rerun).
+  // the summary and --json need no other. --print-all-missed (the text of every missed line)
+  // and --journal read every line in JS, and so does a run whose few missed lines must be
+  // listed (a second pass).
   const isFile = fs.existsSync(log) && fs.statSync(log).isFile();
   const useNative = opts.prefilter !== false && isFile && !opts.printAllMissed && !opts.journal;
   // (a filter whose regexes leave the prefilter nothing to drop gets null: every line is read)
