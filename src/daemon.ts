@@ -223,7 +223,13 @@ export class Daemon {
     });
     const literals = jails.map((j) => filterLiterals(j.spec));
     const lits = literals.every((l) => l !== null) ? (literals as GateLiteral[][]) : undefined;
-    return new (loadNative().Prefilter)(patterns.map((p) => p.pattern), lits);
+    try {
+      return new (loadNative().Prefilter)(patterns.map((p) => p.pattern), lits);
+    } catch (e) {
+      // a pattern RE2 rejects is our bug, not the user's: match every line rather than fail
+      this.log.child('fail2ban.filter').warn(`${file}: no native prefilter (${(e as Error).message}): every line goes to the matchers`);
+      return undefined;
+    }
   }
 
   private onEvent(e: TailEvent): void {

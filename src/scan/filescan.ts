@@ -132,5 +132,9 @@ export function filterPrefilter(spec: FilterSpecMessage): { prefilter: NativePre
   }
   if (patterns.some((p) => p === '')) return null;
   const lits = literals.every((l) => l !== null) ? (literals as GateLiteral[][]) : undefined;
-  return { prefilter: new (loadNative().Prefilter)(patterns, lits), failregexes: spec.failregex.length };
+  try {
+    return { prefilter: new (loadNative().Prefilter)(patterns, lits), failregexes: spec.failregex.length };
+  } catch {
+    return null; // a pattern RE2 rejects (our bug, not the filter's): every line is read in JS
+  }
 }
