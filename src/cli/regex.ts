@@ -4,7 +4,10 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { formatFilterSpec, parseFilterSpec, readFilter } from '../config';
+// the filter reader and the spec syntax only: the config index would load the jail and action
+// resolvers (and the firewall module) that `regex` never uses
+import { readFilter } from '../config/filter';
+import { formatFilterSpec, parseFilterSpec } from '../config/spec';
 import type { FilterDef } from '../config/types';
 import { F2bError } from '../errors';
 import { FailureTracker, FilterScanner, filterSpecOf, timeCode, type FoundFailure, type LineScan } from '../filter/filter';
