@@ -18,10 +18,6 @@
 
 #include "LiteralGate.hh"
 
-namespace re2 {
-class RE2;
-}
-
 namespace f2b::scan {
 
 // The literal gate gives way to RE2 once it has had this many hits in one buffer...
