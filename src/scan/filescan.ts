@@ -11,22 +11,9 @@ import type { FilterSpecMessage } from '../types';
 
 export const MAX_GROUPS = 32;
 
-/** Candidate lines of a file, in file order. */
-export interface CandidateBatch {
-  /** the lines, each followed by '\n' (the file's own, or one added to its unterminated last line) */
-  buf: Buffer;
-  /** ends[i] = index in buf of line i's '\n' (line i starts after ends[i - 1]) */
-  ends: Uint32Array;
-  /** 1-based line numbers in the file */
-  lineNos: Float64Array;
-  /** file offsets of the lines */
-  offsets: Float64Array;
-  /** groups (bit g = prefilter group g) that may match each line */
-  masks: Uint32Array;
-  /** with skipComments: the 1-based numbers of empty and comment lines counted since the last
-   *  batch (all of them before the next batch's lines) */
-  skippedLineNos: Float64Array;
-}
+/** Candidate lines of a file, in file order: a NativeFileBatch (same buffer, offsets and masks)
+ *  with its line numbers made absolute (1-based in the file). */
+export type CandidateBatch = Pick<NativeFileBatch, 'buf' | 'ends' | 'offsets' | 'masks' | 'lineNos' | 'skippedLineNos'>;
 
 export interface FileScanOptions {
   /** scan threads (chunks); default: the machine's parallelism */
