@@ -216,3 +216,19 @@ test('literal gate: the same candidates as RE2 alone, at buffer edges, any case,
   assert.deepEqual(d1.scan(dense), new native.Prefilter(['from x port']).scan(dense));
   assert.equal(d1.scan(dense).begins.length, Math.ceil(5000 / 97));
 });
+
+test('scanFile: many threads and a slow consumer never stall (each chunk thread has its own queue)', { timeout: 60_000 }, async (t) => {
+  const dir = tmpDir(t);
+  const file = path.join(dir, 'dense.log');
+  fs.writeFileSync(file, 'x\n'.repeat(1_000_000)); // every line a candidate: 100 full batches
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  for (let round = 0; round < 3; round++) {
+    let lines = 0;
+    const res = await scanFile(file, P(['x']), { threads: 8 }, (b) => {
+      lines += b.ends.length;
+      Atomics.wait(pause, 0, 0, 3); // a consumer slower than the scan threads: their queues fill up
+    });
+    assert.equal(res.lines, 1_000_000);
+    assert.equal(lines, 1_000_000);
+  }
+});

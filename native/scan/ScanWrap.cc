@@ -159,6 +159,8 @@ struct Shared {
   Napi::Promise::Deferred deferred;
   std::mutex mutex;
   std::string error;
+  // ThreadSafeFunctions not finalized yet (one per chunk); only the JS thread touches it.
+  size_t open = 0;
   explicit Shared(Napi::Env env) : deferred(Napi::Promise::Deferred::New(env)) {}
 };
 
@@ -389,33 +391,43 @@ Napi::Value ScanFile(const Napi::CallbackInfo& info) {
   shared->size = static_cast<uint64_t>(st.st_size);
   shared->chunks = splitChunks(shared->fd, shared->size, static_cast<unsigned>(threads));
 
-  Tsfn tsfn = Tsfn::New(env, info[3].As<Napi::Function>(), "f2b-fast scanFile", kQueueLength, shared->chunks.size(), shared,
-                        [](Napi::Env fenv, void*, Shared* s) {
-                          for (auto& t : s->threads) t.join();
-                          ::close(s->fd);
-                          if (static_cast<napi_env>(fenv) != nullptr) {
-                            Napi::HandleScope scope(fenv);
-                            if (!s->error.empty()) {
-                              s->deferred.Reject(Napi::Error::New(fenv, s->error).Value());
-                            } else {
-                              auto out = Napi::Object::New(fenv);
-                              out.Set("size", Napi::Number::New(fenv, static_cast<double>(s->size)));
-                              out.Set("chunks", Napi::Number::New(fenv, static_cast<double>(s->chunks.size())));
-                              s->deferred.Resolve(out);
-                            }
-                          }
-                          delete s;
-                        });
+  // One ThreadSafeFunction PER CHUNK THREAD, never one shared by several: Node wakes a single
+  // blocked producer per call taken from a full queue, so with two threads blocked on one queue
+  // the second could sleep for ever after the first one finished (seen here: a 1M-line scan
+  // hung about one run in three).
+  const auto finalize = [](Napi::Env fenv, void*, Shared* s) {
+    if (--s->open > 0) return;
+    for (auto& t : s->threads) t.join();
+    ::close(s->fd);
+    if (static_cast<napi_env>(fenv) != nullptr) {
+      Napi::HandleScope scope(fenv);
+      if (!s->error.empty()) {
+        s->deferred.Reject(Napi::Error::New(fenv, s->error).Value());
+      } else {
+        auto out = Napi::Object::New(fenv);
+        out.Set("size", Napi::Number::New(fenv, static_cast<double>(s->size)));
+        out.Set("chunks", Napi::Number::New(fenv, static_cast<double>(s->chunks.size())));
+        s->deferred.Resolve(out);
+      }
+    }
+    delete s;
+  };
+  std::vector<Tsfn> tsfns;
+  for (size_t c = 0; c < shared->chunks.size(); c++) {
+    tsfns.push_back(Tsfn::New(env, info[3].As<Napi::Function>(), "f2b-fast scanFile", kQueueLength, 1, shared, finalize));
+    shared->open++;
+  }
   for (uint32_t c = 0; c < shared->chunks.size(); c++) {
     try {
+      Tsfn tsfn = tsfns[c];
       shared->threads.emplace_back([shared, tsfn, c] { ChunkScanner(*shared, tsfn, c).run(); });
     } catch (const std::exception& e) {
-      // No thread for this chunk (nor the ones after it): release their share of the function.
+      // No thread for this chunk (nor the ones after it): release their functions.
       {
         std::lock_guard<std::mutex> lock(shared->mutex);
         if (shared->error.empty()) shared->error = std::string("cannot start a scan thread: ") + e.what();
       }
-      for (size_t rest = c; rest < shared->chunks.size(); rest++) tsfn.Release();
+      for (size_t rest = c; rest < tsfns.size(); rest++) tsfns[rest].Release();
       break;
     }
   }
