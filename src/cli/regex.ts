@@ -69,7 +69,6 @@ function* logLines(log: string): Generator<string> {
   const fd = fs.openSync(log, 'r');
   const chunk = Buffer.alloc(1 << 22);
   let rest: Buffer = Buffer.alloc(0);
-  const decoder = (b: Buffer) => b.toString('utf8').replace(/\r$/, '');
   try {
     for (;;) {
       const n = fs.readSync(fd, chunk, 0, chunk.length, null);
@@ -77,12 +76,12 @@ function* logLines(log: string): Generator<string> {
       const buf = Buffer.concat([rest, chunk.subarray(0, n)]);
       let start = 0;
       for (let i = buf.indexOf(10); i >= 0; i = buf.indexOf(10, start)) {
-        yield decoder(buf.subarray(start, i));
+        yield decodeLine(buf, start, i);
         start = i + 1;
       }
       rest = Buffer.from(buf.subarray(start));
     }
-    if (rest.length) yield decoder(rest);
+    if (rest.length) yield decodeLine(rest, 0, rest.length);
   } finally {
     fs.closeSync(fd);
   }

@@ -239,8 +239,40 @@ export function gateLiterals(atoms: SeqAtom[]): GateLiteral[] | null {
   });
 }
 
-/** One fail2ban regex's gate literals (null: none); throws if it does not parse. */
-export const regexLiterals = (regex: string, usedns: string): GateLiteral[] | null => gateLiterals(orderedAtoms(regex, usedns));
+/** One fail2ban regex's pattern ('' = no atom: passes every line); throws if it does not parse. */
+export const regexPattern = (regex: string, usedns: string): string => sequencePattern(orderedAtoms(regex, usedns));
+
+/** What the native prefilter gets from one regex: its pattern ('' = every line) and its gate
+ *  literals (null = none). */
+export interface RegexPart {
+  pattern: string;
+  literals: GateLiteral[] | null;
+}
+
+function regexPart(regex: string, usedns: string): RegexPart {
+  const atoms = orderedAtoms(regex, usedns);
+  return { pattern: sequencePattern(atoms), literals: gateLiterals(atoms) };
+}
+
+/**
+ * The parts of a filter's regexes, rule S4 applied: a failregex without atoms takes the
+ * prefregex's part (the prefregex must match too; an empty part when there is none).
+ * `free` is the index of the first such failregex, -1 if none. The ignoreregexes' parts only
+ * `withIgnore` (else []). Throws if a regex does not parse.
+ */
+export function filterParts(spec: FilterSpecMessage, withIgnore = false): { fail: RegexPart[]; free: number; ignore: RegexPart[] } {
+  const none: RegexPart = { pattern: '', literals: null };
+  let pref: RegexPart | undefined;
+  const prefPart = () => (pref ??= spec.prefregex && spec.prefregex.trim() ? regexPart(spec.prefregex, spec.usedns) : none);
+  let free = -1;
+  const fail = spec.failregex.map((r, i) => {
+    const own = regexPart(r, spec.usedns);
+    if (own.pattern) return own;
+    if (free < 0) free = i;
+    return prefPart();
+  });
+  return { fail, free, ignore: withIgnore ? spec.ignoreregex.map((r) => regexPart(r, spec.usedns)) : [] };
+}
 
 export interface NativePattern {
   /** '' = every line passes */
@@ -253,28 +285,18 @@ export interface NativePattern {
  * One filter's RE2 pattern (S4). `withIgnore`: ignoreregex matches pass too (for `regex`'s
  * "ignored" counter).
  */
-/** One fail2ban regex's pattern ('' = no atom: passes every line); throws if it does not parse. */
-export const regexPattern = (regex: string, usedns: string): string => sequencePattern(orderedAtoms(regex, usedns));
-
 export function nativePattern(spec: FilterSpecMessage, opts: { withIgnore?: boolean } = {}): NativePattern {
   if (Math.max(1, spec.maxlines || 1) > 1) return { pattern: '', reason: 'maxlines > 1' };
-  const one = (regex: string) => regexPattern(regex, spec.usedns);
   try {
-    const alts: string[] = [];
-    const fail = spec.failregex.map(one);
+    const { fail, free, ignore } = filterParts(spec, opts.withIgnore);
     if (!fail.length) return { pattern: '', reason: 'no failregex' };
-    const free = fail.findIndex((p) => p === '');
-    if (free < 0) alts.push(...fail);
-    else {
-      const pref = spec.prefregex && spec.prefregex.trim() ? one(spec.prefregex) : '';
-      if (!pref) return { pattern: '', reason: `failregex #${free + 1} has no literal` };
-      alts.push(pref);
-    }
+    // with a failregex that has no atom, only the prefregex's pattern gates
+    const alts = free < 0 ? fail.map((p) => p.pattern) : [fail[free].pattern];
+    if (!alts[0]) return { pattern: '', reason: `failregex #${free + 1} has no literal` };
     if (opts.withIgnore) {
-      for (const [i, r] of spec.ignoreregex.entries()) {
-        const p = one(r);
-        if (!p) return { pattern: '', reason: `ignoreregex #${i + 1} has no literal` };
-        alts.push(p);
+      for (const [i, p] of ignore.entries()) {
+        if (!p.pattern) return { pattern: '', reason: `ignoreregex #${i + 1} has no literal` };
+        alts.push(p.pattern);
       }
     }
     return { pattern: [...new Set(alts)].map((p) => `(?:${p})`).join('|') };
@@ -283,23 +305,15 @@ export function nativePattern(spec: FilterSpecMessage, opts: { withIgnore?: bool
   }
 }
 
-/** The gate literals of a whole filter (the group of a jail), following nativePattern's rules
- *  (S4; ignoreregexes left out); null when some regex has none. */
+/** The gate literals of a whole filter (the group of a jail): those of its failregexes' parts
+ *  (S4; ignoreregexes left out); null when some part has none. */
 export function filterLiterals(spec: FilterSpecMessage): GateLiteral[] | null {
   if (Math.max(1, spec.maxlines || 1) > 1) return null;
   try {
     const out: GateLiteral[] = [];
-    let pref: GateLiteral[] | null | undefined;
-    for (const r of spec.failregex) {
-      if (regexPattern(r, spec.usedns) === '') {
-        pref ??= spec.prefregex && spec.prefregex.trim() ? regexLiterals(spec.prefregex, spec.usedns) : null;
-        if (!pref) return null;
-        out.push(...pref);
-        continue;
-      }
-      const l = regexLiterals(r, spec.usedns);
-      if (!l) return null;
-      out.push(...l);
+    for (const p of filterParts(spec).fail) {
+      if (!p.literals) return null;
+      out.push(...p.literals);
     }
     return out.length ? out : null;
   } catch {

@@ -6,7 +6,7 @@
 
 import * as os from 'node:os';
 import { loadNative, type NativeFileBatch, type NativePrefilter } from '../native';
-import { regexLiterals, regexPattern, type GateLiteral } from '../prefilter/native';
+import { filterParts, type GateLiteral } from '../prefilter/native';
 import type { FilterSpecMessage } from '../types';
 
 export const MAX_GROUPS = 32;
@@ -103,17 +103,9 @@ export function filterPrefilter(spec: FilterSpecMessage): { prefilter: NativePre
   let patterns: string[];
   let literals: (GateLiteral[] | null)[];
   try {
-    const hasPref = !!(spec.prefregex && spec.prefregex.trim());
-    const pref = hasPref ? regexPattern(spec.prefregex!, spec.usedns) : '';
-    const prefLits = hasPref ? regexLiterals(spec.prefregex!, spec.usedns) : null;
-    // a failregex without literals: the prefregex must still match (native.ts S4)
-    const fail = spec.failregex.map((r) => {
-      const p = regexPattern(r, spec.usedns);
-      return p ? { p, l: regexLiterals(r, spec.usedns) } : { p: pref, l: prefLits };
-    });
-    const ign = spec.ignoreregex.map((r) => ({ p: regexPattern(r, spec.usedns), l: regexLiterals(r, spec.usedns) }));
-    patterns = [...fail, ...ign].map((x) => x.p);
-    literals = [...fail, ...ign].map((x) => x.l);
+    const { fail, ignore } = filterParts(spec, true);
+    patterns = [...fail, ...ignore].map((x) => x.pattern);
+    literals = [...fail, ...ignore].map((x) => x.literals);
   } catch {
     return null; // a pattern that does not parse: the exact matcher reports it
   }
