@@ -4,7 +4,12 @@
   # native/test-sanitized.sh does all that in a scratch directory and runs the tailer suite.
   # -Dre2_archive=/abs/re2_lib.a links an RE2 library built before (the sanitized build reuses the
   # normal build's instead of compiling RE2 and Abseil again).
-  "variables": {"sanitize%": 0, "re2_archive%": ""},
+  # -Dpcre2=0 builds without the native matcher (native/match) even where PCRE2 is installed.
+  "variables": {
+    "sanitize%": 0,
+    "re2_archive%": "",
+    "pcre2%": "<!(node native/pcre2-config.js available)"
+  },
   "targets": [
     {
       "target_name": "f2b_native",
@@ -32,6 +37,21 @@
       },
       "conditions": [
         ["OS=='linux'", {"sources": ["native/tailer/InotifyBackend.cc"]}],
+        # The native matcher: PCRE2 from the system (Debian: libpcre2-dev), found by pkg-config.
+        ["pcre2==1", {
+          "sources": [
+            "native/match/DateDetector.cc",
+            "native/match/Filter.cc",
+            "native/match/LineText.cc",
+            "native/match/MatchWrap.cc",
+            "native/match/Regex.cc",
+            "native/match/Tally.cc",
+            "native/match/Tracker.cc"
+          ],
+          "defines": ["F2B_HAVE_PCRE2"],
+          "cflags_cc": ["<!@(node native/pcre2-config.js cflags)"],
+          "libraries": ["<!@(node native/pcre2-config.js libs)"]
+        }],
         ["re2_archive==''", {"dependencies": ["re2_lib"]}, {
           "include_dirs": ["<!@(node native/re2-sources.js includes)"],
           "defines": ["NOMINMAX"],

@@ -3,6 +3,9 @@
 
 #include "scan/ScanWrap.hh"
 #include "tailer/TailerWrap.hh"
+#ifdef F2B_HAVE_PCRE2
+#include "match/MatchWrap.hh"
+#endif
 
 namespace {
 
@@ -10,6 +13,11 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   f2b::tailer::TailerWrap::Init(env, exports);
   f2b::scan::PrefilterWrap::Init(env, exports);
   f2b::scan::InitFileScan(env, exports);
+#ifdef F2B_HAVE_PCRE2
+  // the native matcher needs PCRE2 (libpcre2-dev at build time); without it `regex` and the
+  // daemon match in JavaScript
+  f2b::match::Init(env, exports);
+#endif
   return exports;
 }
 

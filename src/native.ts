@@ -1,5 +1,6 @@
 // Loads the f2b_native addon (binding.gyp) and describes what it exports: the tailer
-// (native/tailer) and the scanner (native/scan).
+// (native/tailer), the scanner (native/scan) and, when built with PCRE2, the matcher
+// (native/match).
 // Works from the sources (src/) and from the compiled tree (dist/src/).
 // F2B_NATIVE_ADDON=/abs/path/f2b_native.node loads another build instead: native/test-sanitized.sh
 // runs the tailer suite against an ASan/UBSan build that way.
@@ -50,10 +51,93 @@ export interface NativeFileBatch {
   skipped?: number;
 }
 
+/** A filter compiled for the native matcher (native/match/Filter.hh): PCRE2 sources made by
+ *  src/filter/pyregex/emit-pcre.ts, names per group number (index 0 unused). */
+export interface NativeRegexSpec {
+  source: string;
+  names: Array<string | null>;
+  /** the form for ASCII-only subjects (see PcreTranslation) */
+  ascii?: string;
+  /** the group a `.+$` tail extends to the end of the subject (0 = none) */
+  rest?: number;
+}
+
+export interface NativeFilterSpec {
+  /** the date templates in the detector's starting order */
+  templates: Array<NativeRegexSpec & { name: string; flags: number; weight: number }>;
+  prefregex: NativeRegexSpec | null;
+  failregex: NativeRegexSpec[];
+  ignoreregex: NativeRegexSpec[];
+}
+
+export interface NativeFilter {
+  /** the field names the records use, by index */
+  readonly fieldNames: string[];
+}
+
+/** An opaque handle on the records of one matchFile batch (C++ memory, freed with the handle). */
+export type NativeRecords = { readonly __nativeRecords: unique symbol };
+
+/** One batch of matchFile, from one chunk of the file, in that chunk's order. */
+export interface NativeMatchBatch {
+  chunk: number;
+  /** records of lines with a hit, an ignoreregex hit or a regex that gave up */
+  records: NativeRecords;
+  count: number;
+  /** candidate lines matched for this batch */
+  candidates: number;
+  skippedLineNos: Float64Array;
+  scanned: number;
+  size: number;
+  done: boolean;
+  lines?: number;
+  skipped?: number;
+  /** (done) the chunk's date templates in its detector's final order: [template index, hits] */
+  templateHits?: Array<[number, number]>;
+}
+
+/** A failure of RegexTally.feed: a result without F-NOFAIL, with its line's date position
+ *  (UTF-16 indexes of the winning template's match, for JavaScript to read the time). */
+export interface NativeFailure {
+  /** 1-based line number */
+  line: number;
+  regex: number;
+  fields: Record<string, string>;
+  users?: string[];
+  text: string;
+  offset: number;
+  /** the winning date template (index in NativeFilterSpec.templates), -1 = no date */
+  tpl: number;
+  dateStart?: number;
+  dateEnd?: number;
+  /** the end of the winning search (-1: the whole line) */
+  dateEndpos?: number;
+  dateEmpty?: boolean;
+}
+
+export interface NativeTallySummary {
+  prefMatched: number;
+  matched: number;
+  ignored: number;
+  hitsPerRegex: number[];
+  ignoreHits: number[];
+  listedMatched: string[];
+  listedIgnored: string[];
+  /** lines on which a regex gave up (PCRE2's match limit), and the first of them (regex: the
+   *  failregex index, failregexes + i for ignoreregex i, -2 for the prefregex) */
+  limitLines: number;
+  limits: Array<{ line: number; regex: number }>;
+}
+
+export interface NativeRegexTally {
+  feed(records: NativeRecords, lineBase: number): NativeFailure[];
+  summary(): NativeTallySummary;
+}
+
 export interface NativeAddon {
   /** literals: per group, literals one of which every line its pattern matches contains (all
-   *  groups or none) */
-  Prefilter: new (patterns: string[], literals?: { text: string; ci: boolean }[][]) => NativePrefilter;
+   *  groups or none); sample: the start of the log (the literal search's tables follow it) */
+  Prefilter: new (patterns: string[], literals?: { text: string; ci: boolean }[][], sample?: Buffer) => NativePrefilter;
   scanFile(
     path: string,
     prefilter: NativePrefilter,
@@ -67,6 +151,19 @@ export interface NativeAddon {
     onEvent: (event: TailEvent) => void,
   ) => NativeTailer;
   tailerLimits: { batchBytes: number; batchLines: number; maxLineBytes: number };
+  /** the native matcher: absent when the addon was built without PCRE2 */
+  NativeFilter?: new (spec: NativeFilterSpec) => NativeFilter;
+  RegexTally?: new (
+    filter: NativeFilter,
+    opts: { failures?: boolean; listAllMatched?: boolean; listAllIgnored?: boolean; listMax?: number },
+  ) => NativeRegexTally;
+  matchFile?(
+    path: string,
+    filter: NativeFilter,
+    prefilter: NativePrefilter | null,
+    opts: { threads: number; skipComments?: boolean; checkAll?: boolean; now?: number },
+    onBatch: (batch: NativeMatchBatch) => void,
+  ): Promise<{ size: number; chunks: number }>;
 }
 
 const ADDON = path.join('build', 'Release', 'f2b_native.node');

@@ -1,16 +1,18 @@
 // A fast multi-literal search over raw bytes, in front of the RE2 prefilter: it finds where one
 // of a set of literals starts, so that the RE2 work is done only on the lines around those
-// places. "Teddy" (the technique Hyperscan and Rust's aho-corasick use): for 16 positions at a
-// time, two pshufb lookups per byte turn the first two bytes at each position into a set of
-// buckets whose literals may start there; only those positions are compared in full.
+// places. "Teddy" (the technique Hyperscan and Rust's aho-corasick use): for 32 (AVX2) or 16
+// (SSSE3) positions at a time, two pshufb lookups per byte turn the first two or three bytes at
+// each position (three when every literal has them) into a set of buckets whose literals may
+// start there; only those positions are compared in full.
 //
-// x86-64 with SSSE3 (checked at run time); elsewhere available() is false and the caller uses
-// RE2 alone.
+// x86-64 with SSSE3 (AVX2 used where present; both checked at run time); elsewhere available()
+// is false and the caller uses RE2 alone.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace f2b::scan {
@@ -24,7 +26,8 @@ class LiteralGate {
     bool ci = false;
   };
 
-  explicit LiteralGate(std::vector<Literal> literals);
+  // sample: the start of the log, if known (how its literals go into buckets follows it).
+  explicit LiteralGate(std::vector<Literal> literals, std::string_view sample = {});
 
   // False when this machine cannot run it (or it was given nothing to look for).
   bool available() const { return available_; }
@@ -34,15 +37,26 @@ class LiteralGate {
 
  private:
   bool matchesAt(const char* data, size_t len, size_t pos, uint8_t buckets) const;
+  size_t findScalar(const char* data, size_t len, size_t from) const;
+  size_t find128(const char* data, size_t len, size_t from) const;
+  size_t find256(const char* data, size_t len, size_t from) const;
 
+  // A literal of a bucket: its first (up to) 8 bytes as a little-endian word, the bits of them
+  // that count (a ci letter's case bit does not), its size and its index.
+  struct Entry {
+    uint64_t mask, value;
+    size_t size;
+    size_t literal;
+  };
   std::vector<Literal> literals_;
-  // literals of each of the 8 buckets
-  std::vector<int> bucket_[8];
-  // nibble tables: bit b set = a literal of bucket b may have that nibble there
-  alignas(16) uint8_t lo0_[16] = {};
-  alignas(16) uint8_t hi0_[16] = {};
-  alignas(16) uint8_t lo1_[16] = {};
-  alignas(16) uint8_t hi1_[16] = {};
+  std::vector<Entry> entries_[8];
+  // nibble tables per fingerprint byte j: bit b set = a literal of bucket b may have that
+  // nibble as its byte j
+  uint8_t lo_[3][16] = {};
+  uint8_t hi_[3][16] = {};
+  // fingerprint bytes: 2, or 3 when every literal has 3
+  int width_ = 2;
+  bool avx2_ = false;
   bool available_ = false;
 };
 

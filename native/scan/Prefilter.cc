@@ -24,7 +24,7 @@ RE2::Options options() {
 }  // namespace
 
 Prefilter::Prefilter(const std::vector<std::string>& patterns,
-                     const std::vector<std::vector<LiteralGate::Literal>>& literals)
+                     const std::vector<std::vector<LiteralGate::Literal>>& literals, std::string_view sample)
     : groups_(patterns.size()) {
   if (patterns.empty()) throw std::invalid_argument("a prefilter needs at least one group");
   if (patterns.size() > kMaxGroups) {
@@ -58,7 +58,7 @@ Prefilter::Prefilter(const std::vector<std::string>& patterns,
       all.insert(all.end(), group.begin(), group.end());
     }
     if (every) {
-      auto gate = std::make_unique<LiteralGate>(std::move(all));
+      auto gate = std::make_unique<LiteralGate>(std::move(all), sample);
       if (gate->available()) literals_ = std::move(gate);
     }
   }
@@ -67,9 +67,8 @@ Prefilter::Prefilter(const std::vector<std::string>& patterns,
 size_t Prefilter::nextLiteral(const char* data, size_t len, size_t from) const {
   const size_t at = literals_->find(data, len, from);
   if (at == SIZE_MAX) return static_cast<size_t>(-1);
-  size_t begin = at;
-  while (begin > from && data[begin - 1] != '\n') begin--;
-  return begin;
+  const void* nl = at > from ? memrchr(data + from, '\n', at - from) : nullptr;
+  return nl ? static_cast<size_t>(static_cast<const char*>(nl) - data) + 1 : from;
 }
 
 Prefilter::~Prefilter() = default;
@@ -89,9 +88,9 @@ size_t Prefilter::nextCandidate(const char* data, size_t len, size_t from) const
   absl::string_view m;
   if (!gate_->Match(text, from, len, RE2::UNANCHORED, &m, 1)) return static_cast<size_t>(-1);
   // The match lies within one line (no pattern matches '\n'): go back to that line's start.
-  size_t at = static_cast<size_t>(m.data() - data);
-  while (at > from && data[at - 1] != '\n') at--;
-  return at;
+  const size_t at = static_cast<size_t>(m.data() - data);
+  const void* nl = at > from ? memrchr(data + from, '\n', at - from) : nullptr;
+  return nl ? static_cast<size_t>(static_cast<const char*>(nl) - data) + 1 : from;
 }
 
 }  // namespace f2b::scan

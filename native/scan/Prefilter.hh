@@ -35,8 +35,9 @@ class Prefilter {
   // literals (optional): per group, literals one of which every line its pattern matches
   // contains; given for every group, they gate the RE2 work (LiteralGate) where the machine can.
   // Throws std::invalid_argument (naming the group) when a pattern does not compile.
+  // sample (optional): the start of the log, for the literal gate's bucket choice.
   explicit Prefilter(const std::vector<std::string>& patterns,
-                     const std::vector<std::vector<LiteralGate::Literal>>& literals = {});
+                     const std::vector<std::vector<LiteralGate::Literal>>& literals = {}, std::string_view sample = {});
   ~Prefilter();
   Prefilter(const Prefilter&) = delete;
   Prefilter& operator=(const Prefilter&) = delete;
@@ -53,8 +54,10 @@ class Prefilter {
   // Calls hit(begin, end, mask) for each candidate line of [data, data + len), in order; `end`
   // points at the line's '\n' (or data + len for an unterminated last line). Lines in between
   // are skipped without a call: one RE2 search runs over the whole buffer.
+  // Without `masks` every candidate gets all bits (its caller matches it exactly anyway): no
+  // RE2::Set run per line, and the literal gate never gives way to RE2.
   template <class Hit>
-  void scan(const char* data, size_t len, Hit&& hit) const;
+  void scan(const char* data, size_t len, Hit&& hit, bool masks = true) const;
 
  private:
   // Position of the first byte of a line that matches the gate at or after `from`, or npos.
@@ -76,7 +79,7 @@ class Prefilter {
 };
 
 template <class Hit>
-void Prefilter::scan(const char* data, size_t len, Hit&& hit) const {
+void Prefilter::scan(const char* data, size_t len, Hit&& hit, bool masks) const {
   size_t pos = 0;
   // The literal gate pays off only when few lines hold one of its literals (an nginx access log
   // and a bot-search filter); where most do (sshd's helper regexes share "Connection", "from"),
@@ -87,7 +90,7 @@ void Prefilter::scan(const char* data, size_t len, Hit&& hit) const {
   while (pos < len) {
     size_t begin = pos;
     if (!all_) {
-      if (literal && hits >= kLiteralProbeHits && hits * kLiteralMaxRate > pos) literal = false;
+      if (masks && literal && hits >= kLiteralProbeHits && hits * kLiteralMaxRate > pos) literal = false;
       begin = literal ? nextLiteral(data, len, pos) : nextCandidate(data, len, pos);
       if (begin == static_cast<size_t>(-1)) return;
       if (literal) hits++;
@@ -95,7 +98,9 @@ void Prefilter::scan(const char* data, size_t len, Hit&& hit) const {
     const void* nl = std::memchr(data + begin, '\n', len - begin);
     const size_t end = nl ? static_cast<size_t>(static_cast<const char*>(nl) - data) : len;
     // With one group the RE2 gate is that group's pattern: its hit is the answer.
-    const Mask mask = groups_ == 1 && !all_ && !literal ? Mask{1} : lineMask(data + begin, end - begin);
+    const Mask mask = !masks                                  ? ~Mask{0}
+                      : groups_ == 1 && !all_ && !literal ? Mask{1}
+                                                          : lineMask(data + begin, end - begin);
     if (mask) hit(data + begin, data + end, mask);
     pos = end + 1;
   }

@@ -31,4 +31,7 @@ class PrefilterWrap : public Napi::ObjectWrap<PrefilterWrap> {
 
 void InitFileScan(Napi::Env env, Napi::Object exports);
 
+// options.threads of a scan: an integer from 1 to 64 (default 1); throws a TypeError.
+unsigned threadsOption(Napi::Env env, Napi::Object opts);
+
 }  // namespace f2b::scan

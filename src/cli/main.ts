@@ -48,6 +48,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--print-all-ignored', 'print every ignored line')
     .option('--no-prefilter', 'read every line in JS instead of letting the native scanner drop the lines no regex can match (same results, slower)')
     .option('--threads <n>', 'scan threads of the native scanner (default: one per CPU)')
+    .option('--matcher <engine>', 'auto (native where this build and the filter allow), native (or fail), or js', 'auto')
     .option('--progress', 'draw a progress bar on stderr even when it is not a terminal')
     .option('--no-progress', 'never draw the progress bar')
     .option('--journal', "read each line as a journal entry's text (HOST IDENT[PID]: MESSAGE) timed at --now, with the filter's logtype = journal")

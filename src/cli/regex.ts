@@ -10,10 +10,13 @@ import { readFilter } from '../config/filter';
 import { formatFilterSpec, parseFilterSpec } from '../config/spec';
 import type { FilterDef } from '../config/types';
 import { F2bError } from '../errors';
-import { FailureTracker, FilterScanner, filterSpecOf, timeCode, type FoundFailure, type LineScan } from '../filter/filter';
+import { FailureTracker, FilterScanner, failureId, filterDateDetector, filterSpecOf, timeCode, type FoundFailure, type LineScan } from '../filter/filter';
+import type { DateDetector } from '../dates/detector';
+import { loadNative, type NativeFailure, type NativeFilter as NativeMatchFilter } from '../native';
+import { compileNativeFilter, matchFile } from '../match/native';
 import type { FilterSpecMessage } from '../types';
 import { defaultConfigDir } from './paths';
-import { filterPrefilter, scanFile, type FileScanResult } from '../scan/filescan';
+import { fileSample, filterPrefilter, scanFile, type FileScanResult } from '../scan/filescan';
 import { progressBar } from './progress';
 import { intOption } from './options';
 
@@ -36,6 +39,8 @@ export interface RegexOptions {
   threads?: string;
   /** draw a progress bar on stderr (default: when stderr is a terminal) */
   progress?: boolean;
+  /** auto | native | js: which engine matches a log file (see src/match/native.ts) */
+  matcher?: string;
 }
 
 /** `--now`: epoch seconds or an ISO-8601 time. */
@@ -182,10 +187,11 @@ const MAX_LISTED = 21;
 type Kind = 'matched' | 'ignored' | 'missed';
 
 interface Tally {
-  runner: RegexRunner;
+  /** "Date template hits": hits per template name, in the detector's final order */
+  templateHits: ReadonlyMap<string, number>;
   total: number;
-  /** lines the native prefilter dropped (never read in JS) */
-  dropped: number;
+  /** missed lines that are not in listed.missed (dropped by the prefilter, or matched natively) */
+  unlisted: number;
   prefMatched: number;
   hitsPerRegex: number[];
   ignoreHits: number[];
@@ -204,9 +210,11 @@ export type NativeFilter = NonNullable<ReturnType<typeof filterPrefilter>>;
 async function tallyLines(runner: RegexRunner, log: string, now: number, opts: RegexOptions, native: NativeFilter | null, out: (s: string) => void): Promise<Tally> {
   const spec = runner.spec;
   const t: Tally = {
-    runner,
+    get templateHits() {
+      return runner.scanner.dates.templateHits;
+    },
     total: 0,
-    dropped: 0,
+    unlisted: 0,
     prefMatched: 0,
     hitsPerRegex: new Array<number>(spec.failregex.length).fill(0),
     ignoreHits: new Array<number>(spec.ignoreregex.length).fill(0),
@@ -272,9 +280,134 @@ async function tallyLines(runner: RegexRunner, log: string, now: number, opts: R
   if (opts.json) fill(res.lines + 1);
   progress?.done();
   t.total = res.lines - res.skipped;
-  t.dropped = t.total - res.read;
-  t.count.missed += t.dropped;
+  t.unlisted = t.total - res.read;
+  t.count.missed += t.unlisted;
   return t;
+}
+
+/**
+ * tallyLines with the native matcher: the file is matched in C++ threads (dates, regexes,
+ * sessions and counters), and JavaScript sees only the failures (--json: it reads their times)
+ * and the totals. Missed lines are never listed here (unlisted).
+ */
+async function tallyNative(
+  spec: FilterSpecMessage,
+  dates: DateDetector,
+  filter: NativeMatchFilter,
+  log: string,
+  now: number,
+  opts: RegexOptions,
+  out: (s: string) => void,
+): Promise<Tally> {
+  const rt = new (loadNative().RegexTally!)(filter, {
+    failures: !!opts.json,
+    listAllMatched: opts.printAllMatched,
+    listAllIgnored: opts.printAllIgnored,
+    listMax: MAX_LISTED,
+  });
+  const progress = progressBar(opts, log);
+  const prefilter = filterPrefilter(spec, fileSample(log))?.prefilter ?? null;
+  const fd = fs.openSync(log, 'r');
+  try {
+    const times = opts.json ? new FailureTimes(fd, dates, () => filterDateDetector(spec), now) : undefined;
+    // --json: a {"match": false} for each line between the failures, except the empty and
+    // comment lines, which have no record
+    let next = 1;
+    const skipped: number[] = [];
+    let si = 0;
+    const fill = (upTo: number) => {
+      for (; next < upTo; next++) {
+        while (si < skipped.length && skipped[si] < next) si++;
+        if (si < skipped.length && skipped[si] === next) continue;
+        out(`{"line":${next},"match":false}\n`);
+      }
+    };
+    const hits = new Map<number, number>();
+    let order: number[] = [];
+    const res = await matchFile(log, filter, prefilter, { threads: intOption('threads', opts.threads, 1), skipComments: true, checkAll: true, now, onProgress: progress?.update }, (b, base) => {
+      if (opts.json) for (const n of b.skippedLineNos) skipped.push(n + base + 1);
+      if (b.count) {
+        const failures = rt.feed(b.records, base);
+        for (const f of failures) {
+          fill(f.line);
+          next = f.line + 1;
+          const id = failureId(f.fields, spec.usedns)!;
+          const found: FoundFailure = { regex: f.regex, id: id.id, dns: id.dns, time: times!.time(f), fields: id.fields, matches: [], users: f.users };
+          for (const r of RegexRunner.records(f.line, [found])) out(`${JSON.stringify(r)}\n`);
+        }
+      }
+      if (b.done && b.templateHits) {
+        for (const [i, n] of b.templateHits) hits.set(i, (hits.get(i) ?? 0) + n);
+        order = b.templateHits.map(([i]) => i);
+      }
+    });
+    if (opts.json) fill(res.lines + 1);
+    progress?.done();
+    const s = rt.summary();
+    for (const l of s.limits) {
+      const what = l.regex === -2 ? 'the prefregex' : l.regex < spec.failregex.length ? `failregex #${l.regex + 1}` : `ignoreregex #${l.regex - spec.failregex.length + 1}`;
+      process.stderr.write(`WARNING: line ${l.line}: ${what} gave up on the line (PCRE2's backtracking limit); the line counts as not matched by it\n`);
+    }
+    if (s.limitLines > s.limits.length) process.stderr.write(`WARNING: ${s.limitLines - s.limits.length} more line(s) where a regex gave up\n`);
+    const total = res.lines - res.skipped;
+    const missed = total - s.matched - s.ignored;
+    return {
+      templateHits: new Map(order.map((i) => [dates.entries[i].tpl.name, hits.get(i) ?? 0])),
+      total,
+      unlisted: missed,
+      prefMatched: s.prefMatched,
+      hitsPerRegex: s.hitsPerRegex,
+      ignoreHits: s.ignoreHits,
+      count: { matched: s.matched, ignored: s.ignored, missed },
+      listed: { matched: s.listedMatched, ignored: s.listedIgnored, missed: [] },
+    };
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/**
+ * The time of each failure the native matcher found, as RegexRunner resolves it: the line's own
+ * date (read here, at the place the matcher found it), else the last date before it if under 60 s
+ * old (looked for backwards through the file, each stretch of it once), else `now` for a date
+ * template that matched empty text, else null.
+ */
+class FailureTimes {
+  private lastDate: number | null = null;
+  /** file offset before which lines have been looked at */
+  private seen = 0;
+  private lookback?: DateDetector;
+
+  constructor(
+    private readonly fd: number,
+    private readonly dates: DateDetector,
+    private readonly makeDetector: () => DateDetector,
+    private readonly now: number,
+  ) {}
+
+  time(f: NativeFailure): number | null {
+    let code = NaN;
+    if (f.tpl >= 0 && f.dateEmpty) code = -Infinity;
+    else if (f.tpl >= 0) code = this.dates.timeAt(f.tpl, f.text, f.dateStart!, f.dateEndpos! < 0 ? f.text.length : f.dateEndpos!, this.now);
+    if (Number.isFinite(code)) {
+      this.lastDate = code;
+      this.seen = Math.max(this.seen, f.offset);
+      return code;
+    }
+    if (this.seen < f.offset) {
+      this.lookback ??= this.makeDetector();
+      for (const line of linesBackward(this.fd, this.seen, f.offset)) {
+        const t = this.lookback.match(line, this.now)?.time;
+        if (t !== undefined && Number.isFinite(t)) {
+          this.lastDate = t;
+          break;
+        }
+      }
+      this.seen = f.offset;
+    }
+    if (this.lastDate !== null && this.lastDate > this.now - 60) return this.lastDate;
+    return code === -Infinity ? this.now : null;
+  }
 }
 
 /**
@@ -376,6 +509,13 @@ export async function regexCommand(log: string, filter: string, ignoreregex: str
   }
 }
 
+/** What `regex` prints, as one string (tests compare the engines with it). */
+export async function regexOutput(log: string, filter: string, ignoreregex: string | undefined, opts: RegexOptions): Promise<string> {
+  const parts: string[] = [];
+  await regexRun(log, filter, ignoreregex, opts, (s) => parts.push(s));
+  return parts.join('');
+}
+
 async function regexRun(log: string, filter: string, ignoreregex: string | undefined, opts: RegexOptions, out: (s: string) => void): Promise<number> {
   const started = process.hrtime.bigint();
   intOption('threads', opts.threads, 1);
@@ -387,32 +527,45 @@ async function regexRun(log: string, filter: string, ignoreregex: string | undef
   const { def, label } = loadFilter(filterArg, configDir);
   if (ignoreregex !== undefined) def.ignoreregex = fs.existsSync(ignoreregex) ? loadFilter(ignoreregex, configDir).def.failregex : [ignoreregex];
   const usedns = opts.raw ? 'raw' : (opts.usedns ?? def.usedns);
-  // compile errors name the filter file
-  const firstRunner = withFilterFile(def.file, () =>
-    new RegexRunner(
-      filterSpecOf(def, {
-        key: 'regex',
-        usedns,
-        logtimezone: opts.timezone,
-        ...(opts.datepattern !== undefined && { datepattern: opts.datepattern }),
-        ...(opts.maxlines !== undefined && { maxlines: Number(opts.maxlines) }),
-      }),
-    ),
-  );
-  const spec = firstRunner.spec;
+  const spec = filterSpecOf(def, {
+    key: 'regex',
+    usedns,
+    logtimezone: opts.timezone,
+    ...(opts.datepattern !== undefined && { datepattern: opts.datepattern }),
+    ...(opts.maxlines !== undefined && { maxlines: Number(opts.maxlines) }),
+  });
+  const matcher = opts.matcher ?? 'auto';
+  if (!['auto', 'native', 'js'].includes(matcher)) throw new F2bError('USAGE', `--matcher: expected auto, native or js, not ${JSON.stringify(matcher)}`);
   // The native scanner reads a log FILE and hands over only the lines some regex may match;
   // the summary and --json need no other. --print-all-missed (the text of every missed line)
   // and --journal read every line in JS, and so does a run whose few missed lines must be
   // listed (a second pass).
   const isFile = fs.existsSync(log) && fs.statSync(log).isFile();
   const useNative = opts.prefilter !== false && isFile && !opts.printAllMissed && !opts.journal;
-  // (a filter whose regexes leave the prefilter nothing to drop gets null: every line is read)
-  let tally = await tallyLines(firstRunner, log, now, opts, useNative ? filterPrefilter(spec) : null, out);
-  if (!opts.json && tally.dropped && tally.count.missed > 0 && tally.count.missed < MAX_LISTED - 1) {
+  let tally: Tally | undefined;
+  if (matcher !== 'js') {
+    let why: string | undefined;
+    if (!useNative) {
+      why = !isFile ? 'LOG is not a file' : opts.journal ? '--journal reads every line in JS' : opts.printAllMissed ? '--print-all-missed reads every line in JS' : '--no-prefilter reads every line in JS';
+    } else {
+      // compile errors name the filter file (and are the same as the JS path's)
+      const dates = withFilterFile(def.file, () => filterDateDetector(spec));
+      const c = withFilterFile(def.file, () => compileNativeFilter(spec, dates));
+      if ('filter' in c) tally = await tallyNative(spec, dates, c.filter, log, now, opts, out);
+      else why = c.reason;
+    }
+    if (!tally && matcher === 'native') throw new F2bError('USAGE', `--matcher native: ${why}`);
+  }
+  if (!tally) {
+    const runner = withFilterFile(def.file, () => new RegexRunner(spec));
+    // (a filter whose regexes leave the prefilter nothing to drop gets null: every line is read)
+    tally = await tallyLines(runner, log, now, opts, useNative ? filterPrefilter(spec, fileSample(log)) : null, out);
+  }
+  if (!opts.json && tally.unlisted && tally.count.missed > 0 && tally.count.missed < MAX_LISTED - 1) {
     // the missed lines are listed, and some of them were never read: read them all
     tally = await tallyLines(new RegexRunner(spec), log, now, opts, null, out);
   }
-  const { runner, count, listed, hitsPerRegex, ignoreHits, prefMatched, total } = tally;
+  const { templateHits, count, listed, hitsPerRegex, ignoreHits, prefMatched, total } = tally;
   if (opts.json) return 0;
 
   const secs = Number(process.hrtime.bigint() - started) / 1e9;
@@ -430,7 +583,7 @@ async function regexRun(log: string, filter: string, ignoreregex: string | undef
   regexList('Failregex', spec.failregex, hitsPerRegex);
   regexList('Ignoreregex', spec.ignoreregex, ignoreHits);
   out('Date template hits:\n|- [# of hits] date format\n');
-  for (const [name, hits] of runner.scanner.dates.templateHits) if (hits) out(`|  [${hits}] ${name}\n`);
+  for (const [name, hits] of templateHits) if (hits) out(`|  [${hits}] ${name}\n`);
   out('`-\n\n');
   out(`Lines: ${total} lines, ${count.ignored} ignored, ${count.matched} matched, ${count.missed} missed\n`);
   out(`[processed in ${secs.toFixed(2)} sec]\n`);

@@ -7,7 +7,7 @@
 
 import { PyMatch } from '../filter/pyregex';
 import { NowInfo, nowInfo } from './strptime';
-import { ANCHORED, DateTemplate, parseDatePattern } from './templates';
+import { ANCHORED, DateTemplate, parseDatePattern, type TemplateEntry } from './templates';
 import { localNaive, logTimezoneOffset } from './timezone';
 
 export interface DateMatch {
@@ -102,6 +102,8 @@ class CodePoints {
 
 export class DateDetector {
   readonly isNone: boolean;
+  /** the templates in their starting order (the native matcher's template indexes) */
+  readonly entries: readonly TemplateEntry[];
   private readonly slots: Slot[];
   private readonly defaultTz: number | undefined;
   // where the last date was found: position (code points) and the characters around its edges
@@ -120,7 +122,8 @@ export class DateDetector {
     } catch (e) {
       throw new Error(`invalid logtimezone ${JSON.stringify(opts.logtimezone)}: ${(e as Error).message}`);
     }
-    this.slots = parseDatePattern(opts.datepattern, year).map(({ tpl, weight }) => ({
+    this.entries = parseDatePattern(opts.datepattern, year);
+    this.slots = this.entries.map(({ tpl, weight }) => ({
       tpl,
       weight,
       hits: 0,
@@ -148,6 +151,20 @@ export class DateDetector {
       time = slot.tpl.toTime(m, { now: this.nowLocal, defaultTz: this.defaultTz });
     }
     return { time, start, end, template: slot.tpl.name };
+  }
+
+  /**
+   * The time of a date another detector found (the native matcher, which finds where dates are
+   * but leaves reading them to this): template `index` of `entries` matched `line` at `pos`,
+   * searched up to `endpos`. NaN when the text is no valid date (or the template does not match
+   * there).
+   */
+  timeAt(index: number, line: string, pos: number, endpos: number, now: number): number {
+    const tpl = this.entries[index].tpl;
+    const m = tpl.search(line, pos, endpos);
+    if (!m || m.index !== pos) return NaN;
+    if (this.nowLocal?.now !== now) this.nowLocal = nowInfo(now);
+    return tpl.toTime(m, { now: this.nowLocal, defaultTz: this.defaultTz });
   }
 
   private search(slot: Slot, line: string, pos?: number, endpos?: number): PyMatch | null {

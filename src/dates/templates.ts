@@ -197,6 +197,25 @@ export abstract class DateTemplate {
     return this;
   }
 
+  /** The Python pattern (the native matcher compiles it too). */
+  get pythonSource(): string {
+    return this.source;
+  }
+
+  /**
+   * Where the text this template cuts out of a line (group 1) begins: at the line start
+   * ('start'), after at most two non-word characters ('nonword2', the {^LN-BEG} prefix), or
+   * anywhere ('any'). The prefilter uses it: with the cut at the start, a literal that begins
+   * with a word character is never split by it.
+   */
+  get cutPlace(): 'start' | 'nonword2' | 'any' {
+    const t = this.source.replace(/^\(\?[a-zA-Z]+\)/, '');
+    if (t.startsWith('^(') && t[2] !== '?') return 'start';
+    const lb = `${LINE_BEGIN_RE}(`;
+    if (t.startsWith(lb) && t[lb.length] !== '?') return 'nonword2';
+    return 'any';
+  }
+
   /** Python's `regex.search(line, pos, endpos)`. */
   search(line: string, pos = 0, endpos = line.length): PyMatch | null {
     return this.re.search(endpos < line.length ? line.slice(0, endpos) : line, pos);

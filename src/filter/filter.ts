@@ -11,6 +11,8 @@
 // then prefregex (whose F-CONTENT replaces the text), then each failregex in order.
 
 import { PyRegExp } from './pyregex';
+import { parsePython } from './pyregex/parser';
+import type { ParsedPattern } from './pyregex/ast';
 import { expandRegexTags, globalToScopedFlags, FAILURE_ID_GROUPS } from './tags';
 import { DateDetector } from '../dates/detector';
 import { F2bError } from '../errors';
@@ -73,17 +75,61 @@ const ALT_TUPLE_RE = /^(alt_|tuple_)(.*?)(?:_\d+)?$/;
  *  (`<NOSRV>`) are literal log text, as in fail2ban. */
 const UNRESOLVED_TAG_RE = /(?<!\(\?P)<(?=[\w-]*[a-z])([A-Za-z][\w-]*)>/;
 
-/** Compile one fail2ban regex (tags expanded, flags rewritten) or throw FILTER_REGEX. */
-export function compileFailRegex(regex: string, usedns: string, multiline: boolean, what: string): PyRegExp {
+/** One fail2ban regex with its tags expanded and flags rewritten, parsed (so validated) as Python. */
+export interface ParsedFailRegex {
+  /** the Python pattern the engines compile */
+  expanded: string;
+  parsed: ParsedPattern;
+}
+
+/** Expand and parse one fail2ban regex, or throw FILTER_REGEX naming `what` and the reason. */
+export function parseFailRegex(regex: string, usedns: string, multiline: boolean, what: string): ParsedFailRegex {
   const expanded = globalToScopedFlags(expandRegexTags(regex, usedns));
   if (expanded.trim() === '') throw new F2bError('FILTER_REGEX', `${what}: empty regex`);
   const tag = UNRESOLVED_TAG_RE.exec(expanded);
   if (tag) throw new F2bError('FILTER_REGEX', `${what}: unknown tag <${tag[1]}>: the filter defines no option of that name (a mode or option value it does not have?)`);
   try {
-    return new PyRegExp(expanded, { multiline });
+    return { expanded, parsed: parsePython(expanded, { multiline }) };
   } catch (e) {
     throw new F2bError('FILTER_REGEX', `${what}: cannot compile ${JSON.stringify(regex)}: ${(e as Error).message}`);
   }
+}
+
+/** Compile one fail2ban regex (tags expanded, flags rewritten) or throw FILTER_REGEX. */
+export function compileFailRegex(regex: string, usedns: string, multiline: boolean, what: string): PyRegExp {
+  const { expanded, parsed } = parseFailRegex(regex, usedns, multiline, what);
+  try {
+    return new PyRegExp(expanded, { multiline }, parsed);
+  } catch (e) {
+    throw new F2bError('FILTER_REGEX', `${what}: cannot compile ${JSON.stringify(regex)}: ${(e as Error).message}`);
+  }
+}
+
+/** The date detector of a filter spec, or FILTER_REGEX for a bad datepattern. */
+export function filterDateDetector(spec: FilterSpecMessage): DateDetector {
+  try {
+    return new DateDetector({ datepattern: spec.datepattern, logtimezone: spec.logtimezone });
+  } catch (e) {
+    throw new F2bError('FILTER_REGEX', `datepattern: ${JSON.stringify(spec.datepattern)}: ${(e as Error).message}`);
+  }
+}
+
+/** fail2ban's checks of a whole filter: a failregex, and an id group in each failregex (or in
+ *  the prefregex). Group names per regex, as Python names them. */
+export function checkFilterGroups(spec: FilterSpecMessage, pref: readonly string[] | undefined, fail: readonly (readonly string[])[]): void {
+  const hasId = (names: readonly string[]) => names.some((g) => (FAILURE_ID_GROUPS as readonly string[]).includes(g) || g === 'mlfid');
+  const prefIds = pref ? hasId(pref) : false;
+  fail.forEach((names, i) => {
+    if (!prefIds && !hasId(names)) {
+      throw new F2bError('FILTER_REGEX', `failregex #${i + 1}: no host group (<HOST>, <ADDR>, <IP4>, <IP6>, <F-ID>, <F-MLFID>) in ${JSON.stringify(spec.failregex[i])}`);
+    }
+  });
+  if (fail.length === 0) throw new F2bError('FILTER_REGEX', 'failregex: the filter has no failregex');
+}
+
+/** Python group names of a parsed pattern, in group order. */
+export function groupNamesOf(p: ParsedPattern): string[] {
+  return p.nameOf.filter((n): n is string => n !== undefined);
 }
 
 interface CompiledRegex {
@@ -150,21 +196,11 @@ export class FilterScanner {
     this.spec = spec;
     this.maxlines = Math.max(1, spec.maxlines || 1);
     const multi = this.maxlines > 1;
-    try {
-      this.dates = new DateDetector({ datepattern: spec.datepattern, logtimezone: spec.logtimezone });
-    } catch (e) {
-      throw new F2bError('FILTER_REGEX', `datepattern: ${JSON.stringify(spec.datepattern)}: ${(e as Error).message}`);
-    }
+    this.dates = filterDateDetector(spec);
     if (spec.prefregex && spec.prefregex.trim()) this.pref = prepare(compileFailRegex(spec.prefregex, spec.usedns, false, 'prefregex'));
     this.fail = spec.failregex.map((r, i) => prepare(compileFailRegex(r, spec.usedns, multi, `failregex #${i + 1}`)));
     this.ignore = spec.ignoreregex.map((r, i) => prepare(compileFailRegex(r, spec.usedns, false, `ignoreregex #${i + 1}`)));
-    const prefIds = this.pref ? hasIdGroup(this.pref.re) : false;
-    this.fail.forEach((f, i) => {
-      if (!prefIds && !hasIdGroup(f.re)) {
-        throw new F2bError('FILTER_REGEX', `failregex #${i + 1}: no host group (<HOST>, <ADDR>, <IP4>, <IP6>, <F-ID>, <F-MLFID>) in ${JSON.stringify(spec.failregex[i])}`);
-      }
-    });
-    if (this.fail.length === 0) throw new F2bError('FILTER_REGEX', 'failregex: the filter has no failregex');
+    checkFilterGroups(spec, this.pref?.re.groupNames, this.fail.map((f) => f.re.groupNames));
   }
 
   get failregexCount(): number {
@@ -255,10 +291,6 @@ export class FilterScanner {
     for (let i = 0; i < this.ignore.length; i++) if (this.ignore[i].re.search(buf)) return i;
     return undefined;
   }
-}
-
-function hasIdGroup(re: PyRegExp): boolean {
-  return re.groupNames.some((g) => (FAILURE_ID_GROUPS as readonly string[]).includes(g) || g === 'mlfid');
 }
 
 /** For a multi-line buffer: the lines a match covered (minus <SKIPLINES>) and the rest. */
@@ -362,6 +394,28 @@ class SessionCache {
   }
 }
 
+/**
+ * The failure id of a result's fields, fail2ban's way: the first of fid, ip4, ip6, dns that is
+ * there (an address normalised; a DNS name left to resolve unless usedns is raw). With an F-ID
+ * that is not the address itself, the address goes into the fields as `ip`. null: no id yet.
+ */
+export function failureId(fields: Record<string, string>, usedns: string): { id: string; dns: boolean; fields: Record<string, string> } | null {
+  const fid = fields.fid;
+  let ip = fields.ip4 ?? fields.ip6;
+  let dns = false;
+  if (ip === undefined && fields.dns !== undefined) {
+    ip = fields.dns;
+    dns = usedns !== 'raw';
+  }
+  if (ip === undefined) ip = fid;
+  if (ip === undefined) return null;
+  let id = ip;
+  const canonical = dns ? undefined : normalizeAddress(ip);
+  if (canonical) id = canonical;
+  if (fid !== undefined && fid !== ip) return { id: fid, dns: false, fields: { ...fields, ip: id } };
+  return { id, dns, fields };
+}
+
 /** Turns scans into failures, in log order (one per jail). */
 export class FailureTracker {
   private lastDate: number | null = null;
@@ -401,15 +455,8 @@ export class FailureTracker {
         users = merged.users;
         if (fields.nofail && !this.opts.checkAll) return out;
       }
-      const fid = fields.fid;
-      let ip = fields.ip4 ?? fields.ip6;
-      let dns = false;
-      if (ip === undefined && fields.dns !== undefined) {
-        ip = fields.dns;
-        dns = this.opts.usedns !== 'raw';
-      }
-      if (ip === undefined) ip = fid;
-      if (ip === undefined) {
+      const found = failureId(fields, this.opts.usedns);
+      if (!found) {
         // F-MLFID without an id yet: the session is pending until a line brings the address
         if (mlfid !== undefined) {
           const s = this.sessions.get(mlfid, now);
@@ -417,15 +464,7 @@ export class FailureTracker {
         }
         continue;
       }
-      let id = ip;
-      const canonical = dns ? undefined : normalizeAddress(ip);
-      if (canonical) id = canonical;
-      if (fid !== undefined && fid !== ip) {
-        fields = { ...fields, ip: id };
-        id = fid;
-        dns = false;
-      }
-      out.push({ regex: hit.regex, id, dns, time, fields, matches, users });
+      out.push({ regex: hit.regex, id: found.id, dns: found.dns, time, fields: found.fields, matches, users });
     }
     return out;
   }

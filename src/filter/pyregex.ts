@@ -8,6 +8,7 @@ import { emitJs, Translation } from './pyregex/emit';
 import { PyRegexError } from './pyregex/error';
 import { AT_END, AT_START } from './pyregex/ir';
 import { parsePython } from './pyregex/parser';
+import type { ParsedPattern } from './pyregex/ast';
 
 export { PyRegexError };
 
@@ -83,9 +84,10 @@ export class PyRegExp {
   private readonly matchRe: RegExp;
   private readonly table: GroupTable;
 
-  constructor(pattern: string, options: PyRegexOptions = {}) {
+  /** `parsed`: the pattern already parsed with these options (saves parsing it again) */
+  constructor(pattern: string, options: PyRegexOptions = {}, parsed?: ParsedPattern) {
     const numbered = !!options.indices;
-    const t = emitJs(parsePython(pattern, options), pattern, numbered);
+    const t = emitJs(parsed ?? parsePython(pattern, options), pattern, numbered);
     this.source = pattern;
     this.jsSource = t.source;
     this.jsFlags = t.flags;

@@ -21,6 +21,10 @@
 //     whatever ASCII-compatible encoding the log is decoded with. A case-insensitive run is
 //     written in (?i:...), with the non-ASCII partners Python folds to ASCII (İ ı -> i, ſ -> s,
 //     K -> k) spelled out as their UTF-8 bytes.
+//  S2b a cut at the line start. When every date template of the filter cuts its date at the
+//     line start, or after at most two non-word characters (the {^LN-BEG} prefix), the text
+//     before the cut is such characters only: an atom whose literals all begin with a word
+//     character cannot straddle the cut, and needs no halves.
 //  S4 a filter's pattern is the alternation of its failregexes' patterns. A failregex without
 //     any atom makes the filter use its prefregex's pattern instead (the failregex part then
 //     passes every line), and with no prefregex atoms either, the filter passes every line ('').
@@ -31,6 +35,7 @@ import { parsePython } from '../filter/pyregex/parser';
 import type { Node } from '../filter/pyregex/ast';
 import { expandRegexTags, globalToScopedFlags } from '../filter/tags';
 import type { FilterSpecMessage } from '../types';
+import { parseDatePattern } from '../dates/templates';
 
 /** one literal char, or a case-insensitive ASCII letter; `p`: from the IGNORECASE flag, so
  *  that i, s and k also stand for their non-ASCII partners (a class like [iI] does not) */
@@ -179,12 +184,19 @@ function halves(a: SeqAtom): string | null {
   return `(?:${[...new Set(out)].join('|')})`;
 }
 
-/** RE2 pattern of one regex's atoms with the date cut (S2); '' when there are none. */
-export function sequencePattern(atoms: SeqAtom[]): string {
+const isWordCp = (cp: number) => (cp >= 48 && cp <= 57) || (cp >= 65 && cp <= 90) || cp === 95 || (cp >= 97 && cp <= 122);
+
+/** S2b: no literal of the atom can straddle a cut made at the line start. */
+const wordFirst = (a: SeqAtom) => a.every((l) => l.length > 0 && isWordCp(l[0].cp));
+
+/** RE2 pattern of one regex's atoms with the date cut (S2, S2b with cutAtStart); '' when there
+ *  are none. */
+export function sequencePattern(atoms: SeqAtom[], cutAtStart = false): string {
   if (!atoms.length) return '';
   const plain = atoms.map(re2Atom);
   const variants = [plain.join('.*')];
   atoms.forEach((a, k) => {
+    if (cutAtStart && wordFirst(a)) return;
     const h = halves(a);
     const seq = [...plain.slice(0, k), ...(h ? [h] : []), ...plain.slice(k + 1)];
     variants.push(seq.join('.*'));
@@ -208,39 +220,109 @@ function gateLit(l: Lit): GateLiteral | null {
 }
 
 /**
+ * How often literals occur in a sample of the log (its first few hundred KiB): the gate's
+ * literal choice then follows the log instead of the literals' lengths. Counts a literal's
+ * occurrences and those of its first three bytes (what the literal search checks before the
+ * whole literal); case-insensitive literals are counted in the lower-cased sample.
+ */
+export class LiteralSample {
+  private readonly lower: Buffer;
+  private readonly cache = new Map<string, number>();
+
+  constructor(readonly bytes: Buffer) {
+    this.lower = Buffer.from(bytes.toString('latin1').toLowerCase(), 'latin1');
+  }
+
+  /** the cost of gating on these literals: lines they pass, and places they make it check */
+  cost(lits: GateLiteral[]): number {
+    let c = 0;
+    // a line the gate passes costs some thirty times a place it checks; a short literal rare in
+    // the sample may still be common later: it counts as if it occurred at random
+    const random = (n: number) => this.bytes.length / 30 ** n;
+    for (const l of lits) c += 30 * (this.count(l.text, l.ci) + random(l.text.length)) + this.count(l.text.slice(0, 3), l.ci);
+    return c;
+  }
+
+  private count(text: string, ci: boolean): number {
+    const key = `${ci ? 'i' : 's'}:${text}`;
+    let n = this.cache.get(key);
+    if (n !== undefined) return n;
+    const hay = ci ? this.lower : this.bytes;
+    const needle = Buffer.from(ci ? text.toLowerCase() : text, 'latin1');
+    n = 0;
+    for (let at = hay.indexOf(needle); at >= 0; at = hay.indexOf(needle, at + 1)) n++;
+    this.cache.set(key, n);
+    return n;
+  }
+}
+
+/** Drop the literals that contain another one of the set: where they occur, it does. */
+function minimal(lits: GateLiteral[]): GateLiteral[] {
+  const norm = (l: GateLiteral) => (l.ci ? l.text.toLowerCase() : l.text);
+  return lits.filter((l, i) =>
+    !lits.some((o, j) => j !== i && (o.ci || !l.ci) && (o.ci ? norm(l).includes(norm(o)) : l.text.includes(o.text)) && (norm(o) !== norm(l) || j < i)),
+  );
+}
+
+/**
  * Literals one of which every line the atoms' regex matches contains, for a multi-literal search
  * (S2 again): the halves of every literal of one atom (that atom is whole, or it is the one the
- * date cut split, and then a half of it is whole), or every literal of two atoms (at most one of
- * them is split). The choice with the longest shortest literal; null if none has literals of
- * 2 characters or more.
+ * date cut split, and then a half of it is whole), every literal of two atoms (at most one of
+ * them is split), or with a cut at the line start (S2b) the literals of one word-first atom. The
+ * choice that costs least on the sample, else the one with the longest shortest literal; null if
+ * none has literals of 2 characters or more.
  */
-export function gateLiterals(atoms: SeqAtom[]): GateLiteral[] | null {
+export function gateLiterals(atoms: SeqAtom[], cutAtStart = false, sample?: LiteralSample): GateLiteral[] | null {
   const options: GateLiteral[][] = [];
   const lits = (ls: Lit[]) => {
     const out = ls.map(gateLit);
     return out.every((x) => x && x.text.length >= 2) ? (out as GateLiteral[]) : null;
   };
   for (const a of atoms) {
+    // S2b: the atom whole
+    if (cutAtStart && wordFirst(a)) {
+      const whole = lits(a);
+      if (whole) options.push(whole);
+    }
     const h = lits(a.flatMap((l) => [l.slice(0, l.length >> 1), l.slice(l.length >> 1)]));
     if (h) options.push(h);
+    // With a sample, more choices (sound by S1 and S2: any part of an atom is in every match,
+    // and a part cut in two anywhere has one piece whole): the atom without its leading
+    // non-word characters, whole with a cut at the line start (S2b: " not allowed because" ->
+    // "not allowed because"), and both forms cut at word edges (" not allowed because not
+    // listed in " + "AllowUsers").
+    if (sample && a.length === 1) {
+      const l = a[0];
+      let from = 0;
+      while (from < l.length && !isWordCp(l[from].cp)) from++;
+      const forms = from > 0 && l.length - from >= 2 ? [l, l.slice(from)] : [l];
+      if (forms.length > 1 && cutAtStart) {
+        const trimmed = lits([forms[1]]);
+        if (trimmed) options.push(trimmed);
+      }
+      for (const f of forms) {
+        for (let k = 2; k <= f.length - 2; k++) {
+          const edge = f[k].cp === 32 || f[k - 1].cp === 32;
+          if (!edge) continue;
+          const c = lits([f.slice(0, k), f.slice(k)]);
+          if (c) options.push(c);
+        }
+      }
+    }
   }
   const best = [...atoms].sort((x, y) => quality(y) - quality(x)).slice(0, 2);
   if (best.length === 2) {
     const w = lits([...best[0], ...best[1]]);
     if (w) options.push(w);
   }
-  const score = (o: GateLiteral[]) => Math.min(...o.map((l) => l.text.length)) * 1000 - o.length;
+  const score = (o: GateLiteral[]) => (sample ? -sample.cost(o) : Math.min(...o.map((l) => l.text.length)) * 1000 - o.length);
   options.sort((x, y) => score(y) - score(x));
   if (!options.length) return null;
-  const seen = new Set<string>();
-  return options[0].filter((l) => {
-    const k = `${l.ci ? 'i' : 's'}:${l.ci ? l.text.toLowerCase() : l.text}`;
-    return seen.has(k) ? false : (seen.add(k), true);
-  });
+  return minimal(options[0]);
 }
 
 /** One fail2ban regex's pattern ('' = no atom: passes every line); throws if it does not parse. */
-export const regexPattern = (regex: string, usedns: string): string => sequencePattern(orderedAtoms(regex, usedns));
+export const regexPattern = (regex: string, usedns: string, cutAtStart = false): string => sequencePattern(orderedAtoms(regex, usedns), cutAtStart);
 
 /** What the native prefilter gets from one regex: its pattern ('' = every line) and its gate
  *  literals (null = none). */
@@ -249,29 +331,41 @@ export interface RegexPart {
   literals: GateLiteral[] | null;
 }
 
-function regexPart(regex: string, usedns: string): RegexPart {
+function regexPart(regex: string, usedns: string, cutAtStart: boolean, sample?: LiteralSample): RegexPart {
   const atoms = orderedAtoms(regex, usedns);
-  return { pattern: sequencePattern(atoms), literals: gateLiterals(atoms) };
+  return { pattern: sequencePattern(atoms, cutAtStart), literals: gateLiterals(atoms, cutAtStart, sample) };
+}
+
+/** S2b: every date template of the filter cuts at the line start (or after at most two
+ *  non-word characters). */
+export function cutsAtLineStart(datepattern: string | undefined): boolean {
+  try {
+    return parseDatePattern(datepattern, new Date().getFullYear()).every(({ tpl }) => tpl.cutPlace !== 'any');
+  } catch {
+    return false; // a datepattern that does not parse: the filter reports it
+  }
 }
 
 /**
  * The parts of a filter's regexes, rule S4 applied: a failregex without atoms takes the
  * prefregex's part (the prefregex must match too; an empty part when there is none).
  * `free` is the index of the first such failregex, -1 if none. The ignoreregexes' parts only
- * `withIgnore` (else []). Throws if a regex does not parse.
+ * `withIgnore` (else []). `sample`: the log's literal counts, for the gate literals' choice.
+ * Throws if a regex does not parse.
  */
-export function filterParts(spec: FilterSpecMessage, withIgnore = false): { fail: RegexPart[]; free: number; ignore: RegexPart[] } {
+export function filterParts(spec: FilterSpecMessage, withIgnore = false, sample?: LiteralSample): { fail: RegexPart[]; free: number; ignore: RegexPart[] } {
   const none: RegexPart = { pattern: '', literals: null };
+  const atStart = cutsAtLineStart(spec.datepattern);
   let pref: RegexPart | undefined;
-  const prefPart = () => (pref ??= spec.prefregex && spec.prefregex.trim() ? regexPart(spec.prefregex, spec.usedns) : none);
+  const prefPart = () => (pref ??= spec.prefregex && spec.prefregex.trim() ? regexPart(spec.prefregex, spec.usedns, atStart, sample) : none);
   let free = -1;
   const fail = spec.failregex.map((r, i) => {
-    const own = regexPart(r, spec.usedns);
+    const own = regexPart(r, spec.usedns, atStart, sample);
     if (own.pattern) return own;
     if (free < 0) free = i;
     return prefPart();
   });
-  return { fail, free, ignore: withIgnore ? spec.ignoreregex.map((r) => regexPart(r, spec.usedns)) : [] };
+  return { fail, free, ignore: withIgnore ? spec.ignoreregex.map((r) => regexPart(r, spec.usedns, atStart, sample)) : [] };
 }
 
 export interface NativePattern {

@@ -4,9 +4,10 @@
 // batches to its caller in FILE order with absolute line numbers, so that a caller that keeps
 // state between lines (sessions, the last date) sees what a sequential reader would.
 
+import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { loadNative, type NativeFileBatch, type NativePrefilter } from '../native';
-import { filterParts, type GateLiteral } from '../prefilter/native';
+import { filterParts, LiteralSample, type GateLiteral } from '../prefilter/native';
 import type { FilterSpecMessage } from '../types';
 
 export const MAX_GROUPS = 32;
@@ -33,6 +34,84 @@ export interface FileScanResult {
   skipped: number;
 }
 
+/** What every per-chunk batch of a parallel file scan carries. */
+interface ChunkBatch {
+  chunk: number;
+  scanned: number;
+  size: number;
+  done: boolean;
+  lines?: number;
+  skipped?: number;
+}
+
+/**
+ * Hands the batches of a parallel scan to `deliver` in FILE order: the chunks finish in any
+ * order, and a batch of chunk c waits until chunks before c are done. `base` is the number of
+ * lines before the batch's chunk. A throwing deliver stops the deliveries (see `failure`).
+ */
+export class ChunkOrder<B extends ChunkBatch> {
+  /** lines and skipped lines of the chunks delivered */
+  lines = 0;
+  skipped = 0;
+  /** chunks done */
+  current = 0;
+  failure: unknown;
+  private readonly waiting = new Map<number, B[]>();
+  private readonly scanned: number[] = [];
+  private base = 0;
+
+  constructor(
+    private readonly deliver: (b: B, base: number) => void,
+    private readonly onProgress?: (scanned: number, size: number) => void,
+  ) {}
+
+  /** the native scan's callback */
+  readonly take = (b: B): void => {
+    if (this.failure !== undefined) return;
+    try {
+      this.scanned[b.chunk] = b.scanned;
+      if (this.onProgress) this.onProgress(this.scanned.reduce((a, x) => a + (x ?? 0), 0), b.size);
+      if (b.chunk !== this.current) {
+        const q = this.waiting.get(b.chunk) ?? [];
+        q.push(b);
+        this.waiting.set(b.chunk, q);
+        return;
+      }
+      this.pass(b);
+      // a finished chunk releases the next one's queue (and maybe more)
+      for (let q = this.waiting.get(this.current); q; q = this.waiting.get(this.current)) {
+        this.waiting.delete(this.current);
+        const at = this.current;
+        for (const x of q) this.pass(x);
+        if (this.current === at) break; // that chunk is not done yet: its next batches come live
+      }
+    } catch (e) {
+      this.failure = e;
+    }
+  };
+
+  /** after the scan: rethrows a delivery's error, checks that every chunk finished */
+  finish(file: string, chunks: number): void {
+    if (this.failure !== undefined) throw this.failure;
+    if (this.current !== chunks) throw new Error(`scan of ${file}: ${chunks - this.current} chunk(s) never finished`);
+  }
+
+  private pass(b: B): void {
+    this.deliver(b, this.base);
+    if (b.done) {
+      this.base += b.lines ?? 0;
+      this.lines += b.lines ?? 0;
+      this.skipped += b.skipped ?? 0;
+      this.current++;
+    }
+  }
+}
+
+/** The scan threads to use: opts.threads, else the machine's parallelism (1 to 64). */
+export function scanThreads(threads?: number): number {
+  return Math.max(1, Math.min(64, Math.floor(threads ?? os.availableParallelism())));
+}
+
 /** Scan a file with a compiled prefilter; onBatch sees the candidates in file order. */
 export async function scanFile(
   file: string,
@@ -41,69 +120,30 @@ export async function scanFile(
   onBatch: (batch: CandidateBatch) => void,
 ): Promise<FileScanResult> {
   const native = loadNative();
-  const threads = Math.max(1, Math.min(64, Math.floor(opts.threads ?? os.availableParallelism())));
-  // chunks[c]: batches waiting for chunks before c to finish
-  const waiting = new Map<number, NativeFileBatch[]>();
-  const scanned: number[] = [];
-  let current = 0;
-  let base = 0;
-  let lines = 0;
-  let skipped = 0;
-  let failure: unknown;
-
-  const deliver = (b: NativeFileBatch) => {
+  const order = new ChunkOrder<NativeFileBatch>((b, base) => {
     if (b.ends.length || b.skippedLineNos.length) {
       const rebase = (xs: Float64Array) => xs.map((x) => x + base + 1);
       onBatch({ buf: b.buf, ends: b.ends, lineNos: rebase(b.lineNos), offsets: b.offsets, masks: b.masks, skippedLineNos: rebase(b.skippedLineNos) });
     }
-    if (b.done) {
-      base += b.lines ?? 0;
-      lines += b.lines ?? 0;
-      skipped += b.skipped ?? 0;
-      current++;
-    }
-  };
-  const onNative = (b: NativeFileBatch) => {
-    if (failure !== undefined) return;
-    try {
-      scanned[b.chunk] = b.scanned;
-      if (opts.onProgress) opts.onProgress(scanned.reduce((a, x) => a + (x ?? 0), 0), b.size);
-      if (b.chunk !== current) {
-        const q = waiting.get(b.chunk) ?? [];
-        q.push(b);
-        waiting.set(b.chunk, q);
-        return;
-      }
-      deliver(b);
-      // a finished chunk releases the next one's queue (and maybe more)
-      for (let q = waiting.get(current); q; q = waiting.get(current)) {
-        waiting.delete(current);
-        const at = current;
-        for (const x of q) deliver(x);
-        if (current === at) break; // that chunk is not done yet: its next batches come live
-      }
-    } catch (e) {
-      failure = e;
-    }
-  };
-  const res = await native.scanFile(file, prefilter, { threads, skipComments: opts.skipComments ?? false }, onNative);
-  if (failure !== undefined) throw failure;
-  if (current !== res.chunks) throw new Error(`scanFile ${file}: ${res.chunks - current} chunk(s) never finished`);
-  return { size: res.size, lines, skipped };
+  }, opts.onProgress);
+  const res = await native.scanFile(file, prefilter, { threads: scanThreads(opts.threads), skipComments: opts.skipComments ?? false }, order.take);
+  order.finish(file, res.chunks);
+  return { size: res.size, lines: order.lines, skipped: order.skipped };
 }
 
 /**
  * The native prefilter of one filter for `regex`: one group per failregex (so that a candidate
  * says which failregexes to try), then one per ignoreregex (whose hits `regex` counts as
  * "ignored"). null when it could drop nothing, or has more groups than the native side takes.
+ * `sample`: literal counts of the log (fileSample), for the choice of the gate's literals.
  */
-export function filterPrefilter(spec: FilterSpecMessage): { prefilter: NativePrefilter; failregexes: number } | null {
+export function filterPrefilter(spec: FilterSpecMessage, sample?: LiteralSample): { prefilter: NativePrefilter; failregexes: number } | null {
   const n = spec.failregex.length + spec.ignoreregex.length;
   if (n === 0 || n > MAX_GROUPS || Math.max(1, spec.maxlines || 1) > 1) return null;
   let patterns: string[];
   let literals: (GateLiteral[] | null)[];
   try {
-    const { fail, ignore } = filterParts(spec, true);
+    const { fail, ignore } = filterParts(spec, true, sample);
     patterns = [...fail, ...ignore].map((x) => x.pattern);
     literals = [...fail, ...ignore].map((x) => x.literals);
   } catch {
@@ -112,8 +152,28 @@ export function filterPrefilter(spec: FilterSpecMessage): { prefilter: NativePre
   if (patterns.some((p) => p === '')) return null;
   const lits = literals.every((l) => l !== null) ? (literals as GateLiteral[][]) : undefined;
   try {
-    return { prefilter: new (loadNative().Prefilter)(patterns, lits), failregexes: spec.failregex.length };
+    return { prefilter: new (loadNative().Prefilter)(patterns, lits, sample?.bytes), failregexes: spec.failregex.length };
   } catch {
     return null; // a pattern RE2 rejects (our bug, not the filter's): every line is read in JS
+  }
+}
+
+/** How much of a log fileSample reads. */
+const SAMPLE_BYTES = 256 << 10;
+
+/** The literal counts of a log's first 256 KiB, for filterPrefilter; undefined for an empty or
+ *  unreadable file (the literals are then chosen by length). */
+export function fileSample(file: string): LiteralSample | undefined {
+  try {
+    const fd = fs.openSync(file, 'r');
+    try {
+      const buf = Buffer.alloc(SAMPLE_BYTES);
+      const n = fs.readSync(fd, buf, 0, SAMPLE_BYTES, 0);
+      return n > 0 ? new LiteralSample(buf.subarray(0, n)) : undefined;
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch {
+    return undefined;
   }
 }
