@@ -24,8 +24,10 @@ export interface NativePrefilter {
   readonly passesAll: boolean;
   /** true when a literal search (native/scan/LiteralGate.hh) runs in front of RE2 */
   readonly literalGate: boolean;
-  /** the candidate lines of a buffer: [begins[i], ends[i]) without the '\n', masks[i] = groups */
-  scan(buf: Buffer): { begins: Uint32Array; ends: Uint32Array; masks: Uint32Array };
+  /** the candidate lines of a buffer: [begins[i], ends[i]) without the '\n', masks[i] = groups;
+   *  literalMasks: the coarser masks the native matcher uses (the groups of the literals found
+   *  in the line, no RE2 where the literal gate runs) */
+  scan(buf: Buffer, opts?: { literalMasks?: boolean }): { begins: Uint32Array; ends: Uint32Array; masks: Uint32Array };
 }
 
 /** One batch of candidate lines of scanFile, from one chunk of the file, in file order. */
@@ -138,6 +140,9 @@ export interface NativeAddon {
   /** literals: per group, literals one of which every line its pattern matches contains (all
    *  groups or none); sample: the start of the log (the literal search's tables follow it) */
   Prefilter: new (patterns: string[], literals?: { text: string; ci: boolean }[][], sample?: Buffer) => NativePrefilter;
+  /** byte pair and hashed triple counts of a log sample (src/prefilter/native.ts LiteralSample):
+   *  [pairs, triples, lower-cased pairs, lower-cased triples] */
+  sampleTables(sample: Buffer): [Uint32Array, Uint32Array, Uint32Array, Uint32Array];
   scanFile(
     path: string,
     prefilter: NativePrefilter,

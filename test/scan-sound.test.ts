@@ -18,6 +18,7 @@ import { RegexRunner, scanCandidates, type RegexRecord } from '../src/cli/regex'
 import { readFilter } from '../src/config';
 import { filterSpecOf } from '../src/filter/filter';
 import { filterPrefilter } from '../src/scan/filescan';
+import { LiteralSample } from '../src/prefilter/native';
 import { generate } from '../bench/generate';
 import type { FilterSpecMessage } from '../src/types';
 
@@ -117,6 +118,48 @@ if (!installed) {
       });
     }
     console.log(`# native prefilter cross-corpus: ${all.length} lines x variants = ${tested} tests, ${dropped} lines dropped (${((100 * dropped) / tested).toFixed(1)}%)`);
+    assert.deepEqual(bad.slice(0, 20), []);
+  });
+
+  test('cross-corpus, literal masks (the native matcher\'s), literals chosen by length and from a sample: a ruled-out failregex never matches', async () => {
+    assert.ok(variants.length > 100);
+    const all: string[] = [];
+    for (const f of fs.readdirSync(helpers.CORPUS_DIR)) {
+      const p = path.join(helpers.CORPUS_DIR, f);
+      if (!fs.statSync(p).isFile()) continue;
+      for (const l of fs.readFileSync(p, 'utf8').split(/\r?\n/)) if (l.trim() && !l.startsWith('#')) all.push(l);
+    }
+    const buf = Buffer.from(all.join('\n') + '\n');
+    const starts: number[] = [];
+    for (let i = 0, at = 0; i < all.length; i++) {
+      starts.push(at);
+      at += Buffer.byteLength(all[i]) + 1;
+    }
+    const sample = new LiteralSample(buf.subarray(0, 64 << 10));
+    let tested = 0;
+    let ruledOut = 0;
+    const bad: string[] = [];
+    for (const v of variants) {
+      const scanner = new RegexRunner(v.runner.spec).scanner;
+      const hits = all.map((line) => scanner.scan(line, helpers.TEST_NOW, { checkAll: true }).hits.map((h) => h.regex));
+      for (const s of [undefined, sample]) {
+        const native = filterPrefilter(v.runner.spec, s);
+        if (!native || !native.prefilter.literalGate) continue;
+        const cand = native.prefilter.scan(buf, { literalMasks: true });
+        const maskAt = new Map<number, number>();
+        cand.begins.forEach((b, i) => maskAt.set(b, cand.masks[i]));
+        all.forEach((line, i) => {
+          tested++;
+          const mask = maskAt.get(starts[i]) ?? 0;
+          for (const r of hits[i]) {
+            if (r < 32 && !(mask & (1 << r))) bad.push(`${v.variant}${s ? ' (sample)' : ''} failregex #${r + 1}: ${line}`);
+          }
+          for (let r = 0; r < Math.min(32, native.failregexes); r++) if (!(mask & (1 << r))) ruledOut++;
+        });
+      }
+    }
+    console.log(`# literal masks cross-corpus: ${tested} line x variant tests, ${ruledOut} failregex tries ruled out`);
+    assert.ok(tested > 100_000);
     assert.deepEqual(bad.slice(0, 20), []);
   });
 }

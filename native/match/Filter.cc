@@ -113,6 +113,32 @@ Filter::Filter(const std::vector<TemplateSource>& templates, const RegexSource* 
   }
 }
 
+namespace {
+
+// Batches kept for reuse (the scan threads fill at most their queues' worth ahead of JS).
+constexpr size_t kPooledBatches = 16;
+
+}  // namespace
+
+std::unique_ptr<MatchBatch> BatchPool::take() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (!free_.empty()) {
+      auto b = std::move(free_.back());
+      free_.pop_back();
+      return b;
+    }
+  }
+  return std::make_unique<MatchBatch>();
+}
+
+void BatchPool::give(std::unique_ptr<MatchBatch> batch) {
+  if (!batch) return;
+  batch->clear();
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (free_.size() < kPooledBatches) free_.push_back(std::move(batch));
+}
+
 FilterMatcher::FilterMatcher(std::shared_ptr<const Filter> filter, bool checkAll)
     : filter_(std::move(filter)), checkAll_(checkAll), dates_(filter_->templates()) {}
 

@@ -13,6 +13,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -108,6 +109,19 @@ struct MatchBatch {
     hits.clear();
     fields.clear();
   }
+};
+
+// Batches whose records were read, for the scan threads to fill again: the storage of a batch
+// (a megabyte of arena) is reused instead of coming fresh from the kernel, page by page, for
+// every batch of a large file.
+class BatchPool {
+ public:
+  std::unique_ptr<MatchBatch> take();
+  void give(std::unique_ptr<MatchBatch> batch);
+
+ private:
+  std::mutex mutex_;
+  std::vector<std::unique_ptr<MatchBatch>> free_;
 };
 
 class FilterMatcher {

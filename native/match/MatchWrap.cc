@@ -107,9 +107,16 @@ Napi::FunctionReference* FilterWrap::constructor = nullptr;
 
 // ---- matchFile
 
+// What a batch's JS handle holds: the records, until RegexTally.feed reads them and gives their
+// storage back to the scan's pool (or the handle is collected unread).
+struct HeldRecords {
+  std::unique_ptr<MatchBatch> batch;
+  std::shared_ptr<BatchPool> pool;
+};
+
 struct MatchFileBatch {
   uint32_t chunk = 0;
-  std::unique_ptr<MatchBatch> records = std::make_unique<MatchBatch>();
+  std::unique_ptr<MatchBatch> records;
   std::vector<double> skippedLineNos;
   uint64_t candidates = 0;
   uint64_t scanned = 0;
@@ -120,6 +127,7 @@ struct MatchFileBatch {
 
 struct MatchScan : ParallelScan<MatchFileBatch> {
   std::shared_ptr<const Filter> filter;
+  std::shared_ptr<BatchPool> pool = std::make_shared<BatchPool>();
   std::shared_ptr<const scan::Prefilter> prefilter;  // may be null: every line is matched
   bool skipComments = true;
   bool checkAll = true;
@@ -130,8 +138,11 @@ struct MatchScan : ParallelScan<MatchFileBatch> {
     auto out = Napi::Object::New(env);
     out.Set("chunk", Napi::Number::New(env, b.chunk));
     out.Set("count", Napi::Number::New(env, static_cast<double>(b.records->records.size())));
-    auto* held = b.records.release();
-    out.Set("records", Napi::External<MatchBatch>::New(env, held, [](Napi::Env, MatchBatch* p) { delete p; }));
+    auto* held = new HeldRecords{std::move(b.records), pool};
+    out.Set("records", Napi::External<HeldRecords>::New(env, held, [](Napi::Env, HeldRecords* h) {
+              h->pool->give(std::move(h->batch));
+              delete h;
+            }));
     out.Set("candidates", Napi::Number::New(env, static_cast<double>(b.candidates)));
     out.Set("skippedLineNos", copyArray(env, b.skippedLineNos));
     out.Set("scanned", Napi::Number::New(env, static_cast<double>(b.scanned)));
@@ -159,6 +170,7 @@ class ChunkMatcher {
   ChunkMatcher(MatchScan& scan, ScanTsfn<MatchFileBatch> tsfn, uint32_t chunk)
       : scan_(scan), tsfn_(tsfn), chunk_(chunk), matcher_(scan.filter, scan.checkAll) {
     batch_.chunk = chunk;
+    batch_.records = scan_.pool->take();
   }
 
   void run() {
@@ -196,6 +208,7 @@ class ChunkMatcher {
     batch_ = MatchFileBatch();
     batch_.chunk = chunk_;
     batch_.scanned = out->scanned;
+    batch_.records = scan_.pool->take();
     if (tsfn_.BlockingCall(out) != napi_ok) delete out;
   }
 
@@ -255,7 +268,9 @@ class TallyWrap : public Napi::ObjectWrap<TallyWrap> {
   Napi::Value Feed(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (!info[0].IsExternal()) throw Napi::TypeError::New(env, "Expected a record handle from matchFile");
-    const MatchBatch& batch = *info[0].As<Napi::External<MatchBatch>>().Data();
+    HeldRecords& held = *info[0].As<Napi::External<HeldRecords>>().Data();
+    if (!held.batch) throw Napi::Error::New(env, "these records were fed already");
+    const MatchBatch& batch = *held.batch;
     const double base = info[1].IsNumber() ? info[1].As<Napi::Number>().DoubleValue() : -1;
     if (!(base >= 0)) throw Napi::TypeError::New(env, "Expected lineBase to be a number >= 0");
     failures_.clear();
@@ -287,6 +302,7 @@ class TallyWrap : public Napi::ObjectWrap<TallyWrap> {
       }
       out.Set(static_cast<uint32_t>(i), o);
     }
+    held.pool->give(std::move(held.batch));
     return out;
   }
 

@@ -36,7 +36,18 @@ Scratch::~Scratch() {
   pcre2_match_data_free(data_);
 }
 
-pcre2_code* Regex::compile(const std::string& source, uint32_t options, bool& jit) {
+const pcre2_code* Regex::Form::ready() const {
+  if (!done.load(std::memory_order_acquire)) {
+    // Without JIT (a machine PCRE2 has no JIT for) the interpreter runs: slower, same answers.
+    std::call_once(once, [this] {
+      jit = pcre2_jit_compile(code, PCRE2_JIT_COMPLETE) == 0;
+      done.store(true, std::memory_order_release);
+    });
+  }
+  return code;
+}
+
+pcre2_code* Regex::compile(const std::string& source, uint32_t options) {
   pcre2_compile_context* cc = pcre2_compile_context_create(nullptr);
   if (!cc) throw std::bad_alloc();
   pcre2_set_newline(cc, PCRE2_NEWLINE_LF);
@@ -55,8 +66,6 @@ pcre2_code* Regex::compile(const std::string& source, uint32_t options, bool& ji
     throw std::invalid_argument("the PCRE2 form has " + std::to_string(captures) + " groups where the pattern has " +
                                 std::to_string(groups()));
   }
-  // Without JIT (a machine PCRE2 has no JIT for) the interpreter runs: slower, same answers.
-  jit = pcre2_jit_compile(code, PCRE2_JIT_COMPLETE) == 0;
   return code;
 }
 
@@ -99,23 +108,23 @@ Regex::Regex(const std::string& source, std::vector<std::string> names, const st
     : names_(std::move(names)), rest_(rest) {
   if (names_.empty()) names_.emplace_back();
   if (rest_ > groups()) throw std::invalid_argument("no group " + std::to_string(rest_));
-  code_ = compile(source, PCRE2_UTF | PCRE2_UCP | PCRE2_NO_UTF_CHECK, jit_);
+  utf_.code = compile(source, PCRE2_UTF | PCRE2_UCP | PCRE2_NO_UTF_CHECK);
   firstBytes_.fill(0);
-  addFirstBytes(code_);
+  addFirstBytes(utf_.code);
   if (!ascii.empty()) {
     try {
-      ascii_ = compile(ascii, 0, asciiJit_);
+      ascii_.code = compile(ascii, 0);
     } catch (const std::invalid_argument& e) {
-      pcre2_code_free(code_);
+      pcre2_code_free(utf_.code);
       throw std::invalid_argument(std::string("ASCII form: ") + e.what());
     }
-    addFirstBytes(ascii_);
+    addFirstBytes(ascii_.code);
   }
 }
 
 Regex::~Regex() {
-  pcre2_code_free(code_);
-  pcre2_code_free(ascii_);
+  pcre2_code_free(utf_.code);
+  pcre2_code_free(ascii_.code);
 }
 
 size_t Regex::group(const std::string& name) const {
@@ -127,11 +136,10 @@ size_t Regex::group(const std::string& name) const {
 
 Result Regex::search(Scratch& s, const char* subject, size_t end, size_t pos, bool ascii) const {
   const auto* text = reinterpret_cast<PCRE2_SPTR>(subject);
-  const bool useAscii = ascii && ascii_;
-  const pcre2_code* code = useAscii ? ascii_ : code_;
-  const bool jit = useAscii ? asciiJit_ : jit_;
-  const int rc = jit ? pcre2_jit_match(code, text, end, pos, 0, s.data(), s.context())
-                     : pcre2_match(code, text, end, pos, PCRE2_NO_UTF_CHECK, s.data(), s.context());
+  const Form& form = ascii && ascii_.code ? ascii_ : utf_;
+  const pcre2_code* code = form.ready();
+  const int rc = form.jit ? pcre2_jit_match(code, text, end, pos, 0, s.data(), s.context())
+                          : pcre2_match(code, text, end, pos, PCRE2_NO_UTF_CHECK, s.data(), s.context());
   if (rc >= 0) {  // (0: the ovector was too small, which cannot be: it fits every group)
     if (rest_) {
       PCRE2_SIZE* ov = pcre2_get_ovector_pointer(s.data());

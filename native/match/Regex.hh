@@ -14,6 +14,8 @@
 #include <pcre2.h>
 
 #include <array>
+#include <atomic>
+#include <mutex>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -73,13 +75,20 @@ class Regex {
   const std::array<uint64_t, 4>& firstBytes() const { return firstBytes_; }
 
  private:
+  // One compiled form, JIT-compiled when first matched with (a filter has dozens of date
+  // templates and most runs use two or three of them: the JIT costs more than the compile).
+  struct Form {
+    pcre2_code* code = nullptr;
+    mutable std::once_flag once;
+    mutable std::atomic<bool> done{false};
+    mutable bool jit = false;
+    const pcre2_code* ready() const;
+  };
   // Compiles one form and adds what it says of first bytes; throws on an error.
-  pcre2_code* compile(const std::string& source, uint32_t options, bool& jit);
+  pcre2_code* compile(const std::string& source, uint32_t options);
   void addFirstBytes(const pcre2_code* code);
 
-  pcre2_code* code_ = nullptr;
-  pcre2_code* ascii_ = nullptr;
-  bool jit_ = false, asciiJit_ = false;
+  Form utf_, ascii_;
   std::vector<std::string> names_;
   size_t rest_ = 0;
   std::array<uint64_t, 4> firstBytes_{};

@@ -9,7 +9,7 @@ constexpr size_t kMaxLimits = 20;
 }  // namespace
 
 Tally::Tally(const Filter& filter, Options opts)
-    : hitsPerRegex(filter.failregexes(), 0), ignoreHits(filter.ignoreregexes(), 0), opts_(opts), tracker_(filter) {}
+    : hitsPerRegex(filter.failregexes(), 0), ignoreHits(filter.ignoreregexes(), 0), opts_(opts), tracker_(filter, opts.failures) {}
 
 void Tally::feed(const MatchBatch& batch, uint64_t lineBase, std::vector<Failure>& failures) {
   for (const Record& rec : batch.records) {
@@ -18,7 +18,7 @@ void Tally::feed(const MatchBatch& batch, uint64_t lineBase, std::vector<Failure
       limitLines++;
       if (limits.size() < kMaxLimits) limits.push_back(Limit{lineNo, rec.limit});
     }
-    tracker_.failures(batch, rec, opts_.failures, results_);
+    tracker_.failures(batch, rec, results_);
     if (rec.hitsEnd > rec.hitsBegin || rec.ignoredBy >= 0) prefMatched++;
     size_t found = 0;
     for (const Found& r : results_) {

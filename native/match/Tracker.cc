@@ -57,7 +57,7 @@ void Fields::erase(uint16_t name) {
   }
 }
 
-Tracker::Tracker(const Filter& filter)
+Tracker::Tracker(const Filter& filter, bool values)
     : mlfid_(filter.field("mlfid")),
       nofail_(filter.field("nofail")),
       mlfforget_(filter.field("mlfforget")),
@@ -66,7 +66,8 @@ Tracker::Tracker(const Filter& filter)
       fid_(filter.field("fid")),
       ip4_(filter.field("ip4")),
       ip6_(filter.field("ip6")),
-      dns_(filter.field("dns")) {}
+      dns_(filter.field("dns")),
+      values_(values) {}
 
 Tracker::Slot* Tracker::find(std::string_view key, uint64_t hash) {
   for (size_t i = hash % kIndexSize;; i = (i + 1) % kIndexSize) {
@@ -181,14 +182,18 @@ const Fields& Tracker::merge(std::string_view mlfid, uint64_t hash) {
   return session->fields;
 }
 
-void Tracker::failures(const MatchBatch& batch, const Record& rec, bool keepFields, std::vector<Found>& out) {
+void Tracker::failures(const MatchBatch& batch, const Record& rec, std::vector<Found>& out) {
+  static constexpr std::string_view kSome = "x";
   out.clear();
   for (uint32_t h = rec.hitsBegin; h < rec.hitsEnd; h++) {
     const Hit& hit = batch.hits[h];
     cur_.clear();
     for (uint32_t k = hit.fieldsBegin; k < hit.fieldsEnd; k++) {
       const Field& f = batch.fields[k];
-      cur_.emplace_back(f.name, std::string_view(batch.arena.data() + f.off, f.len));
+      std::string_view v(batch.arena.data() + f.off, f.len);
+      // (without values, a field is "" or "x": what a session's logic asks of it)
+      if (!values_ && f.name != mlfid_ && f.name != user_ && !v.empty()) v = kSome;
+      cur_.emplace_back(f.name, v);
     }
     const std::string_view* mlfid = viewOf(cur_, mlfid_);
     const bool session = mlfid != nullptr;
@@ -215,7 +220,7 @@ void Tracker::failures(const MatchBatch& batch, const Record& rec, bool keepFiel
       continue;
     }
     Found found{hit.regex, nofail, {}, {}};
-    if (keepFields) {
+    if (values_) {
       if (merged) {
         for (size_t i = 0; i < merged->size(); i++) found.fields.push_back(merged->at(i));
         const Session& s = merged == &loose_.fields ? loose_ : find(key, hash)->session;

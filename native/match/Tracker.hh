@@ -53,11 +53,13 @@ struct Found {
 
 class Tracker {
  public:
-  explicit Tracker(const Filter& filter);
+  // values: keep the fields' values (for JSON records); without, only whether each field is
+  // there and empty or not is kept (all the counters need), and the user names.
+  Tracker(const Filter& filter, bool values);
 
-  // The results of one line's hits (F-NOFAIL ones included; hits without an id yet are none).
-  // keepFields: copy each result's fields and users (for JSON records).
-  void failures(const MatchBatch& batch, const Record& rec, bool keepFields, std::vector<Found>& out);
+  // The results of one line's hits (F-NOFAIL ones included; hits without an id yet are none),
+  // with their fields and users when the tracker keeps values.
+  void failures(const MatchBatch& batch, const Record& rec, std::vector<Found>& out);
 
  private:
   struct Session {
@@ -84,6 +86,7 @@ class Tracker {
   static void copyFields(Session& to, const std::vector<FieldView>& from);
 
   int32_t mlfid_, nofail_, mlfforget_, mlfgained_, user_, fid_, ip4_, ip6_, dns_;
+  bool values_;
   std::vector<Slot> slots_;
   // open addressing over slots_ by hash: index + 1, 0 = empty (kIndexSize > 2 * kMaxSessions)
   static constexpr size_t kIndexSize = 256;

@@ -47,7 +47,12 @@ LiteralGate::LiteralGate(std::vector<Literal> literals, std::string_view sample)
       // of two equal ones, the first stays
       redundant = !contains(literals_[j], literals_[i]) || j < i;
     }
-    if (!redundant) kept.push_back(literals_[i]);
+    if (redundant) continue;
+    Literal l = literals_[i];
+    for (size_t j = 0; j < literals_.size(); j++) {
+      if (j != i && contains(literals_[j], l)) l.owners |= literals_[j].owners;
+    }
+    kept.push_back(std::move(l));
   }
   literals_ = std::move(kept);
   if (literals_.empty() || !__builtin_cpu_supports("ssse3")) return;
@@ -129,7 +134,7 @@ LiteralGate::LiteralGate(std::vector<Literal> literals, std::string_view sample)
   for (size_t b = 0; b < groups.size(); b++) {
     for (size_t i : groups[b].literals) {
       const auto& l = literals_[i];
-      Entry e{0, 0, l.text.size(), i};
+      Entry e{0, 0, l.text.size(), i, l.owners};
       for (size_t j = 0; j < l.text.size() && j < 8; j++) {
         const auto c = static_cast<uint8_t>(l.text[j]);
         const bool letter = l.ci && lower(c) >= 'a' && lower(c) <= 'z';
@@ -149,28 +154,36 @@ LiteralGate::LiteralGate(std::vector<Literal> literals, std::string_view sample)
 #endif
 }
 
-bool LiteralGate::matchesAt(const char* data, size_t len, size_t pos, uint8_t buckets) const {
+// The owners of the literals of `buckets` that start at pos (0: none); all: every one of them,
+// else the first found is enough.
+uint32_t LiteralGate::matchesAt(const char* data, size_t len, size_t pos, uint8_t buckets, bool all) const {
   const size_t room = len - pos;
   uint64_t word = 0;
   std::memcpy(&word, data + pos, std::min<size_t>(room, 8));
+  uint32_t owners = 0;
   do {
     const int b = __builtin_ctz(buckets);
     buckets &= static_cast<uint8_t>(buckets - 1);
     for (const Entry& e : entries_[b]) {
       // the first 8 bytes in one compare (a ci letter compared without its case bit)
       if ((word & e.mask) != e.value || e.size > room) continue;
-      if (e.size <= 8) return true;
-      const auto& l = literals_[e.literal];
-      if (!l.ci) {
-        if (std::memcmp(data + pos + 8, l.text.data() + 8, e.size - 8) == 0) return true;
-        continue;
+      bool match = e.size <= 8;
+      if (!match) {
+        const auto& l = literals_[e.literal];
+        if (!l.ci) {
+          match = std::memcmp(data + pos + 8, l.text.data() + 8, e.size - 8) == 0;
+        } else {
+          size_t k = 8;
+          while (k < e.size && lower(static_cast<uint8_t>(data[pos + k])) == lower(static_cast<uint8_t>(l.text[k]))) k++;
+          match = k == e.size;
+        }
       }
-      size_t k = 8;
-      while (k < e.size && lower(static_cast<uint8_t>(data[pos + k])) == lower(static_cast<uint8_t>(l.text[k]))) k++;
-      if (k == e.size) return true;
+      if (!match) continue;
+      owners |= e.owners;
+      if (!all) return owners;
     }
   } while (buckets);
-  return false;
+  return owners;
 }
 
 #ifdef F2B_TEDDY
@@ -191,19 +204,23 @@ __attribute__((target("avx2"))) inline __m256i buckets256(__m256i v, __m256i lo,
 }  // namespace
 
 // The last few positions, one at a time (and the whole search where the vectors cannot run).
-size_t LiteralGate::findScalar(const char* data, size_t len, size_t i) const {
+size_t LiteralGate::findScalar(const char* data, size_t len, size_t i, uint32_t* owners) const {
   for (; i + static_cast<size_t>(width_) <= len; i++) {
     uint8_t b = 0xff;
     for (int j = 0; j < width_; j++) {
       const auto c = static_cast<uint8_t>(data[i + static_cast<size_t>(j)]);
       b &= static_cast<uint8_t>(lo_[j][c & 15] & hi_[j][c >> 4]);
     }
-    if (b && matchesAt(data, len, i, b)) return i;
+    if (!b) continue;
+    if (const uint32_t o = matchesAt(data, len, i, b, owners != nullptr)) {
+      if (owners) *owners = o;
+      return i;
+    }
   }
   return SIZE_MAX;
 }
 
-__attribute__((target("ssse3"))) size_t LiteralGate::find128(const char* data, size_t len, size_t i) const {
+__attribute__((target("ssse3"))) size_t LiteralGate::find128(const char* data, size_t len, size_t i, uint32_t* owners) const {
   __m128i lo[3], hi[3];
   for (int j = 0; j < width_; j++) {
     lo[j] = _mm_loadu_si128(reinterpret_cast<const __m128i*>(lo_[j]));
@@ -221,14 +238,17 @@ __attribute__((target("ssse3"))) size_t LiteralGate::find128(const char* data, s
     _mm_store_si128(reinterpret_cast<__m128i*>(rb), r);
     while (m) {
       const int j = __builtin_ctz(m);
-      if (matchesAt(data, len, i + static_cast<size_t>(j), rb[j])) return i + static_cast<size_t>(j);
+      if (const uint32_t o = matchesAt(data, len, i + static_cast<size_t>(j), rb[j], owners != nullptr)) {
+        if (owners) *owners = o;
+        return i + static_cast<size_t>(j);
+      }
       m &= m - 1;
     }
   }
-  return findScalar(data, len, i);
+  return findScalar(data, len, i, owners);
 }
 
-__attribute__((target("avx2"))) size_t LiteralGate::find256(const char* data, size_t len, size_t i) const {
+__attribute__((target("avx2"))) size_t LiteralGate::find256(const char* data, size_t len, size_t i, uint32_t* owners) const {
   __m256i lo[3], hi[3];
   for (int j = 0; j < width_; j++) {
     // pshufb looks up within each 128-bit lane: the same table in both
@@ -248,21 +268,25 @@ __attribute__((target("avx2"))) size_t LiteralGate::find256(const char* data, si
     _mm256_store_si256(reinterpret_cast<__m256i*>(rb), r);
     while (m) {
       const int j = __builtin_ctz(m);
-      if (matchesAt(data, len, i + static_cast<size_t>(j), rb[j])) return i + static_cast<size_t>(j);
+      if (const uint32_t o = matchesAt(data, len, i + static_cast<size_t>(j), rb[j], owners != nullptr)) {
+        if (owners) *owners = o;
+        return i + static_cast<size_t>(j);
+      }
       m &= m - 1;
     }
   }
-  return find128(data, len, i);
+  return find128(data, len, i, owners);
 }
 #endif
 
-size_t LiteralGate::find(const char* data, size_t len, size_t from) const {
+size_t LiteralGate::find(const char* data, size_t len, size_t from, uint32_t* owners) const {
 #ifdef F2B_TEDDY
-  if (available_) return avx2_ ? find256(data, len, from) : find128(data, len, from);
+  if (available_) return avx2_ ? find256(data, len, from, owners) : find128(data, len, from, owners);
 #endif
   (void)data;
   (void)len;
   (void)from;
+  (void)owners;
   return SIZE_MAX;
 }
 

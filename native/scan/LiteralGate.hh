@@ -24,6 +24,8 @@ class LiteralGate {
     std::string text;
     // ASCII letters match either case
     bool ci = false;
+    // the groups (bits) this literal gates: a line that holds it may match them
+    uint32_t owners = ~uint32_t{0};
   };
 
   // sample: the start of the log, if known (how its literals go into buckets follows it).
@@ -32,14 +34,16 @@ class LiteralGate {
   // False when this machine cannot run it (or it was given nothing to look for).
   bool available() const { return available_; }
 
-  // The first position >= from where one of the literals starts, or SIZE_MAX.
-  size_t find(const char* data, size_t len, size_t from) const;
+  // The first position >= from where one of the literals starts, or SIZE_MAX; *owners (when
+  // given) gets the owners of every literal that starts there. A literal dropped because it
+  // holds another one hands its owners to that one: where it occurs, that one does.
+  size_t find(const char* data, size_t len, size_t from, uint32_t* owners = nullptr) const;
 
  private:
-  bool matchesAt(const char* data, size_t len, size_t pos, uint8_t buckets) const;
-  size_t findScalar(const char* data, size_t len, size_t from) const;
-  size_t find128(const char* data, size_t len, size_t from) const;
-  size_t find256(const char* data, size_t len, size_t from) const;
+  uint32_t matchesAt(const char* data, size_t len, size_t pos, uint8_t buckets, bool all) const;
+  size_t findScalar(const char* data, size_t len, size_t from, uint32_t* owners) const;
+  size_t find128(const char* data, size_t len, size_t from, uint32_t* owners) const;
+  size_t find256(const char* data, size_t len, size_t from, uint32_t* owners) const;
 
   // A literal of a bucket: its first (up to) 8 bytes as a little-endian word, the bits of them
   // that count (a ci letter's case bit does not), its size and its index.
@@ -47,6 +51,7 @@ class LiteralGate {
     uint64_t mask, value;
     size_t size;
     size_t literal;
+    uint32_t owners;
   };
   std::vector<Literal> literals_;
   std::vector<Entry> entries_[8];

@@ -53,9 +53,12 @@ Prefilter::Prefilter(const std::vector<std::string>& patterns,
   if (!all_ && literals.size() == patterns.size()) {
     std::vector<LiteralGate::Literal> all;
     bool every = true;
-    for (const auto& group : literals) {
-      if (group.empty()) every = false;
-      all.insert(all.end(), group.begin(), group.end());
+    for (size_t g = 0; g < literals.size(); g++) {
+      if (literals[g].empty()) every = false;
+      for (auto l : literals[g]) {
+        l.owners = Mask{1} << g;
+        all.push_back(std::move(l));
+      }
     }
     if (every) {
       auto gate = std::make_unique<LiteralGate>(std::move(all), sample);
@@ -64,11 +67,15 @@ Prefilter::Prefilter(const std::vector<std::string>& patterns,
   }
 }
 
+size_t Prefilter::lineStart(const char* data, size_t from, size_t at) {
+  const void* nl = at > from ? memrchr(data + from, '\n', at - from) : nullptr;
+  return nl ? static_cast<size_t>(static_cast<const char*>(nl) - data) + 1 : from;
+}
+
 size_t Prefilter::nextLiteral(const char* data, size_t len, size_t from) const {
   const size_t at = literals_->find(data, len, from);
   if (at == SIZE_MAX) return static_cast<size_t>(-1);
-  const void* nl = at > from ? memrchr(data + from, '\n', at - from) : nullptr;
-  return nl ? static_cast<size_t>(static_cast<const char*>(nl) - data) + 1 : from;
+  return lineStart(data, from, at);
 }
 
 Prefilter::~Prefilter() = default;
@@ -88,9 +95,7 @@ size_t Prefilter::nextCandidate(const char* data, size_t len, size_t from) const
   absl::string_view m;
   if (!gate_->Match(text, from, len, RE2::UNANCHORED, &m, 1)) return static_cast<size_t>(-1);
   // The match lies within one line (no pattern matches '\n'): go back to that line's start.
-  const size_t at = static_cast<size_t>(m.data() - data);
-  const void* nl = at > from ? memrchr(data + from, '\n', at - from) : nullptr;
-  return nl ? static_cast<size_t>(static_cast<const char*>(nl) - data) + 1 : from;
+  return lineStart(data, from, static_cast<size_t>(m.data() - data));
 }
 
 }  // namespace f2b::scan

@@ -54,8 +54,9 @@ class Prefilter {
   // Calls hit(begin, end, mask) for each candidate line of [data, data + len), in order; `end`
   // points at the line's '\n' (or data + len for an unterminated last line). Lines in between
   // are skipped without a call: one RE2 search runs over the whole buffer.
-  // Without `masks` every candidate gets all bits (its caller matches it exactly anyway): no
-  // RE2::Set run per line, and the literal gate never gives way to RE2.
+  // Without `masks` (for a caller that matches each candidate exactly anyway) RE2 never runs
+  // where the literal gate can, and a candidate's mask is the groups of the literals found in it
+  // (all bits where RE2 found it): coarser, as sound, and nearly free.
   template <class Hit>
   void scan(const char* data, size_t len, Hit&& hit, bool masks = true) const;
 
@@ -64,6 +65,12 @@ class Prefilter {
   size_t nextCandidate(const char* data, size_t len, size_t from) const;
   // The same with the literal gate: the line may still match no pattern.
   size_t nextLiteral(const char* data, size_t len, size_t from) const;
+  // The line start before position `at` (not before `from`).
+  static size_t lineStart(const char* data, size_t from, size_t at);
+  // scan() without masks, with the literal gate: each candidate's mask is the owners of the
+  // literals in it.
+  template <class Hit>
+  void scanLiterals(const char* data, size_t len, Hit&& hit) const;
 
   size_t groups_ = 0;
   // The non-empty patterns, matched together on one line; setGroup_[i] is the group of entry i.
@@ -79,7 +86,31 @@ class Prefilter {
 };
 
 template <class Hit>
+void Prefilter::scanLiterals(const char* data, size_t len, Hit&& hit) const {
+  uint32_t owners = 0;
+  size_t at = literals_->find(data, len, 0, &owners);
+  while (at != static_cast<size_t>(-1)) {
+    const void* nl = std::memchr(data + at, '\n', len - at);
+    const size_t end = nl ? static_cast<size_t>(static_cast<const char*>(nl) - data) : len;
+    Mask mask = owners;
+    // the next literal found is in this line (its groups join the mask) or starts the next
+    // candidate: the search goes on where it would anyway
+    size_t next = literals_->find(data, len, at + 1, &owners);
+    while (next < end) {
+      mask |= owners;
+      next = literals_->find(data, len, next + 1, &owners);
+    }
+    hit(data + lineStart(data, 0, at), data + end, mask);
+    at = next;
+  }
+}
+
+template <class Hit>
 void Prefilter::scan(const char* data, size_t len, Hit&& hit, bool masks) const {
+  if (!masks && literals_ && !all_) {
+    scanLiterals(data, len, hit);
+    return;
+  }
   size_t pos = 0;
   // The literal gate pays off only when few lines hold one of its literals (an nginx access log
   // and a bot-search filter); where most do (sshd's helper regexes share "Connection", "from"),
@@ -98,7 +129,7 @@ void Prefilter::scan(const char* data, size_t len, Hit&& hit, bool masks) const 
     const void* nl = std::memchr(data + begin, '\n', len - begin);
     const size_t end = nl ? static_cast<size_t>(static_cast<const char*>(nl) - data) : len;
     // With one group the RE2 gate is that group's pattern: its hit is the answer.
-    const Mask mask = !masks                                  ? ~Mask{0}
+    const Mask mask = !masks                                  ? ~Mask{0} | all_
                       : groups_ == 1 && !all_ && !literal ? Mask{1}
                                                           : lineMask(data + begin, end - begin);
     if (mask) hit(data + begin, data + end, mask);

@@ -97,18 +97,23 @@ Napi::Value PrefilterWrap::PassesAll(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), prefilter_->passesAll());
 }
 
-// scan(buffer) -> { begins, ends, masks }: the candidate lines of the buffer (ends exclude '\n').
+// scan(buffer, { literalMasks }) -> { begins, ends, masks }: the candidate lines of the buffer
+// (ends exclude '\n'); literalMasks: the masks matchFile uses (Prefilter::scan without masks).
 Napi::Value PrefilterWrap::Scan(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!info[0].IsBuffer()) throw Napi::TypeError::New(env, "Expected a Buffer");
   auto buf = info[0].As<Napi::Buffer<char>>();
   if (buf.Length() > UINT32_MAX) throw Napi::RangeError::New(env, "Buffer larger than 4 GiB");
+  const bool literalMasks = info[1].IsObject() && info[1].As<Napi::Object>().Get("literalMasks").ToBoolean().Value();
   std::vector<uint32_t> begins, ends, masks;
-  prefilter_->scan(buf.Data(), buf.Length(), [&](const char* b, const char* e, Mask m) {
-    begins.push_back(static_cast<uint32_t>(b - buf.Data()));
-    ends.push_back(static_cast<uint32_t>(e - buf.Data()));
-    masks.push_back(m);
-  });
+  prefilter_->scan(
+      buf.Data(), buf.Length(),
+      [&](const char* b, const char* e, Mask m) {
+        begins.push_back(static_cast<uint32_t>(b - buf.Data()));
+        ends.push_back(static_cast<uint32_t>(e - buf.Data()));
+        masks.push_back(m);
+      },
+      !literalMasks);
   auto out = Napi::Object::New(env);
   auto put = [&](const char* name, const std::vector<uint32_t>& v) { out.Set(name, copyArray(env, v)); };
   put("begins", begins);
@@ -247,6 +252,33 @@ Napi::Value ScanFile(const Napi::CallbackInfo& info) {
                                       });
 }
 
+// sampleTables(buffer) -> [pairs, triples, lowerPairs, lowerTriples]: counts of the buffer's byte
+// pairs (index b0 << 8 | b1) and hashed byte triples, as src/prefilter/native.ts LiteralSample
+// reads them (its tripleHash); the lower ones over the buffer with ASCII letters lower-cased.
+Napi::Value SampleTables(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsBuffer()) throw Napi::TypeError::New(env, "Expected a Buffer");
+  auto buf = info[0].As<Napi::Buffer<uint8_t>>();
+  const uint8_t* b = buf.Data();
+  const size_t n = buf.Length();
+  auto out = Napi::Array::New(env, 4);
+  for (uint32_t lower = 0; lower < 2; lower++) {
+    auto pairs = Napi::Uint32Array::New(env, 1 << 16);
+    auto triples = Napi::Uint32Array::New(env, 1 << 16);
+    const auto at = [&](size_t i) -> uint32_t {
+      const uint8_t c = b[i];
+      return lower && c >= 'A' && c <= 'Z' ? c | 0x20 : c;
+    };
+    for (size_t i = 0; i + 1 < n; i++) {
+      pairs[(at(i) << 8) | at(i + 1)]++;
+      if (i + 2 < n) triples[((((at(i) << 16) | (at(i + 1) << 8) | at(i + 2)) * 0x9e3779b1u) >> 16) & 0xffff]++;
+    }
+    out.Set(lower * 2, pairs);
+    out.Set(lower * 2 + 1, triples);
+  }
+  return out;
+}
+
 }  // namespace
 
 unsigned threadsOption(Napi::Env env, Napi::Object opts) {
@@ -288,6 +320,7 @@ std::vector<std::pair<uint64_t, uint64_t>> splitChunks(int fd, uint64_t size, un
 
 void InitFileScan(Napi::Env env, Napi::Object exports) {
   exports.Set("scanFile", Napi::Function::New<ScanFile>(env, "scanFile"));
+  exports.Set("sampleTables", Napi::Function::New<SampleTables>(env, "sampleTables"));
 }
 
 }  // namespace f2b::scan

@@ -309,7 +309,7 @@ async function tallyNative(
   const prefilter = filterPrefilter(spec, fileSample(log))?.prefilter ?? null;
   const fd = fs.openSync(log, 'r');
   try {
-    const times = opts.json ? new FailureTimes(fd, dates, () => filterDateDetector(spec), now) : undefined;
+    const times = opts.json ? new FailureTimes(fd, dates, () => filterDateDetector(spec, true), now) : undefined;
     // --json: a {"match": false} for each line between the failures, except the empty and
     // comment lines, which have no record
     let next = 1;
@@ -549,7 +549,7 @@ async function regexRun(log: string, filter: string, ignoreregex: string | undef
       why = !isFile ? 'LOG is not a file' : opts.journal ? '--journal reads every line in JS' : opts.printAllMissed ? '--print-all-missed reads every line in JS' : '--no-prefilter reads every line in JS';
     } else {
       // compile errors name the filter file (and are the same as the JS path's)
-      const dates = withFilterFile(def.file, () => filterDateDetector(spec));
+      const dates = withFilterFile(def.file, () => filterDateDetector(spec, true));
       const c = withFilterFile(def.file, () => compileNativeFilter(spec, dates));
       if ('filter' in c) tally = await tallyNative(spec, dates, c.filter, log, now, opts, out);
       else why = c.reason;

@@ -5,7 +5,7 @@
 // It is stateful like fail2ban's: the template that won last is tried first and winners move
 // towards the front. Feed it the lines of one log in order.
 
-import { PyMatch } from '../filter/pyregex';
+import type { PyMatch } from '../filter/pyregex';
 import { NowInfo, nowInfo } from './strptime';
 import { ANCHORED, DateTemplate, parseDatePattern, type TemplateEntry } from './templates';
 import { localNaive, logTimezoneOffset } from './timezone';
@@ -33,6 +33,9 @@ export interface DateDetectorOptions {
   logtimezone?: string;
   /** epoch seconds that fix the `%ExY` year range (fail2ban: the clock at start-up); default: now */
   now?: number;
+  /** check configured patterns' syntax only, compiling them for JavaScript when first used (a
+   *  detector that reads few dates: the native matcher's) */
+  checkSyntaxOnly?: boolean;
 }
 
 interface Slot {
@@ -122,7 +125,7 @@ export class DateDetector {
     } catch (e) {
       throw new Error(`invalid logtimezone ${JSON.stringify(opts.logtimezone)}: ${(e as Error).message}`);
     }
-    this.entries = parseDatePattern(opts.datepattern, year);
+    this.entries = parseDatePattern(opts.datepattern, year, opts.checkSyntaxOnly ? 'syntax' : 'compile');
     this.slots = this.entries.map(({ tpl, weight }) => ({
       tpl,
       weight,

@@ -5,7 +5,9 @@
 // A template is immutable and cached by pattern; everything that changes while lines are read
 // (hits, order, last position) belongs to the DateDetector.
 
-import { PyMatch, PyRegexError, PyRegExp } from '../filter/pyregex';
+import type { PyMatch, PyRegExp } from '../filter/pyregex';
+import { PyRegexError } from '../filter/pyregex/error';
+import { parsePython } from '../filter/pyregex/parser';
 import { DIRECTIVES, Directive, directiveAt, directiveRegex, FieldIndexes, fieldIndexes, fieldsToTime, TimeContext } from './strptime';
 import { toAsciiDigits } from './timezone';
 
@@ -115,11 +117,10 @@ function expandPlaceholders(t: string, year: number): string {
   return out;
 }
 
-/** Compile a template's regex; errors read as Python's, placed in the expanded text. */
-function compile(py: string): PyRegExp {
+/** Runs f; a PyRegexError becomes an Error that reads as Python's, placed in the text. */
+function pythonErrors<T>(py: string, f: () => T): T {
   try {
-    // indices: group 1 is the span to cut and EPOCH/TAI64N read numbered groups
-    return new PyRegExp(py, { indices: true });
+    return f();
   } catch (e) {
     if (!(e instanceof PyRegexError)) throw e;
     // V8 quotes the whole generated source; keep its reason only
@@ -129,6 +130,13 @@ function compile(py: string): PyRegExp {
     }
     throw new Error(msg);
   }
+}
+
+/** Compile a template's regex; errors read as Python's, placed in the expanded text. */
+function compile(py: string): PyRegExp {
+  // indices: group 1 is the span to cut and EPOCH/TAI64N read numbered groups
+  // (loaded when a template is first compiled: most runs of `regex` never do)
+  return pythonErrors(py, () => new (require('../filter/pyregex') as typeof import('../filter/pyregex')).PyRegExp(py, { indices: true }));
 }
 
 /**
@@ -194,6 +202,18 @@ export abstract class DateTemplate {
   /** Compile now: a datepattern from the configuration reports its errors at start-up. */
   compileNow(): this {
     void this.re;
+    return this;
+  }
+
+  /** Check the pattern's Python syntax now, compiling it for JavaScript only when first used
+   *  (the native matcher compiles its own form; JavaScript then reads only a few dates). */
+  checkNow(): this {
+    if (!this.compiled) {
+      pythonErrors(this.source, () => {
+        const p = parsePython(this.source, {});
+        if (p.groupCount < 1) throw new Error('the pattern has no group 1 to cut out of the line');
+      });
+    }
     return this;
   }
 
@@ -456,9 +476,11 @@ function unbound(p: string): string {
 
 /**
  * The templates of a `datepattern` value: one pattern per line (blank lines ignored); undefined,
- * empty or `{DEFAULT}` gives the 31 defaults. Throws on an invalid pattern.
+ * empty or `{DEFAULT}` gives the 31 defaults. Throws on an invalid pattern: with `check` =
+ * 'syntax', only the Python syntax of a configured pattern is checked now (the JavaScript form is
+ * compiled when first used).
  */
-export function parseDatePattern(datepattern: string | undefined, year: number): TemplateEntry[] {
+export function parseDatePattern(datepattern: string | undefined, year: number, check: 'compile' | 'syntax' = 'compile'): TemplateEntry[] {
   const lines = (datepattern ?? '')
     .split(/\n+/)
     .map((l) => l.replace(STRIP, ''))
@@ -467,6 +489,8 @@ export function parseDatePattern(datepattern: string | undefined, year: number):
   const d = defaults(year);
   const out: TemplateEntry[] = [];
   const names = new Set<string>();
+  // a pattern from the configuration reports its errors now
+  const now = (t: DateTemplate) => (check === 'compile' ? t.compileNow() : t.checkNow());
   const add = (tpl: DateTemplate, ignoreDup: boolean) => {
     if (names.has(tpl.name)) {
       if (ignoreDup) return;
@@ -487,12 +511,12 @@ export function parseDatePattern(datepattern: string | undefined, year: number):
         d.base.forEach((t, i) => {
           const wrap = (s: string) => line.replace(DATE_PLACEHOLDER, () => unbound(s));
           const tpl = makeTemplate(wrap(t instanceof PatternTemplate ? t.pattern : t.name), year);
-          add(i === 0 ? tpl.compileNow() : tpl, ignoreDup);
+          add(i === 0 ? now(tpl) : tpl, ignoreDup);
         });
       } else if (key === '{NONE}') {
-        add(makeTemplate('{UNB}^', year).compileNow(), false);
+        add(now(makeTemplate('{UNB}^', year)), false);
       } else {
-        add(makeTemplate(line, year).compileNow(), false);
+        add(now(makeTemplate(line, year)), false);
       }
     } catch (e) {
       throw new Error(`invalid datepattern ${JSON.stringify(line)}: ${(e as Error).message}`);

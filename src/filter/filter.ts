@@ -10,7 +10,7 @@
 // pipeline"): ignoreregex early only when there are fewer ignoreregexes than failregexes - 2,
 // then prefregex (whose F-CONTENT replaces the text), then each failregex in order.
 
-import { PyRegExp } from './pyregex';
+import type { PyRegExp } from './pyregex';
 import { parsePython } from './pyregex/parser';
 import type { ParsedPattern } from './pyregex/ast';
 import { expandRegexTags, globalToScopedFlags, FAILURE_ID_GROUPS } from './tags';
@@ -95,20 +95,26 @@ export function parseFailRegex(regex: string, usedns: string, multiline: boolean
   }
 }
 
+/** The JavaScript matcher's regex class, loaded when first needed: `regex` with the native
+ *  matcher never compiles a filter for JavaScript, and loading it is part of every start. */
+let pyregexModule: typeof import('./pyregex') | undefined;
+export const pyregex = (): typeof import('./pyregex') => (pyregexModule ??= require('./pyregex') as typeof import('./pyregex'));
+
 /** Compile one fail2ban regex (tags expanded, flags rewritten) or throw FILTER_REGEX. */
 export function compileFailRegex(regex: string, usedns: string, multiline: boolean, what: string): PyRegExp {
   const { expanded, parsed } = parseFailRegex(regex, usedns, multiline, what);
   try {
-    return new PyRegExp(expanded, { multiline }, parsed);
+    return new (pyregex().PyRegExp)(expanded, { multiline }, parsed);
   } catch (e) {
     throw new F2bError('FILTER_REGEX', `${what}: cannot compile ${JSON.stringify(regex)}: ${(e as Error).message}`);
   }
 }
 
-/** The date detector of a filter spec, or FILTER_REGEX for a bad datepattern. */
-export function filterDateDetector(spec: FilterSpecMessage): DateDetector {
+/** The date detector of a filter spec, or FILTER_REGEX for a bad datepattern (checkSyntaxOnly:
+ *  see DateDetectorOptions). */
+export function filterDateDetector(spec: FilterSpecMessage, checkSyntaxOnly = false): DateDetector {
   try {
-    return new DateDetector({ datepattern: spec.datepattern, logtimezone: spec.logtimezone });
+    return new DateDetector({ datepattern: spec.datepattern, logtimezone: spec.logtimezone, checkSyntaxOnly });
   } catch (e) {
     throw new F2bError('FILTER_REGEX', `datepattern: ${JSON.stringify(spec.datepattern)}: ${(e as Error).message}`);
   }

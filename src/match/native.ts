@@ -37,11 +37,12 @@ export function nativeFilterSpec(spec: FilterSpecMessage, dates: DateDetector): 
   const ignore = spec.ignoreregex.map((r, i) => parseFailRegex(r, spec.usedns, false, `ignoreregex #${i + 1}`));
   checkFilterGroups(spec, pref && groupNamesOf(pref.parsed), fail.map((f) => groupNamesOf(f.parsed)));
   if (multi) throw new Error('maxlines > 1 (multi-line buffers are matched in JavaScript)');
-  // (the buffers are one line and '\n': the `.+$` of <F-CONTENT> need not walk to the end)
-  const pcre = (r: ParsedFailRegex): NativeRegexSpec => emitPcre(r.parsed, r.expanded, { singleLine: true });
+  // (the buffers are one line and '\n': the `.+$` of <F-CONTENT> need not walk to the end; the
+  // fields are the named groups, a template's span is its group 1)
+  const pcre = (r: ParsedFailRegex): NativeRegexSpec => emitPcre(r.parsed, r.expanded, { singleLine: true, keep: (_g, name) => name !== undefined });
   return {
     templates: dates.entries.map(({ tpl, weight }) => ({
-      ...emitPcre(parsePython(tpl.pythonSource, {}), tpl.pythonSource),
+      ...emitPcre(parsePython(tpl.pythonSource, {}), tpl.pythonSource, { keep: (g) => g === 1 }),
       name: tpl.name,
       flags: tpl.flags,
       weight,

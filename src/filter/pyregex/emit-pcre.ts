@@ -33,7 +33,8 @@ export interface PcreTranslation {
    * never matches
    */
   ascii: string;
-  /** Python group name per group number (index 0 unused; null for an unnamed group) */
+  /** Python group name per group number of the PCRE2 forms (index 0 unused; null for an
+   *  unnamed group); with `keep`, the kept groups only */
   names: Array<string | null>;
   /**
    * a group whose `.+$` tail was written as `(?=.)` (see restTail): its value runs to the end of
@@ -43,6 +44,13 @@ export interface PcreTranslation {
 }
 
 export interface PcreOptions {
+  /**
+   * The groups the caller reads (by Python group number; groups that a backreference or a
+   * conditional names are kept anyway): the others are written as non-capturing, which PCRE2
+   * runs faster, and the kept ones renumbered in order (see PcreTranslation.names). Default:
+   * every group.
+   */
+  keep?: (group: number, name: string | undefined) => boolean;
   /**
    * The subject is one line and a final newline (a fail2ban buffer with maxlines = 1): a
    * trailing `.+$` of the pattern (fail2ban's `<F-CONTENT>.+</F-CONTENT>$`) then matches exactly
@@ -101,8 +109,9 @@ class PcreEmitter {
   /** the group restTail rewrote */
   rest = 0;
 
-  /** `bytes`: the ASCII form (see PcreTranslation.ascii) */
-  constructor(private readonly pattern: string, private readonly bytes: boolean) {}
+  /** `bytes`: the ASCII form (see PcreTranslation.ascii); `number`: the PCRE2 number of each
+   *  Python group, 0 for a group written as non-capturing */
+  constructor(private readonly pattern: string, private readonly bytes: boolean, private readonly number: number[]) {}
 
   emit(n: Node): string {
     switch (n.t) {
@@ -113,14 +122,15 @@ class PcreEmitter {
       case 'cat': return catText(n.cat, n.a, this.bytes);
       case 'any': return n.s ? '(?s:.)' : '.';
       case 'at': return this.at(n.at, n.m, n.a);
-      case 'group': return `(${this.emit(n.body)})`;
+      case 'group': return `(${this.number[n.index] ? '' : '?:'}${this.emit(n.body)})`;
       case 'look': return `(?${n.behind ? '<' : ''}${n.neg ? '!' : '='}${this.emit(n.body)})`;
       case 'atomic': return `(?>${this.emit(n.body)})`;
       case 'repeat': return this.repeat(n);
-      case 'backref': return n.i ? `(?i:\\g{${n.group}})` : `\\g{${n.group}}`;
+      case 'backref': return n.i ? `(?i:\\g{${this.number[n.group]}})` : `\\g{${this.number[n.group]}}`;
       case 'cond': {
+        const g = this.number[n.group];
         const yes = `(?:${this.emit(n.yes)})`;
-        return n.no === null ? `(?(${n.group})${yes})` : `(?(${n.group})${yes}|(?:${this.emit(n.no)}))`;
+        return n.no === null ? `(?(${g})${yes})` : `(?(${g})${yes}|(?:${this.emit(n.no)}))`;
       }
     }
   }
@@ -138,8 +148,8 @@ class PcreEmitter {
       if (isDotPlus(tail)) return `${head}(?=.)`;
       if (tail.t === 'group') {
         const body = tail.body.t === 'seq' ? tail.body.items : [tail.body];
-        if (body.length && isDotPlus(body[body.length - 1])) {
-          this.rest = tail.index;
+        if (body.length && isDotPlus(body[body.length - 1]) && this.number[tail.index]) {
+          this.rest = this.number[tail.index];
           return `${head}(${body.slice(0, -1).map((x) => this.item(x)).join('')}(?=.))`;
         }
       }
@@ -231,12 +241,35 @@ class PcreEmitter {
   }
 }
 
+/** Python group numbers that a backreference or a conditional names. */
+function referenced(n: Node, out = new Set<number>()): Set<number> {
+  switch (n.t) {
+    case 'seq': for (const x of n.items) referenced(x, out); break;
+    case 'alt': for (const x of n.alts) referenced(x, out); break;
+    case 'group': case 'look': case 'atomic': case 'repeat': referenced(n.body, out); break;
+    case 'backref': out.add(n.group); break;
+    case 'cond':
+      out.add(n.group);
+      referenced(n.yes, out);
+      if (n.no) referenced(n.no, out);
+      break;
+    default: break;
+  }
+  return out;
+}
+
 /** The PCRE2 forms of a parsed Python pattern; throws PyRegexError where PCRE2 cannot follow. */
 export function emitPcre(p: ParsedPattern, pattern: string, opts: PcreOptions = {}): PcreTranslation {
-  const utf = new PcreEmitter(pattern, false);
-  const source = utf.root(p.root, !!opts.singleLine);
-  const ascii = new PcreEmitter(pattern, true).root(p.root, !!opts.singleLine);
+  const refs = opts.keep ? referenced(p.root) : undefined;
+  const number: number[] = [0];
   const names: Array<string | null> = [null];
-  for (let g = 1; g <= p.groupCount; g++) names.push(p.nameOf[g] ?? null);
+  for (let g = 1; g <= p.groupCount; g++) {
+    const keep = !opts.keep || refs!.has(g) || opts.keep(g, p.nameOf[g]);
+    number.push(keep ? names.length : 0);
+    if (keep) names.push(p.nameOf[g] ?? null);
+  }
+  const utf = new PcreEmitter(pattern, false, number);
+  const source = utf.root(p.root, !!opts.singleLine);
+  const ascii = new PcreEmitter(pattern, true, number).root(p.root, !!opts.singleLine);
   return { source, ascii, names, rest: utf.rest };
 }

@@ -562,6 +562,18 @@ function lit(tok: string): ClassItem {
   return { t: 'range', lo: cp, hi: cp };
 }
 
+/** Recent parses: a filter's regexes are parsed by the prefilter, the native matcher's emitter
+ *  and the JS matcher alike. Cleared when full. */
+const parsed = new Map<string, ParsedPattern>();
+const PARSED_MAX = 4096;
+
+/** The tree of a Python pattern (shared between callers: never change it). */
 export function parsePython(pattern: string, opts: ParseOptions = {}): ParsedPattern {
-  return new Parser(pattern, opts).parse();
+  const key = `${opts.ignoreCase ? 'i' : ''}${opts.multiline ? 'm' : ''}${opts.dotAll ? 's' : ''}\0${pattern}`;
+  let p = parsed.get(key);
+  if (p) return p;
+  p = new Parser(pattern, opts).parse();
+  if (parsed.size >= PARSED_MAX) parsed.clear();
+  parsed.set(key, p);
+  return p;
 }
