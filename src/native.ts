@@ -106,7 +106,8 @@ export interface NativeFailure {
   regex: number;
   fields: Record<string, string>;
   users?: string[];
-  text: string;
+  /** the line's text (absent when matchFile was told not to keep texts) */
+  text?: string;
   offset: number;
   /** the winning date template (index in NativeFilterSpec.templates), -1 = no date */
   tpl: number;
@@ -125,6 +126,9 @@ export interface NativeTallySummary {
   ignoreHits: number[];
   listedMatched: string[];
   listedIgnored: string[];
+  /** with keepText false, the listed lines' [file offset, bytes] instead */
+  listedMatchedAt: Array<[number, number]>;
+  listedIgnoredAt: Array<[number, number]>;
   /** lines on which a regex gave up (PCRE2's match limit), and the first of them (regex: the
    *  failregex index, failregexes + i for ignoreregex i, -2 for the prefregex) */
   limitLines: number;
@@ -166,7 +170,7 @@ export interface NativeAddon {
     path: string,
     filter: NativeFilter,
     prefilter: NativePrefilter | null,
-    opts: { threads: number; skipComments?: boolean; checkAll?: boolean; now?: number },
+    opts: { threads: number; skipComments?: boolean; checkAll?: boolean; keepText?: boolean; now?: number },
     onBatch: (batch: NativeMatchBatch) => void,
   ): Promise<{ size: number; chunks: number }>;
 }

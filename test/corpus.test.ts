@@ -12,6 +12,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawn } from 'node:child_process';
+import { regexOutput } from '../src/cli/regex';
 
 const installed = fs.existsSync(helpers.CORPUS_DIR) && fs.existsSync(helpers.STOCK_FILTER_DIR) && fs.existsSync(helpers.TEST_FILTER_DIR);
 const version = installed ? /version = "([^"]+)"/.exec(fs.readFileSync(path.join(helpers.F2B_PKG, 'version.py'), 'utf8'))?.[1] : undefined;
@@ -70,6 +71,26 @@ if (installed) {
     await Promise.all([0, 1].map(async () => {
       for (let next = queue.shift(); next; next = queue.shift()) await one(next[0], next[1]);
     }));
+    assert.deepEqual(mismatches, []);
+  });
+
+  test('`f2b-fast regex` prints the same summary with the native matcher as with the JS one, variant for variant', async () => {
+    const PADDING = Array.from({ length: 25 }, (_, k) => `f2b-fast test padding ${k}\n`).join('');
+    const strip = (s: string) => s.replace(/\[processed in [\d.]+ sec\]\n/, '').replace(/(Date template hits:\n\|- .*\n)(\|  .*\n)*/, '$1…\n');
+    const mismatches: string[] = [];
+    let compared = 0;
+    for (const [i, v] of variants.entries()) {
+      if (!v.lines.length || v.lines[0]?.entry) continue;
+      const file = path.join(tmp, `summary-${i}.log`);
+      // (and lines no filter matches: with fewer than 20 missed lines, `regex` reads the file
+      // again in JS to list them, and the native summary would not be the one compared)
+      fs.writeFileSync(file, v.lines.map((l) => `${l.text}\n`).join('') + PADDING);
+      const run = (matcher: string) => regexOutput(file, v.filterSpec, undefined, { now: String(helpers.TEST_NOW), raw: true, config: path.dirname(filterDir), matcher });
+      const [native, js] = [strip(await run('auto')), strip(await run('js'))];
+      compared++;
+      if (native !== js) mismatches.push(`${v.variant} (${v.filterSpec})`);
+    }
+    assert.ok(compared > 100, `${compared} variants compared`);
     assert.deepEqual(mismatches, []);
   });
 

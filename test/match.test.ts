@@ -21,6 +21,11 @@ const BIN = path.join(ROOT, 'bin/f2b-fast');
 const NOW = '2026-03-01T00:00:00Z';
 const missing = nativeMatcherMissing();
 
+/** Lines no filter matches. A summary with fewer than 20 missed lines makes `regex` read the
+ *  file again in JS to list them: test files get these, so that the summary compared is the
+ *  native matcher's. */
+const PADDING = Array.from({ length: 25 }, (_, k) => `f2b-fast test padding ${k}`);
+
 /** `regex` output with each engine; the summary's timing line (and, where the engines read
  *  different lines by design, the date template hits) left out. */
 async function both(log: string, filter: string, opts: RegexOptions = {}) {
@@ -56,7 +61,7 @@ test('crafted lines: Python semantics where the engines differ', { skip: missing
     const file = path.join(dir, `case${i}.log`);
     const dated = c.lines.map((l, k) => `2026-02-0${1 + (k % 9)} 10:0${k % 10}:00 ${l}`);
     const body = Buffer.concat([
-      Buffer.from([...c.lines, ...dated].join('\n') + '\n'),
+      Buffer.from([...c.lines, ...dated, ...PADDING].join('\n') + '\n'),
       Buffer.from([0x75, 0x73, 0x65, 0x72, 0x20, 0xff, 0xfe, 0xc3, 0x28, 0x20, 0x66, 0x72, 0x6f, 0x6d, 0x20, 0x31, 0x2e, 0x32, 0x2e, 0x33, 0x2e, 0x34, 0x0d, 0x0a]),
       Buffer.from('user \u0000nul from 192.0.2.99\n'),
     ]);
@@ -108,6 +113,21 @@ test('generated sshd and nginx logs: same records and counters, one thread or fo
       assert.equal(again, json.native, `${kind} with ${threads} thread(s)`);
     }
   }
+});
+
+test('F-MLFID sessions: two user names, a pending session, a login after failures (stock sshd)', { skip: missing ?? !fs.existsSync(STOCK_FILTER_DIR) ? 'the stock filter.d (fail2ban) is not installed' : false }, async (t) => {
+  // (lines written for this test: a session that tried two users and then logged in counts the
+  // login as a failure; a failure without an address makes the session pending, and its next
+  // helper line a failure; a single-user session's login is not one)
+  const file = path.join(tmpDir(t), 'sshd-sessions.log');
+  fs.writeFileSync(file, fs.readFileSync(path.join(ROOT, 'test/fixtures/logs/sshd-sessions.log'), 'utf8') + PADDING.join('\n') + '\n');
+  const config = path.dirname(STOCK_FILTER_DIR);
+  for (const json of [false, true]) {
+    const r = await both(file, 'sshd', { json, config });
+    assert.equal(dateHits(r.native), dateHits(r.js), `json ${json}`);
+  }
+  const summary = (await both(file, 'sshd', { config })).native;
+  assert.match(summary, /Lines: 35 lines, 4 ignored, 5 matched, 26 missed/);
 });
 
 test('a regex that backtracks without end gives up the line (warning), the rest is matched', { skip: missing ?? false }, (t) => {

@@ -139,8 +139,8 @@ void BatchPool::give(std::unique_ptr<MatchBatch> batch) {
   if (free_.size() < kPooledBatches) free_.push_back(std::move(batch));
 }
 
-FilterMatcher::FilterMatcher(std::shared_ptr<const Filter> filter, bool checkAll)
-    : filter_(std::move(filter)), checkAll_(checkAll), dates_(filter_->templates()) {}
+FilterMatcher::FilterMatcher(std::shared_ptr<const Filter> filter, bool checkAll, bool keepText)
+    : filter_(std::move(filter)), checkAll_(checkAll), keepText_(keepText), dates_(filter_->templates()) {}
 
 int32_t FilterMatcher::firstIgnore(const char* buf, size_t len, int32_t& limit) {
   const auto& ignore = filter_->ignore_;
@@ -152,14 +152,14 @@ int32_t FilterMatcher::firstIgnore(const char* buf, size_t len, int32_t& limit) 
   return -1;
 }
 
-// The named groups of the match in the scratch, in group order (values: offsets in the
-// subject, the buffer `src`), then fail2ban's alt_ and tuple_ merging.
-void FilterMatcher::collect(const CompiledRegex& c, Source src, std::vector<Pending>& fields) {
+// The named groups of the match in the scratch, in group order (values: offsets in the buffer
+// `src`, where the subject started at `at`), then fail2ban's alt_ and tuple_ merging.
+void FilterMatcher::collect(const CompiledRegex& c, Source src, std::vector<Pending>& fields, size_t at) {
   fields.clear();
   const PCRE2_SIZE* ov = ovector(scratch_);
   for (size_t g = 1; g < c.field.size(); g++) {
     if (c.field[g] < 0 || ov[2 * g] == PCRE2_UNSET) continue;
-    fields.push_back(Pending{static_cast<uint16_t>(c.field[g]), src, static_cast<uint32_t>(ov[2 * g]),
+    fields.push_back(Pending{static_cast<uint16_t>(c.field[g]), src, static_cast<uint32_t>(at + ov[2 * g]),
                              static_cast<uint32_t>(ov[2 * g + 1] - ov[2 * g])});
   }
   if (c.alt.empty() && c.tuple.empty()) return;
@@ -231,6 +231,7 @@ bool FilterMatcher::scan(const char* line, size_t len, uint64_t lineNo, uint64_t
 
   pre_.clear();
   Source src = kBuf;
+  size_t contentAt = 0;  // where the failregexes' subject starts in buf_ (src kBuf)
   if (!done && f.pref_) {
     const Result r = f.pref_->re->search(scratch_, buf_.data(), buf_.size(), 0, ascii);
     if (r != Result::Match) {
@@ -240,7 +241,11 @@ bool FilterMatcher::scan(const char* line, size_t len, uint64_t lineNo, uint64_t
       const PCRE2_SIZE* ov = ovector(scratch_);
       const auto g = static_cast<size_t>(f.prefContent_);
       const bool hasContent = g > 0 && ov[2 * g] != PCRE2_UNSET && ov[2 * g + 1] > ov[2 * g];
-      if (hasContent) {
+      if (hasContent && ov[2 * g + 1] == buf_.size() - 1) {
+        // F-CONTENT runs to the buffer's final '\n' (fail2ban's `.+$`): content and '\n' are
+        // the buffer's tail, matched where it is
+        contentAt = ov[2 * g];
+      } else if (hasContent) {
         content_.assign(buf_.data() + ov[2 * g], ov[2 * g + 1] - ov[2 * g]);
         content_.push_back('\n');
         src = kContent;
@@ -250,18 +255,19 @@ bool FilterMatcher::scan(const char* line, size_t len, uint64_t lineNo, uint64_t
   }
 
   if (!done) {
-    const std::string& subject = src == kBuf ? buf_ : content_;
+    const char* subject = src == kBuf ? buf_.data() + contentAt : content_.data();
+    const size_t subjectLen = src == kBuf ? buf_.size() - contentAt : content_.size();
     for (uint16_t i : f.byFirstByte_[static_cast<uint8_t>(subject[0])]) {
       if (i < 32 && !(mask & (uint32_t{1} << i))) continue;
-      const Result r = fail[i].re->search(scratch_, subject.data(), subject.size(), 0, ascii);
+      const Result r = fail[i].re->search(scratch_, subject, subjectLen, 0, ascii);
       if (r != Result::Match) {
         if (r == Result::Limit && limit < 0) limit = static_cast<int32_t>(i);
         continue;
       }
       // the fields, before the ignoreregexes overwrite the scratch
-      collect(fail[i], src, own_);
+      collect(fail[i], src, own_, src == kBuf ? contentAt : 0);
       if (!ignore.empty()) {
-        const int32_t ign = firstIgnore(subject.data(), subject.size(), limit);
+        const int32_t ign = firstIgnore(subject, subjectLen, limit);
         if (ign >= 0) {
           ignoredBy = ign;
           if (!checkAll_) break;
@@ -290,23 +296,19 @@ bool FilterMatcher::scan(const char* line, size_t len, uint64_t lineNo, uint64_t
 
   if (hitEnds_.empty() && ignoredBy < 0 && limit == -1) return false;
 
-  // The line has a record: its text and the buffers its fields point into go to the arena.
+  // The line has a record: its text (if kept) and its fields' values go to the arena.
   Record rec;
   rec.lineNo = lineNo;
   rec.offset = offset;
+  rec.rawLen = static_cast<uint32_t>(len);
   rec.date = date;
   rec.ignoredBy = ignoredBy;
   rec.limit = limit;
-  rec.textOff = static_cast<uint32_t>(out.arena.size());
-  rec.textLen = static_cast<uint32_t>(text_.size());
-  out.arena.append(text_.data(), text_.size());
-  uint32_t base[3] = {0, 0, 0};
-  bool kept[3] = {false, false, false};
-  for (const Pending& p : hitFields_) {
-    if (kept[p.src]) continue;
-    kept[p.src] = true;
-    base[p.src] = static_cast<uint32_t>(out.arena.size());
-    out.arena += p.src == kBuf ? buf_ : p.src == kContent ? content_ : joined_;
+  if (keepText_) {
+    rec.hasText = true;
+    rec.textOff = static_cast<uint32_t>(out.arena.size());
+    rec.textLen = static_cast<uint32_t>(text_.size());
+    out.arena.append(text_.data(), text_.size());
   }
   rec.hitsBegin = static_cast<uint32_t>(out.hits.size());
   uint32_t from = 0;
@@ -314,7 +316,9 @@ bool FilterMatcher::scan(const char* line, size_t len, uint64_t lineNo, uint64_t
     Hit hit{regex, static_cast<uint32_t>(out.fields.size()), 0};
     for (uint32_t k = from; k < end; k++) {
       const Pending& p = hitFields_[k];
-      out.fields.push_back(Field{p.name, base[p.src] + p.off, p.len});
+      const std::string& src = p.src == kBuf ? buf_ : p.src == kContent ? content_ : joined_;
+      out.fields.push_back(Field{p.name, static_cast<uint32_t>(out.arena.size()), p.len});
+      out.arena.append(src, p.off, p.len);
     }
     hit.fieldsEnd = static_cast<uint32_t>(out.fields.size());
     out.hits.push_back(hit);

@@ -86,7 +86,10 @@ struct Hit {
 struct Record {
   uint64_t lineNo = 0;   // 0-based within the chunk (the caller makes it absolute)
   uint64_t offset = 0;   // file offset of the line
-  uint32_t textOff = 0, textLen = 0;  // the line's text in the arena
+  uint32_t rawLen = 0;   // its bytes in the file (without the '\n')
+  // the line's text in the arena; hasText false when the matcher was told not to keep texts
+  uint32_t textOff = 0, textLen = 0;
+  bool hasText = false;
   DateSpan date;
   // UTF-16 positions of the date match in the text (JavaScript re-reads the date there)
   uint32_t date16Start = 0, date16End = 0, date16Endpos = 0;
@@ -126,8 +129,9 @@ class BatchPool {
 
 class FilterMatcher {
  public:
-  // checkAll: try every failregex (fail2ban-regex), not only up to the first hit.
-  FilterMatcher(std::shared_ptr<const Filter> filter, bool checkAll);
+  // checkAll: try every failregex (fail2ban-regex), not only up to the first hit. keepText: copy
+  // each record's text (else a record has its file offset and length only).
+  FilterMatcher(std::shared_ptr<const Filter> filter, bool checkAll, bool keepText = true);
 
   // Matches one raw line (without its '\n'); appends its Record to `out` when the line has a
   // hit, an ignoreregex hit or a given-up regex (returns true), else leaves `out` as it was.
@@ -146,10 +150,10 @@ class FilterMatcher {
     uint32_t off, len;
   };
   int32_t firstIgnore(const char* buf, size_t len, int32_t& limit);
-  void collect(const CompiledRegex& c, Source src, std::vector<Pending>& fields);
+  void collect(const CompiledRegex& c, Source src, std::vector<Pending>& fields, size_t at = 0);
 
   std::shared_ptr<const Filter> filter_;
-  bool checkAll_;
+  bool checkAll_, keepText_;
   DateDetector dates_;
   Scratch scratch_;
   LineText text_;

@@ -131,6 +131,7 @@ struct MatchScan : ParallelScan<MatchFileBatch> {
   std::shared_ptr<const scan::Prefilter> prefilter;  // may be null: every line is matched
   bool skipComments = true;
   bool checkAll = true;
+  bool keepText = true;
   double now = 0;
   using ParallelScan::ParallelScan;
 
@@ -168,7 +169,7 @@ struct MatchScan : ParallelScan<MatchFileBatch> {
 class ChunkMatcher {
  public:
   ChunkMatcher(MatchScan& scan, ScanTsfn<MatchFileBatch> tsfn, uint32_t chunk)
-      : scan_(scan), tsfn_(tsfn), chunk_(chunk), matcher_(scan.filter, scan.checkAll) {
+      : scan_(scan), tsfn_(tsfn), chunk_(chunk), matcher_(scan.filter, scan.checkAll, scan.keepText) {
     batch_.chunk = chunk;
     batch_.records = scan_.pool->take();
   }
@@ -219,7 +220,7 @@ class ChunkMatcher {
   MatchFileBatch batch_;
 };
 
-// matchFile(path, filter, prefilter | null, { threads, skipComments, checkAll, now }, onBatch)
+// matchFile(path, filter, prefilter | null, { threads, skipComments, checkAll, keepText, now }, onBatch)
 Napi::Value MatchFile(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const std::string path = info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "";
@@ -239,6 +240,7 @@ Napi::Value MatchFile(const Napi::CallbackInfo& info) {
   scan->skipComments = !opts.Get("skipComments").IsBoolean() || opts.Get("skipComments").As<Napi::Boolean>().Value();
   scan->checkAll = !opts.Get("checkAll").IsBoolean() || opts.Get("checkAll").As<Napi::Boolean>().Value();
   scan->now = opts.Get("now").IsNumber() ? opts.Get("now").As<Napi::Number>().DoubleValue() : 0;
+  scan->keepText = !opts.Get("keepText").IsBoolean() || opts.Get("keepText").As<Napi::Boolean>().Value();
   return scan::startParallelScan<MatchFileBatch>(
       env, scan, threads, info[4].As<Napi::Function>(),
       [](ParallelScan<MatchFileBatch>& s, ScanTsfn<MatchFileBatch> tsfn, uint32_t chunk) {
@@ -291,7 +293,7 @@ class TallyWrap : public Napi::ObjectWrap<TallyWrap> {
         o.Set("users", users);
       }
       const Record& r = *f.rec;
-      o.Set("text", Napi::String::New(env, batch.arena.data() + r.textOff, r.textLen));
+      if (r.hasText) o.Set("text", Napi::String::New(env, batch.arena.data() + r.textOff, r.textLen));
       o.Set("offset", Napi::Number::New(env, static_cast<double>(r.offset)));
       o.Set("tpl", Napi::Number::New(env, r.date.tpl));
       if (r.date.tpl >= 0) {
@@ -327,6 +329,18 @@ class TallyWrap : public Napi::ObjectWrap<TallyWrap> {
     out.Set("ignoreHits", numbers(t.ignoreHits));
     out.Set("listedMatched", strings(t.listedMatched));
     out.Set("listedIgnored", strings(t.listedIgnored));
+    const auto places = [&](const std::vector<std::pair<uint64_t, uint32_t>>& v) {
+      auto a = Napi::Array::New(env, v.size());
+      for (size_t i = 0; i < v.size(); i++) {
+        auto p = Napi::Array::New(env, 2);
+        p.Set(0u, Napi::Number::New(env, static_cast<double>(v[i].first)));
+        p.Set(1u, Napi::Number::New(env, v[i].second));
+        a.Set(static_cast<uint32_t>(i), p);
+      }
+      return a;
+    };
+    out.Set("listedMatchedAt", places(t.listedMatchedAt));
+    out.Set("listedIgnoredAt", places(t.listedIgnoredAt));
     out.Set("limitLines", Napi::Number::New(env, static_cast<double>(t.limitLines)));
     auto limits = Napi::Array::New(env, t.limits.size());
     for (size_t i = 0; i < t.limits.size(); i++) {

@@ -32,13 +32,16 @@ void Tally::feed(const MatchBatch& batch, uint64_t lineBase, std::vector<Failure
       }
       continue;
     }
-    const auto text = [&] { return batch.arena.substr(rec.textOff, rec.textLen); };
+    const auto list = [&](std::vector<std::string>& texts, std::vector<std::pair<uint64_t, uint32_t>>& at) {
+      if (rec.hasText) texts.push_back(batch.arena.substr(rec.textOff, rec.textLen));
+      else at.emplace_back(rec.offset, rec.rawLen);
+    };
     if (rec.ignoredBy >= 0 || results_.size() > found) {
       ignored++;
-      if (opts_.listAllIgnored || listedIgnored.size() < opts_.listMax) listedIgnored.push_back(text());
+      if (opts_.listAllIgnored || listedIgnored.size() + listedIgnoredAt.size() < opts_.listMax) list(listedIgnored, listedIgnoredAt);
     } else if (found) {
       matched++;
-      if (opts_.listAllMatched) listedMatched.push_back(text());
+      if (opts_.listAllMatched) list(listedMatched, listedMatchedAt);
     }
   }
 }

@@ -44,6 +44,8 @@ class Tally {
   uint64_t prefMatched = 0, matched = 0, ignored = 0, limitLines = 0;
   std::vector<uint64_t> hitsPerRegex, ignoreHits;
   std::vector<std::string> listedMatched, listedIgnored;
+  // the same lines where the records have no text: (file offset, bytes) to read them from
+  std::vector<std::pair<uint64_t, uint32_t>> listedMatchedAt, listedIgnoredAt;
   // the first lines where a regex gave up (line numbers 1-based)
   std::vector<Limit> limits;
 

@@ -67,7 +67,8 @@ Tracker::Tracker(const Filter& filter, bool values)
       ip4_(filter.field("ip4")),
       ip6_(filter.field("ip6")),
       dns_(filter.field("dns")),
-      values_(values) {}
+      values_(values),
+      bits_(!values && filter.fieldNames().size() <= 64) {}
 
 Tracker::Slot* Tracker::find(std::string_view key, uint64_t hash) {
   for (size_t i = hash % kIndexSize;; i = (i + 1) % kIndexSize) {
@@ -182,9 +183,97 @@ const Fields& Tracker::merge(std::string_view mlfid, uint64_t hash) {
   return session->fields;
 }
 
+// merge() on bits: the same steps, each field reduced to "there" and "not empty".
+void Tracker::mergeBits(std::string_view mlfid, uint64_t hash, uint64_t& present, uint64_t& truthy,
+                        const std::string_view* user) {
+  const auto bit = [](int32_t name) { return uint64_t{1} << name; };
+  const uint64_t nofailBits = bit(nofail_) | bit(mlfgained_);
+  const bool gained = truthy & bit(mlfgained_);
+  const bool forget = truthy & bit(mlfforget_);
+  present &= ~bit(mlfforget_);
+  truthy &= ~bit(mlfforget_);
+  if (gained && !(present & bit(nofail_))) {
+    present |= bit(nofail_);
+    truthy |= bit(nofail_);
+  }
+  Session* session;
+  if (Slot* slot = find(mlfid, hash)) {
+    session = &slot->session;
+    if (user) addUser(*session, *user);
+    session->present &= ~nofailBits;
+    session->truthy &= ~nofailBits;
+    if (gained) session->pending = false;
+    session->present |= present;
+    session->truthy = (session->truthy & ~present) | truthy;
+    if (forget) {
+      loose_.present = session->present;
+      loose_.truthy = session->truthy;
+      loose_.userCount = 0;
+      for (size_t i = 0; i < session->userCount; i++) addUser(loose_, session->users[i]);
+      loose_.pending = session->pending;
+      drop(*slot);
+      session = &loose_;
+    }
+  } else {
+    session = forget ? &loose_ : &insert(mlfid, hash).session;
+    session->present = present;
+    session->truthy = truthy;
+    session->userCount = 0;
+    session->pending = false;
+    if (user) addUser(*session, *user);
+  }
+  if (session->pending || session->userCount > 1) {
+    session->pending = false;
+    session->present &= ~nofailBits;
+    session->truthy &= ~nofailBits;
+  }
+  present = session->present;
+  truthy = session->truthy;
+}
+
+void Tracker::failuresBits(const MatchBatch& batch, const Record& rec, std::vector<Found>& out) {
+  const auto bit = [](int32_t name) { return uint64_t{1} << name; };
+  const uint64_t ids = bit(ip4_) | bit(ip6_) | bit(dns_) | bit(fid_);
+  for (uint32_t h = rec.hitsBegin; h < rec.hitsEnd; h++) {
+    const Hit& hit = batch.hits[h];
+    uint64_t present = 0, truthy = 0;
+    std::string_view mlfid, user;
+    bool session = false, hasUser = false;
+    for (uint32_t k = hit.fieldsBegin; k < hit.fieldsEnd; k++) {
+      const Field& f = batch.fields[k];
+      present |= bit(f.name);
+      if (f.len) truthy |= bit(f.name);
+      if (f.name == mlfid_) {
+        session = true;
+        mlfid = std::string_view(batch.arena.data() + f.off, f.len);
+      } else if (f.name == user_) {
+        hasUser = true;
+        user = std::string_view(batch.arena.data() + f.off, f.len);
+      }
+    }
+    uint64_t hash = 0;
+    if (session) {
+      hash = std::hash<std::string_view>{}(mlfid);
+      mergeBits(mlfid, hash, present, truthy, hasUser ? &user : nullptr);
+    }
+    if (!(present & ids)) {
+      // F-MLFID without an id yet: the session is pending until a line brings the address
+      if (session) {
+        if (Slot* s = find(mlfid, hash)) s->session.pending = true;
+      }
+      continue;
+    }
+    out.push_back(Found{hit.regex, (truthy & bit(nofail_)) != 0, {}, {}});
+  }
+}
+
 void Tracker::failures(const MatchBatch& batch, const Record& rec, std::vector<Found>& out) {
   static constexpr std::string_view kSome = "x";
   out.clear();
+  if (bits_) {
+    failuresBits(batch, rec, out);
+    return;
+  }
   for (uint32_t h = rec.hitsBegin; h < rec.hitsEnd; h++) {
     const Hit& hit = batch.hits[h];
     cur_.clear();

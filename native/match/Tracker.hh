@@ -64,6 +64,8 @@ class Tracker {
  private:
   struct Session {
     Fields fields;
+    // without values (and at most 64 field names): which fields are there, and not empty
+    uint64_t present = 0, truthy = 0;
     std::vector<std::string> users;
     size_t userCount = 0;
     bool pending = false;
@@ -78,6 +80,10 @@ class Tracker {
 
   // The session's fields after this line's (fail2ban's merge).
   const Fields& merge(std::string_view mlfid, uint64_t hash);
+  // The same on field bits (the counters' case): cur's present / not-empty bits in, the
+  // session's out.
+  void mergeBits(std::string_view mlfid, uint64_t hash, uint64_t& present, uint64_t& truthy, const std::string_view* user);
+  void failuresBits(const MatchBatch& batch, const Record& rec, std::vector<Found>& out);
   Slot* find(std::string_view key, uint64_t hash);
   Slot& insert(std::string_view key, uint64_t hash);
   void drop(Slot& slot);
@@ -87,6 +93,8 @@ class Tracker {
 
   int32_t mlfid_, nofail_, mlfforget_, mlfgained_, user_, fid_, ip4_, ip6_, dns_;
   bool values_;
+  // field bits are usable (no values, at most 64 field names)
+  bool bits_;
   std::vector<Slot> slots_;
   // open addressing over slots_ by hash: index + 1, 0 = empty (kIndexSize > 2 * kMaxSessions)
   static constexpr size_t kIndexSize = 256;

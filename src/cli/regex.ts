@@ -324,7 +324,9 @@ async function tallyNative(
     };
     const hits = new Map<number, number>();
     let order: number[] = [];
-    const res = await matchFile(log, filter, prefilter, { threads: intOption('threads', opts.threads, 1), skipComments: true, checkAll: true, now, onProgress: progress?.update }, (b, base) => {
+    // (the summary lists a few lines, read from the file at the end; --json needs each failure's text)
+    const keepText = !!(opts.json || opts.printAllMatched || opts.printAllIgnored);
+    const res = await matchFile(log, filter, prefilter, { threads: intOption('threads', opts.threads, 1), skipComments: true, checkAll: true, keepText, now, onProgress: progress?.update }, (b, base) => {
       if (opts.json) for (const n of b.skippedLineNos) skipped.push(n + base + 1);
       if (b.count) {
         const failures = rt.feed(b.records, base);
@@ -351,6 +353,11 @@ async function tallyNative(
     if (s.limitLines > s.limits.length) process.stderr.write(`WARNING: ${s.limitLines - s.limits.length} more line(s) where a regex gave up\n`);
     const total = res.lines - res.skipped;
     const missed = total - s.matched - s.ignored;
+    const read = ([offset, bytes]: [number, number]) => {
+      const b = Buffer.alloc(bytes);
+      fs.readSync(fd, b, 0, bytes, offset);
+      return decodeLine(b, 0, bytes);
+    };
     return {
       templateHits: new Map(order.map((i) => [dates.entries[i].tpl.name, hits.get(i) ?? 0])),
       total,
@@ -359,7 +366,7 @@ async function tallyNative(
       hitsPerRegex: s.hitsPerRegex,
       ignoreHits: s.ignoreHits,
       count: { matched: s.matched, ignored: s.ignored, missed },
-      listed: { matched: s.listedMatched, ignored: s.listedIgnored, missed: [] },
+      listed: { matched: [...s.listedMatched, ...s.listedMatchedAt.map(read)], ignored: [...s.listedIgnored, ...s.listedIgnoredAt.map(read)], missed: [] },
     };
   } finally {
     fs.closeSync(fd);
@@ -388,7 +395,7 @@ class FailureTimes {
   time(f: NativeFailure): number | null {
     let code = NaN;
     if (f.tpl >= 0 && f.dateEmpty) code = -Infinity;
-    else if (f.tpl >= 0) code = this.dates.timeAt(f.tpl, f.text, f.dateStart!, f.dateEndpos! < 0 ? f.text.length : f.dateEndpos!, this.now);
+    else if (f.tpl >= 0 && f.text !== undefined) code = this.dates.timeAt(f.tpl, f.text, f.dateStart!, f.dateEndpos! < 0 ? f.text.length : f.dateEndpos!, this.now);
     if (Number.isFinite(code)) {
       this.lastDate = code;
       this.seen = Math.max(this.seen, f.offset);

@@ -9,7 +9,7 @@
 
 import { loadNative, type NativeFilter, type NativeFilterSpec, type NativeMatchBatch, type NativePrefilter, type NativeRegexSpec } from '../native';
 import { parsePython } from '../filter/pyregex/parser';
-import { emitPcre } from '../filter/pyregex/emit-pcre';
+import { cachedPcre } from './pcre-cache';
 import { checkFilterGroups, groupNamesOf, parseFailRegex, type ParsedFailRegex } from '../filter/filter';
 import { F2bError } from '../errors';
 import type { DateDetector } from '../dates/detector';
@@ -39,10 +39,10 @@ export function nativeFilterSpec(spec: FilterSpecMessage, dates: DateDetector): 
   if (multi) throw new Error('maxlines > 1 (multi-line buffers are matched in JavaScript)');
   // (the buffers are one line and '\n': the `.+$` of <F-CONTENT> need not walk to the end; the
   // fields are the named groups, a template's span is its group 1)
-  const pcre = (r: ParsedFailRegex): NativeRegexSpec => emitPcre(r.parsed, r.expanded, { singleLine: true, keep: (_g, name) => name !== undefined });
+  const pcre = (r: ParsedFailRegex): NativeRegexSpec => cachedPcre(r.expanded, () => r.parsed, { singleLine: true, keep: 'named' });
   return {
     templates: dates.entries.map(({ tpl, weight }) => ({
-      ...emitPcre(parsePython(tpl.pythonSource, {}), tpl.pythonSource, { keep: (g) => g === 1 }),
+      ...cachedPcre(tpl.pythonSource, () => parsePython(tpl.pythonSource, {}), { keep: 'first' }),
       name: tpl.name,
       flags: tpl.flags,
       weight,
@@ -78,6 +78,8 @@ export interface MatchFileOptions {
   skipComments?: boolean;
   /** try every failregex on a line (fail2ban-regex), not only up to the first hit */
   checkAll?: boolean;
+  /** keep the text of the lines with records (default true; else only offsets and lengths) */
+  keepText?: boolean;
   /** the reference time (epoch seconds) */
   now: number;
   onProgress?(scanned: number, size: number): void;
@@ -102,7 +104,7 @@ export async function matchFile(
     file,
     filter,
     prefilter,
-    { threads: scanThreads(opts.threads), skipComments: opts.skipComments ?? false, checkAll: opts.checkAll ?? false, now: opts.now },
+    { threads: scanThreads(opts.threads), skipComments: opts.skipComments ?? false, checkAll: opts.checkAll ?? false, keepText: opts.keepText ?? true, now: opts.now },
     order.take,
   );
   order.finish(file, res.chunks);
