@@ -30,17 +30,9 @@ export interface NativePrefilter {
   scan(buf: Buffer, opts?: { literalMasks?: boolean }): { begins: Uint32Array; ends: Uint32Array; masks: Uint32Array };
 }
 
-/** One batch of candidate lines of scanFile, from one chunk of the file, in file order. */
-export interface NativeFileBatch {
+/** What every batch of a parallel file scan (scanFile, matchFile) carries about its chunk. */
+export interface NativeChunkBatch {
   chunk: number;
-  /** the candidate lines, each followed by '\n'; ends[i] = index of line i's '\n' */
-  buf: Buffer;
-  ends: Uint32Array;
-  /** 0-based line numbers within the chunk */
-  lineNos: Float64Array;
-  /** file offsets of the lines */
-  offsets: Float64Array;
-  masks: Uint32Array;
   /** with skipComments: 0-based line numbers within the chunk of the empty and comment lines
    *  counted for this batch */
   skippedLineNos: Float64Array;
@@ -51,6 +43,18 @@ export interface NativeFileBatch {
   done: boolean;
   lines?: number;
   skipped?: number;
+}
+
+/** One batch of candidate lines of scanFile, from one chunk of the file, in file order. */
+export interface NativeFileBatch extends NativeChunkBatch {
+  /** the candidate lines, each followed by '\n'; ends[i] = index of line i's '\n' */
+  buf: Buffer;
+  ends: Uint32Array;
+  /** 0-based line numbers within the chunk */
+  lineNos: Float64Array;
+  /** file offsets of the lines */
+  offsets: Float64Array;
+  masks: Uint32Array;
 }
 
 /** A filter compiled for the native matcher (native/match/Filter.hh): PCRE2 sources made by
@@ -81,19 +85,12 @@ export interface NativeFilter {
 export type NativeRecords = { readonly __nativeRecords: unique symbol };
 
 /** One batch of matchFile, from one chunk of the file, in that chunk's order. */
-export interface NativeMatchBatch {
-  chunk: number;
+export interface NativeMatchBatch extends NativeChunkBatch {
   /** records of lines with a hit, an ignoreregex hit or a regex that gave up */
   records: NativeRecords;
   count: number;
   /** candidate lines matched for this batch */
   candidates: number;
-  skippedLineNos: Float64Array;
-  scanned: number;
-  size: number;
-  done: boolean;
-  lines?: number;
-  skipped?: number;
   /** (done) the chunk's date templates in its detector's final order: [template index, hits] */
   templateHits?: Array<[number, number]>;
 }

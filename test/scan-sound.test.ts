@@ -82,20 +82,25 @@ if (!installed) {
     assert.deepEqual(diffs, []);
   });
 
-  test('cross-corpus: every line of every sample file, through every variant: a dropped line has no hit', async () => {
-    assert.ok(variants.length > 100);
+  /** Every line of every corpus file, as one buffer, with each line's start in it. */
+  const corpusLines = () => {
     const all: string[] = [];
     for (const f of fs.readdirSync(helpers.CORPUS_DIR)) {
       const p = path.join(helpers.CORPUS_DIR, f);
       if (!fs.statSync(p).isFile()) continue;
       for (const l of fs.readFileSync(p, 'utf8').split(/\r?\n/)) if (l.trim() && !l.startsWith('#')) all.push(l);
     }
-    const buf = Buffer.from(all.join('\n') + '\n');
     const starts: number[] = [];
     for (let i = 0, at = 0; i < all.length; i++) {
       starts.push(at);
       at += Buffer.byteLength(all[i]) + 1;
     }
+    return { all, buf: Buffer.from(all.join('\n') + '\n'), starts };
+  };
+
+  test('cross-corpus: every line of every sample file, through every variant: a dropped line has no hit', async () => {
+    assert.ok(variants.length > 100);
+    const { all, buf, starts } = corpusLines();
     let tested = 0;
     let dropped = 0;
     const bad: string[] = [];
@@ -123,18 +128,7 @@ if (!installed) {
 
   test('cross-corpus, literal masks (the native matcher\'s), literals chosen by length and from a sample: a ruled-out failregex never matches', async () => {
     assert.ok(variants.length > 100);
-    const all: string[] = [];
-    for (const f of fs.readdirSync(helpers.CORPUS_DIR)) {
-      const p = path.join(helpers.CORPUS_DIR, f);
-      if (!fs.statSync(p).isFile()) continue;
-      for (const l of fs.readFileSync(p, 'utf8').split(/\r?\n/)) if (l.trim() && !l.startsWith('#')) all.push(l);
-    }
-    const buf = Buffer.from(all.join('\n') + '\n');
-    const starts: number[] = [];
-    for (let i = 0, at = 0; i < all.length; i++) {
-      starts.push(at);
-      at += Buffer.byteLength(all[i]) + 1;
-    }
+    const { all, buf, starts } = corpusLines();
     const sample = new LiteralSample(buf.subarray(0, 64 << 10));
     let tested = 0;
     let ruledOut = 0;

@@ -4,9 +4,9 @@
 // hit checked against the ignoreregexes), with the group merging of collectGroups (alt_* and
 // tuple_* groups). The JS side builds the spec (src/match/native.ts) and the regexes are PCRE2.
 //
-// Field values are not copied per hit: they are (offset, length) pairs into the buffers the
-// record keeps in its batch's arena (see Record), copied there only for a line that has a
-// record.
+// While a line is matched, field values are (offset, length) pairs into its buffers; only a
+// line that gets a record has its values (and, if asked, its text) copied into the batch's
+// arena (see Record).
 #pragma once
 
 #include <array>

@@ -137,7 +137,7 @@ struct MatchScan : ParallelScan<MatchFileBatch> {
 
   Napi::Value toJs(Napi::Env env, MatchFileBatch& b) override {
     auto out = Napi::Object::New(env);
-    out.Set("chunk", Napi::Number::New(env, b.chunk));
+    scan::setChunkFields(env, out, b, size);
     out.Set("count", Napi::Number::New(env, static_cast<double>(b.records->records.size())));
     auto* held = new HeldRecords{std::move(b.records), pool};
     out.Set("records", Napi::External<HeldRecords>::New(env, held, [](Napi::Env, HeldRecords* h) {
@@ -145,13 +145,7 @@ struct MatchScan : ParallelScan<MatchFileBatch> {
               delete h;
             }));
     out.Set("candidates", Napi::Number::New(env, static_cast<double>(b.candidates)));
-    out.Set("skippedLineNos", copyArray(env, b.skippedLineNos));
-    out.Set("scanned", Napi::Number::New(env, static_cast<double>(b.scanned)));
-    out.Set("size", Napi::Number::New(env, static_cast<double>(size)));
-    out.Set("done", Napi::Boolean::New(env, b.done));
     if (b.done) {
-      out.Set("lines", Napi::Number::New(env, static_cast<double>(b.lines)));
-      out.Set("skipped", Napi::Number::New(env, static_cast<double>(b.skipped)));
       auto hits = Napi::Array::New(env, b.templateHits.size());
       for (size_t i = 0; i < b.templateHits.size(); i++) {
         auto pair = Napi::Array::New(env, 2);
@@ -166,28 +160,15 @@ struct MatchScan : ParallelScan<MatchFileBatch> {
 };
 
 // The chunk thread's sink: each candidate matched here, the records batched for JS.
-class ChunkMatcher {
+class ChunkMatcher : public scan::ChunkSink<MatchFileBatch> {
  public:
   ChunkMatcher(MatchScan& scan, ScanTsfn<MatchFileBatch> tsfn, uint32_t chunk)
-      : scan_(scan), tsfn_(tsfn), chunk_(chunk), matcher_(scan.filter, scan.checkAll, scan.keepText) {
-    batch_.chunk = chunk;
+      : ChunkSink(tsfn, chunk), scan_(scan), matcher_(scan.filter, scan.checkAll, scan.keepText) {
     batch_.records = scan_.pool->take();
   }
 
   void run() {
-    scan::ChunkCounts counts;
-    try {
-      const auto [from, to] = scan_.chunks[chunk_];
-      counts = scan::readChunk(scan_.fd, scan_.path, from, to, scan_.prefilter.get(), scan_.skipComments, false, *this);
-    } catch (const std::exception& e) {
-      scan_.fail(e.what());
-    }
-    batch_.done = true;
-    batch_.lines = counts.lines;
-    batch_.skipped = counts.skipped;
-    batch_.templateHits = matcher_.dates().hits();
-    send();
-    tsfn_.Release();
+    ChunkSink::run(scan_, *this, scan_.prefilter.get(), scan_.skipComments, false);
   }
 
   void candidate(const char* b, const char* e, scan::Mask mask, uint64_t lineNo, uint64_t offset) {
@@ -196,28 +177,13 @@ class ChunkMatcher {
     if (batch_.records->records.size() >= kBatchRecords || batch_.records->arena.size() >= kBatchArena) send();
   }
 
-  void skipped(uint64_t lineNo) { batch_.skippedLineNos.push_back(static_cast<double>(lineNo)); }
-
-  void progress(uint64_t scanned) {
-    batch_.scanned = scanned;
-    send();
-  }
-
  private:
-  void send() {
-    auto* out = new MatchFileBatch(std::move(batch_));
-    batch_ = MatchFileBatch();
-    batch_.chunk = chunk_;
-    batch_.scanned = out->scanned;
-    batch_.records = scan_.pool->take();
-    if (tsfn_.BlockingCall(out) != napi_ok) delete out;
-  }
+  void fresh(MatchFileBatch& b) override { b.records = scan_.pool->take(); }
+  // the chunk's last batch carries its date templates' hits
+  void last(MatchFileBatch& b) override { b.templateHits = matcher_.dates().hits(); }
 
   MatchScan& scan_;
-  ScanTsfn<MatchFileBatch> tsfn_;
-  const uint32_t chunk_;
   FilterMatcher matcher_;
-  MatchFileBatch batch_;
 };
 
 // matchFile(path, filter, prefilter | null, { threads, skipComments, checkAll, keepText, now }, onBatch)

@@ -130,6 +130,20 @@ void Tracker::addUser(Session& s, std::string_view user) {
   s.users[s.userCount++].assign(user);
 }
 
+// A session out of the cache (F-MLFFORGET) that the current line still sees: a copy in loose_.
+Tracker::Session& Tracker::loosen(Slot& slot) {
+  const Session& s = slot.session;
+  loose_.fields.clear();
+  for (size_t i = 0; i < s.fields.size(); i++) loose_.fields.set(s.fields.at(i).first, s.fields.at(i).second);
+  loose_.present = s.present;
+  loose_.truthy = s.truthy;
+  loose_.userCount = 0;
+  for (size_t i = 0; i < s.userCount; i++) addUser(loose_, s.users[i]);
+  loose_.pending = s.pending;
+  drop(slot);
+  return loose_;
+}
+
 void Tracker::copyFields(Session& to, const std::vector<FieldView>& from) {
   to.fields.clear();
   for (const auto& [k, v] : from) to.fields.set(k, v);
@@ -157,16 +171,7 @@ const Fields& Tracker::merge(std::string_view mlfid, uint64_t hash) {
     dropNofail(session->fields);
     if (gained) session->pending = false;
     for (const auto& [k, v] : cur_) session->fields.set(k, v);
-    if (forget) {
-      // out of the cache, but this line still sees it
-      loose_.fields.clear();
-      for (size_t i = 0; i < session->fields.size(); i++) loose_.fields.set(session->fields.at(i).first, session->fields.at(i).second);
-      loose_.userCount = 0;
-      for (size_t i = 0; i < session->userCount; i++) addUser(loose_, session->users[i]);
-      loose_.pending = session->pending;
-      drop(*slot);
-      session = &loose_;
-    }
+    if (forget) session = &loosen(*slot);
   } else {
     session = forget ? &loose_ : &insert(mlfid, hash).session;
     copyFields(*session, cur_);
@@ -205,15 +210,7 @@ void Tracker::mergeBits(std::string_view mlfid, uint64_t hash, uint64_t& present
     if (gained) session->pending = false;
     session->present |= present;
     session->truthy = (session->truthy & ~present) | truthy;
-    if (forget) {
-      loose_.present = session->present;
-      loose_.truthy = session->truthy;
-      loose_.userCount = 0;
-      for (size_t i = 0; i < session->userCount; i++) addUser(loose_, session->users[i]);
-      loose_.pending = session->pending;
-      drop(*slot);
-      session = &loose_;
-    }
+    if (forget) session = &loosen(*slot);
   } else {
     session = forget ? &loose_ : &insert(mlfid, hash).session;
     session->present = present;

@@ -88,6 +88,7 @@ class Tracker {
   Slot& insert(std::string_view key, uint64_t hash);
   void drop(Slot& slot);
   void reindex();
+  Session& loosen(Slot& slot);
   static void addUser(Session& s, std::string_view user);
   static void copyFields(Session& to, const std::vector<FieldView>& from);
 

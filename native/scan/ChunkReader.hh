@@ -27,6 +27,7 @@
 #include <utility>
 #include <vector>
 
+#include "../JsArrays.hh"
 #include "Prefilter.hh"
 
 namespace f2b::scan {
@@ -180,6 +181,20 @@ struct ParallelScan {
   }
 };
 
+// The fields every batch object of a parallel scan has in JS (src/native.ts NativeChunkBatch).
+template <class Batch>
+void setChunkFields(Napi::Env env, Napi::Object out, const Batch& b, uint64_t size) {
+  out.Set("chunk", Napi::Number::New(env, b.chunk));
+  out.Set("skippedLineNos", copyArray(env, b.skippedLineNos));
+  out.Set("scanned", Napi::Number::New(env, static_cast<double>(b.scanned)));
+  out.Set("size", Napi::Number::New(env, static_cast<double>(size)));
+  out.Set("done", Napi::Boolean::New(env, b.done));
+  if (b.done) {
+    out.Set("lines", Napi::Number::New(env, static_cast<double>(b.lines)));
+    out.Set("skipped", Napi::Number::New(env, static_cast<double>(b.skipped)));
+  }
+}
+
 template <class Batch>
 void deliverBatch(Napi::Env env, Napi::Function callback, ParallelScan<Batch>* scan, Batch* raw) {
   std::unique_ptr<Batch> batch(raw);
@@ -249,5 +264,62 @@ Napi::Promise startParallelScan(Napi::Env env, ParallelScan<Batch>* scan, unsign
   }
   return promise;
 }
+
+// The part of a chunk thread's sink that every scan shares: the batch being filled (a Batch has
+// chunk, scanned, skippedLineNos, done, lines and skipped), sent to JS when full, on progress and
+// at the end. Derived classes add candidate() and may prepare each fresh batch (fresh()).
+template <class Batch>
+class ChunkSink {
+ public:
+  void skipped(uint64_t lineNo) { batch_.skippedLineNos.push_back(static_cast<double>(lineNo)); }
+
+  void progress(uint64_t scanned) {
+    batch_.scanned = scanned;
+    send();
+  }
+
+ protected:
+  ChunkSink(ScanTsfn<Batch> tsfn, uint32_t chunk) : tsfn_(tsfn), chunk_(chunk) { batch_.chunk = chunk; }
+  ~ChunkSink() = default;
+
+  // Reads the chunk with `self` as the sink, then sends the last batch (with the chunk's totals)
+  // and releases the thread's function; an error goes to the scan.
+  template <class Self>
+  void run(ParallelScan<Batch>& scan, Self& self, const Prefilter* prefilter, bool skipComments, bool masks) {
+    ChunkCounts counts;
+    try {
+      const auto [from, to] = scan.chunks[chunk_];
+      counts = readChunk(scan.fd, scan.path, from, to, prefilter, skipComments, masks, self);
+    } catch (const std::exception& e) {
+      scan.fail(e.what());
+    }
+    batch_.done = true;
+    batch_.lines = counts.lines;
+    batch_.skipped = counts.skipped;
+    last(batch_);
+    send();
+    tsfn_.Release();
+  }
+
+  void send() {
+    auto* out = new Batch(std::move(batch_));
+    batch_ = Batch();
+    batch_.chunk = chunk_;
+    batch_.scanned = out->scanned;
+    fresh(batch_);
+    if (tsfn_.BlockingCall(out) != napi_ok) delete out;
+  }
+
+  // A new batch, before it is filled (its chunk and progress already set).
+  virtual void fresh(Batch&) {}
+  // The chunk's last batch, before it is sent.
+  virtual void last(Batch&) {}
+
+  Batch batch_;
+
+ private:
+  ScanTsfn<Batch> tsfn_;
+  const uint32_t chunk_;
+};
 
 }  // namespace f2b::scan

@@ -203,6 +203,20 @@ __attribute__((target("avx2"))) inline __m256i buckets256(__m256i v, __m256i lo,
 
 }  // namespace
 
+// The first of the positions i + j (bit j of `m` set, bucket bits in buckets[j]) where a literal
+// starts, or SIZE_MAX.
+size_t LiteralGate::verify(const char* data, size_t len, size_t i, uint32_t m, const uint8_t* buckets, uint32_t* owners) const {
+  while (m) {
+    const int j = __builtin_ctz(m);
+    if (const uint32_t o = matchesAt(data, len, i + static_cast<size_t>(j), buckets[j], owners != nullptr)) {
+      if (owners) *owners = o;
+      return i + static_cast<size_t>(j);
+    }
+    m &= m - 1;
+  }
+  return SIZE_MAX;
+}
+
 // The last few positions, one at a time (and the whole search where the vectors cannot run).
 size_t LiteralGate::findScalar(const char* data, size_t len, size_t i, uint32_t* owners) const {
   for (; i + static_cast<size_t>(width_) <= len; i++) {
@@ -232,18 +246,11 @@ __attribute__((target("ssse3"))) size_t LiteralGate::find128(const char* data, s
     __m128i r = buckets128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(data + i)), lo[0], hi[0]);
     r = _mm_and_si128(r, buckets128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(data + i + 1)), lo[1], hi[1]));
     if (width_ == 3) r = _mm_and_si128(r, buckets128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(data + i + 2)), lo[2], hi[2]));
-    unsigned m = static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(r, zero))) ^ 0xffffu;
+    const unsigned m = static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(r, zero))) ^ 0xffffu;
     if (!m) continue;
     alignas(16) uint8_t rb[16];
     _mm_store_si128(reinterpret_cast<__m128i*>(rb), r);
-    while (m) {
-      const int j = __builtin_ctz(m);
-      if (const uint32_t o = matchesAt(data, len, i + static_cast<size_t>(j), rb[j], owners != nullptr)) {
-        if (owners) *owners = o;
-        return i + static_cast<size_t>(j);
-      }
-      m &= m - 1;
-    }
+    if (const size_t at = verify(data, len, i, m, rb, owners); at != SIZE_MAX) return at;
   }
   return findScalar(data, len, i, owners);
 }
@@ -262,18 +269,11 @@ __attribute__((target("avx2"))) size_t LiteralGate::find256(const char* data, si
     if (width_ == 3) {
       r = _mm256_and_si256(r, buckets256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(data + i + 2)), lo[2], hi[2]));
     }
-    uint32_t m = static_cast<uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(r, zero))) ^ 0xffffffffu;
+    const uint32_t m = static_cast<uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(r, zero))) ^ 0xffffffffu;
     if (!m) continue;
     alignas(32) uint8_t rb[32];
     _mm256_store_si256(reinterpret_cast<__m256i*>(rb), r);
-    while (m) {
-      const int j = __builtin_ctz(m);
-      if (const uint32_t o = matchesAt(data, len, i + static_cast<size_t>(j), rb[j], owners != nullptr)) {
-        if (owners) *owners = o;
-        return i + static_cast<size_t>(j);
-      }
-      m &= m - 1;
-    }
+    if (const size_t at = verify(data, len, i, m, rb, owners); at != SIZE_MAX) return at;
   }
   return find128(data, len, i, owners);
 }

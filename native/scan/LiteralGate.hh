@@ -41,6 +41,7 @@ class LiteralGate {
 
  private:
   uint32_t matchesAt(const char* data, size_t len, size_t pos, uint8_t buckets, bool all) const;
+  size_t verify(const char* data, size_t len, size_t i, uint32_t m, const uint8_t* buckets, uint32_t* owners) const;
   size_t findScalar(const char* data, size_t len, size_t from, uint32_t* owners) const;
   size_t find128(const char* data, size_t len, size_t from, uint32_t* owners) const;
   size_t find256(const char* data, size_t len, size_t from, uint32_t* owners) const;

@@ -158,46 +158,22 @@ struct FileScan : ParallelScan<FileBatch> {
 
   Napi::Value toJs(Napi::Env env, FileBatch& b) override {
     auto out = Napi::Object::New(env);
-    auto buf = takeBuffer(env, std::move(b.buf));
-    out.Set("chunk", Napi::Number::New(env, b.chunk));
-    out.Set("buf", buf);
+    setChunkFields(env, out, b, size);
+    out.Set("buf", takeBuffer(env, std::move(b.buf)));
     out.Set("ends", copyArray(env, b.ends));
     out.Set("lineNos", copyArray(env, b.lineNos));
     out.Set("offsets", copyArray(env, b.offsets));
     out.Set("masks", copyArray(env, b.masks));
-    out.Set("skippedLineNos", copyArray(env, b.skippedLineNos));
-    out.Set("scanned", Napi::Number::New(env, static_cast<double>(b.scanned)));
-    out.Set("size", Napi::Number::New(env, static_cast<double>(size)));
-    out.Set("done", Napi::Boolean::New(env, b.done));
-    if (b.done) {
-      out.Set("lines", Napi::Number::New(env, static_cast<double>(b.lines)));
-      out.Set("skipped", Napi::Number::New(env, static_cast<double>(b.skipped)));
-    }
     return out;
   }
 };
 
 // The chunk thread's sink: candidates copied into batches for JS.
-class ChunkScanner {
+class ChunkScanner : public ChunkSink<FileBatch> {
  public:
-  ChunkScanner(FileScan& scan, ScanTsfn<FileBatch> tsfn, uint32_t chunk) : scan_(scan), tsfn_(tsfn), chunk_(chunk) {
-    batch_.chunk = chunk;
-  }
+  ChunkScanner(FileScan& scan, ScanTsfn<FileBatch> tsfn, uint32_t chunk) : ChunkSink(tsfn, chunk), scan_(scan) {}
 
-  void run() {
-    ChunkCounts counts;
-    try {
-      const auto [from, to] = scan_.chunks[chunk_];
-      counts = readChunk(scan_.fd, scan_.path, from, to, scan_.prefilter.get(), scan_.skipComments, true, *this);
-    } catch (const std::exception& e) {
-      scan_.fail(e.what());
-    }
-    batch_.done = true;
-    batch_.lines = counts.lines;
-    batch_.skipped = counts.skipped;
-    send();
-    tsfn_.Release();
-  }
+  void run() { ChunkSink::run(scan_, *this, scan_.prefilter.get(), scan_.skipComments, true); }
 
   void candidate(const char* b, const char* e, Mask mask, uint64_t lineNo, uint64_t offset) {
     batch_.buf.insert(batch_.buf.end(), b, e);
@@ -209,26 +185,8 @@ class ChunkScanner {
     if (batch_.ends.size() >= kBatchLines || batch_.buf.size() >= kBatchBytes) send();
   }
 
-  void skipped(uint64_t lineNo) { batch_.skippedLineNos.push_back(static_cast<double>(lineNo)); }
-
-  void progress(uint64_t scanned) {
-    batch_.scanned = scanned;
-    send();
-  }
-
  private:
-  void send() {
-    auto* out = new FileBatch(std::move(batch_));
-    batch_ = FileBatch();
-    batch_.chunk = chunk_;
-    batch_.scanned = out->scanned;
-    if (tsfn_.BlockingCall(out) != napi_ok) delete out;
-  }
-
   FileScan& scan_;
-  ScanTsfn<FileBatch> tsfn_;
-  const uint32_t chunk_;
-  FileBatch batch_;
 };
 
 // scanFile(path, prefilter, { threads, skipComments }, onBatch) -> Promise<{ size, chunks }>

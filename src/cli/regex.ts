@@ -251,38 +251,56 @@ async function tallyLines(runner: RegexRunner, log: string, now: number, opts: R
   }
 
   const progress = progressBar(opts, log);
-  // --json: a record for every line, so the dropped ones (not the empty and comment lines, which
-  // have none) get their {"match": false} in the gaps between the lines read
-  let next = 1;
-  const skipped: number[] = [];
-  let si = 0;
-  const fill = (upTo: number) => {
-    for (; next < upTo; next++) {
-      while (si < skipped.length && skipped[si] < next) si++;
-      if (si < skipped.length && skipped[si] === next) continue;
-      out(`{"line":${next},"match":false}\n`);
-    }
-  };
+  const gaps = new JsonGaps(out);
   const res = await scanCandidates(
     runner,
     log,
     native,
     { now, threads: intOption('threads', opts.threads, 1), onProgress: progress?.update },
     (lineNo, line, r) => {
-      if (opts.json) {
-        fill(lineNo);
-        next = lineNo + 1;
-      }
+      if (opts.json) gaps.at(lineNo);
       tallyOne(lineNo, line, r);
     },
-    opts.json ? (nos) => { for (const n of nos) skipped.push(n); } : undefined,
+    opts.json ? (nos) => { for (const n of nos) gaps.skip(n); } : undefined,
   );
-  if (opts.json) fill(res.lines + 1);
+  if (opts.json) gaps.upTo(res.lines + 1);
   progress?.done();
   t.total = res.lines - res.skipped;
   t.unlisted = t.total - res.read;
   t.count.missed += t.unlisted;
   return t;
+}
+
+/**
+ * --json's records for the lines between those read: a {"match": false} for each, except the
+ * empty and comment lines (skip()), which have none. Lines come in order.
+ */
+class JsonGaps {
+  private next = 1;
+  private readonly skipped: number[] = [];
+  private si = 0;
+
+  constructor(private readonly out: (s: string) => void) {}
+
+  /** an empty or comment line: no record */
+  skip(lineNo: number): void {
+    this.skipped.push(lineNo);
+  }
+
+  /** the records of the lines before `lineNo`, which is read (and gets its own) */
+  at(lineNo: number): void {
+    this.upTo(lineNo);
+    this.next = Math.max(this.next, lineNo + 1);
+  }
+
+  /** the records of the lines before `lineNo` */
+  upTo(lineNo: number): void {
+    for (; this.next < lineNo; this.next++) {
+      while (this.si < this.skipped.length && this.skipped[this.si] < this.next) this.si++;
+      if (this.si < this.skipped.length && this.skipped[this.si] === this.next) continue;
+      this.out(`{"line":${this.next},"match":false}\n`);
+    }
+  }
 }
 
 /**
@@ -310,29 +328,17 @@ async function tallyNative(
   const fd = fs.openSync(log, 'r');
   try {
     const times = opts.json ? new FailureTimes(fd, dates, () => filterDateDetector(spec, true), now) : undefined;
-    // --json: a {"match": false} for each line between the failures, except the empty and
-    // comment lines, which have no record
-    let next = 1;
-    const skipped: number[] = [];
-    let si = 0;
-    const fill = (upTo: number) => {
-      for (; next < upTo; next++) {
-        while (si < skipped.length && skipped[si] < next) si++;
-        if (si < skipped.length && skipped[si] === next) continue;
-        out(`{"line":${next},"match":false}\n`);
-      }
-    };
+    const gaps = new JsonGaps(out);
     const hits = new Map<number, number>();
     let order: number[] = [];
     // (the summary lists a few lines, read from the file at the end; --json needs each failure's text)
     const keepText = !!(opts.json || opts.printAllMatched || opts.printAllIgnored);
     const res = await matchFile(log, filter, prefilter, { threads: intOption('threads', opts.threads, 1), skipComments: true, checkAll: true, keepText, now, onProgress: progress?.update }, (b, base) => {
-      if (opts.json) for (const n of b.skippedLineNos) skipped.push(n + base + 1);
+      if (opts.json) for (const n of b.skippedLineNos) gaps.skip(n + base + 1);
       if (b.count) {
         const failures = rt.feed(b.records, base);
         for (const f of failures) {
-          fill(f.line);
-          next = f.line + 1;
+          gaps.at(f.line);
           const id = failureId(f.fields, spec.usedns)!;
           const found: FoundFailure = { regex: f.regex, id: id.id, dns: id.dns, time: times!.time(f), fields: id.fields, matches: [], users: f.users };
           for (const r of RegexRunner.records(f.line, [found])) out(`${JSON.stringify(r)}\n`);
@@ -343,7 +349,7 @@ async function tallyNative(
         order = b.templateHits.map(([i]) => i);
       }
     });
-    if (opts.json) fill(res.lines + 1);
+    if (opts.json) gaps.upTo(res.lines + 1);
     progress?.done();
     const s = rt.summary();
     for (const l of s.limits) {

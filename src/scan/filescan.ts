@@ -6,7 +6,7 @@
 
 import * as fs from 'node:fs';
 import * as os from 'node:os';
-import { loadNative, type NativeFileBatch, type NativePrefilter } from '../native';
+import { loadNative, type NativeChunkBatch, type NativeFileBatch, type NativePrefilter } from '../native';
 import { filterParts, LiteralSample, type GateLiteral } from '../prefilter/native';
 import type { FilterSpecMessage } from '../types';
 
@@ -34,22 +34,12 @@ export interface FileScanResult {
   skipped: number;
 }
 
-/** What every per-chunk batch of a parallel file scan carries. */
-interface ChunkBatch {
-  chunk: number;
-  scanned: number;
-  size: number;
-  done: boolean;
-  lines?: number;
-  skipped?: number;
-}
-
 /**
  * Hands the batches of a parallel scan to `deliver` in FILE order: the chunks finish in any
  * order, and a batch of chunk c waits until chunks before c are done. `base` is the number of
  * lines before the batch's chunk. A throwing deliver stops the deliveries (see `failure`).
  */
-export class ChunkOrder<B extends ChunkBatch> {
+export class ChunkOrder<B extends NativeChunkBatch> {
   /** lines and skipped lines of the chunks delivered */
   lines = 0;
   skipped = 0;
