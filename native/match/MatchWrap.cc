@@ -167,9 +167,7 @@ class ChunkMatcher : public scan::ChunkSink<MatchFileBatch> {
     batch_.records = scan_.pool->take();
   }
 
-  void run() {
-    ChunkSink::run(scan_, *this, scan_.prefilter.get(), scan_.skipComments, false);
-  }
+  void run(std::vector<char>& buf) { ChunkSink::run(scan_, *this, scan_.prefilter.get(), scan_.skipComments, false, buf); }
 
   void candidate(const char* b, const char* e, scan::Mask mask, uint64_t lineNo, uint64_t offset) {
     batch_.candidates++;
@@ -209,8 +207,8 @@ Napi::Value MatchFile(const Napi::CallbackInfo& info) {
   scan->keepText = !opts.Get("keepText").IsBoolean() || opts.Get("keepText").As<Napi::Boolean>().Value();
   return scan::startParallelScan<MatchFileBatch>(
       env, scan, threads, info[4].As<Napi::Function>(),
-      [](ParallelScan<MatchFileBatch>& s, ScanTsfn<MatchFileBatch> tsfn, uint32_t chunk) {
-        ChunkMatcher(static_cast<MatchScan&>(s), tsfn, chunk).run();
+      [](ParallelScan<MatchFileBatch>& s, ScanTsfn<MatchFileBatch> tsfn, uint32_t chunk, std::vector<char>& buf) {
+        ChunkMatcher(static_cast<MatchScan&>(s), tsfn, chunk).run(buf);
       });
 }
 

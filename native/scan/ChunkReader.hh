@@ -1,18 +1,21 @@
 // Whole-file scans in parallel chunks, shared by scanFile (candidate lines to JS) and matchFile
 // (native/match: candidate lines matched in C++):
 //
-//  - splitChunks cuts a file at line starts into one range per thread;
+//  - splitChunks cuts a file at line starts into ranges (chunks);
 //  - readChunk reads one range in large preads and hands a Sink the candidate lines the
 //    prefilter passes (every line without one), with chunk-relative line numbers, counting the
 //    others without a call;
-//  - startParallelScan runs one thread per chunk, each with its OWN ThreadSafeFunction (Node
-//    wakes a single blocked producer per slot it frees: threads sharing a full queue could sleep
-//    for ever), and settles a Promise once every thread is done.
+//  - startParallelScan runs a few threads that take the chunks in file order (a large file has
+//    several chunks per thread: the caller, who handles them in file order, gets the first ones
+//    early and waits less for the last), each thread with its OWN ThreadSafeFunction (Node wakes
+//    a single blocked producer per slot it frees: threads sharing a full queue could sleep for
+//    ever), and settles a Promise once every thread is done.
 #pragma once
 
 #include <napi.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
@@ -114,13 +117,14 @@ void block(const char* data, size_t len, uint64_t base, const Prefilter* prefilt
 
 }  // namespace detail
 
-// Reads [from, to) of fd and feeds the sink. `masks`: compute each candidate's group mask (else
-// every candidate gets all bits). Throws std::runtime_error on a read error.
+// Reads [from, to) of fd and feeds the sink, through `buf` (the thread's read buffer, grown to
+// at least kReadBytes). `masks`: compute each candidate's group mask (else every candidate gets
+// all bits). Throws std::runtime_error on a read error.
 template <class Sink>
 ChunkCounts readChunk(int fd, const std::string& path, uint64_t from, uint64_t to, const Prefilter* prefilter,
-                      bool skipComments, bool masks, Sink& sink) {
+                      bool skipComments, bool masks, Sink& sink, std::vector<char>& buf) {
   ChunkCounts counts;
-  std::vector<char> buf(kReadBytes);
+  if (buf.size() < kReadBytes) buf.resize(kReadBytes);
   size_t have = 0;  // bytes in buf: a partial line carried over, then new data
   uint64_t pos = from;  // file offset of the next byte to read
   uint64_t lastProgress = 0;
@@ -169,8 +173,10 @@ struct ParallelScan {
   Napi::Promise::Deferred deferred;
   std::mutex mutex;
   std::string error;
-  // ThreadSafeFunctions not finalized yet (one per chunk); only the JS thread touches it.
+  // ThreadSafeFunctions not finalized yet (one per thread); only the JS thread touches it.
   size_t open = 0;
+  // the next chunk no thread has taken yet
+  std::atomic<uint32_t> nextChunk{0};
   explicit ParallelScan(Napi::Env env) : deferred(Napi::Promise::Deferred::New(env)) {}
   virtual ~ParallelScan() = default;
   virtual Napi::Value toJs(Napi::Env env, Batch& batch) = 0;
@@ -209,8 +215,13 @@ void deliverBatch(Napi::Env env, Napi::Function callback, ParallelScan<Batch>* s
 template <class Batch>
 using ScanTsfn = Napi::TypedThreadSafeFunction<ParallelScan<Batch>, Batch, deliverBatch<Batch>>;
 
-// Opens scan->path, cuts it into `threads` chunks and starts run(scan, tsfn, chunk) on one
-// thread per chunk; run must end by Release()ing its tsfn. The Promise resolves with
+// A file this large gets several chunks per thread.
+constexpr uint64_t kManyChunksBytes = 32 << 20;
+constexpr unsigned kChunksPerThread = 4;
+
+// Opens scan->path, cuts it into chunks and starts `threads` threads, each of which calls
+// run(scan, tsfn, chunk, buf) for the next chunk not taken yet, in file order, until none is
+// left (tsfn: the thread's own function; buf: its read buffer). The Promise resolves with
 // { size, chunks } (or rejects with the first error) once all threads are done, and the scan is
 // deleted then. Takes ownership of scan.
 template <class Batch, class Run>
@@ -227,7 +238,8 @@ Napi::Promise startParallelScan(Napi::Env env, ParallelScan<Batch>* scan, unsign
     return promise;
   }
   scan->size = static_cast<uint64_t>(st.st_size);
-  scan->chunks = splitChunks(scan->fd, scan->size, threads);
+  scan->chunks = splitChunks(scan->fd, scan->size, threads * (scan->size >= kManyChunksBytes ? kChunksPerThread : 1));
+  threads = std::min<unsigned>(threads, static_cast<unsigned>(scan->chunks.size()));
 
   const auto finalize = [](Napi::Env fenv, void*, ParallelScan<Batch>* s) {
     if (--s->open > 0) return;
@@ -247,18 +259,27 @@ Napi::Promise startParallelScan(Napi::Env env, ParallelScan<Batch>* scan, unsign
     delete s;
   };
   std::vector<ScanTsfn<Batch>> tsfns;
-  for (size_t c = 0; c < scan->chunks.size(); c++) {
+  for (unsigned t = 0; t < threads; t++) {
     tsfns.push_back(ScanTsfn<Batch>::New(env, onBatch, "f2b-fast file scan", kQueueLength, 1, scan, finalize));
     scan->open++;
   }
-  for (uint32_t c = 0; c < scan->chunks.size(); c++) {
+  for (unsigned t = 0; t < threads; t++) {
     try {
-      ScanTsfn<Batch> tsfn = tsfns[c];
-      scan->threads.emplace_back([scan, tsfn, c, run] { run(*scan, tsfn, c); });
+      ScanTsfn<Batch> tsfn = tsfns[t];
+      scan->threads.emplace_back([scan, tsfn, run] {
+        std::vector<char> buf;
+        for (;;) {
+          const uint32_t c = scan->nextChunk.fetch_add(1);
+          if (c >= scan->chunks.size()) break;
+          run(*scan, tsfn, c, buf);
+        }
+        ScanTsfn<Batch>(tsfn).Release();
+      });
     } catch (const std::exception& e) {
-      // No thread for this chunk (nor the ones after it): release their functions.
-      scan->fail(std::string("cannot start a scan thread: ") + e.what());
-      for (size_t rest = c; rest < tsfns.size(); rest++) tsfns[rest].Release();
+      // No thread (nor the ones after it): the others take all the chunks; release their
+      // functions (with none started at all, no chunk is done and the scan fails).
+      if (t == 0) scan->fail(std::string("cannot start a scan thread: ") + e.what());
+      for (size_t rest = t; rest < tsfns.size(); rest++) tsfns[rest].Release();
       break;
     }
   }
@@ -282,14 +303,15 @@ class ChunkSink {
   ChunkSink(ScanTsfn<Batch> tsfn, uint32_t chunk) : tsfn_(tsfn), chunk_(chunk) { batch_.chunk = chunk; }
   ~ChunkSink() = default;
 
-  // Reads the chunk with `self` as the sink, then sends the last batch (with the chunk's totals)
-  // and releases the thread's function; an error goes to the scan.
+  // Reads the chunk with `self` as the sink (through the thread's read buffer), then sends the
+  // last batch, with the chunk's totals; an error goes to the scan.
   template <class Self>
-  void run(ParallelScan<Batch>& scan, Self& self, const Prefilter* prefilter, bool skipComments, bool masks) {
+  void run(ParallelScan<Batch>& scan, Self& self, const Prefilter* prefilter, bool skipComments, bool masks,
+           std::vector<char>& buf) {
     ChunkCounts counts;
     try {
       const auto [from, to] = scan.chunks[chunk_];
-      counts = readChunk(scan.fd, scan.path, from, to, prefilter, skipComments, masks, self);
+      counts = readChunk(scan.fd, scan.path, from, to, prefilter, skipComments, masks, self, buf);
     } catch (const std::exception& e) {
       scan.fail(e.what());
     }
@@ -298,7 +320,6 @@ class ChunkSink {
     batch_.skipped = counts.skipped;
     last(batch_);
     send();
-    tsfn_.Release();
   }
 
   void send() {

@@ -173,7 +173,7 @@ class ChunkScanner : public ChunkSink<FileBatch> {
  public:
   ChunkScanner(FileScan& scan, ScanTsfn<FileBatch> tsfn, uint32_t chunk) : ChunkSink(tsfn, chunk), scan_(scan) {}
 
-  void run() { ChunkSink::run(scan_, *this, scan_.prefilter.get(), scan_.skipComments, true); }
+  void run(std::vector<char>& buf) { ChunkSink::run(scan_, *this, scan_.prefilter.get(), scan_.skipComments, true, buf); }
 
   void candidate(const char* b, const char* e, Mask mask, uint64_t lineNo, uint64_t offset) {
     batch_.buf.insert(batch_.buf.end(), b, e);
@@ -205,8 +205,8 @@ Napi::Value ScanFile(const Napi::CallbackInfo& info) {
   scan->prefilter = prefilter;
   scan->skipComments = !opts.Get("skipComments").IsBoolean() || opts.Get("skipComments").As<Napi::Boolean>().Value();
   return startParallelScan<FileBatch>(env, scan, threads, info[3].As<Napi::Function>(),
-                                      [](ParallelScan<FileBatch>& s, ScanTsfn<FileBatch> tsfn, uint32_t chunk) {
-                                        ChunkScanner(static_cast<FileScan&>(s), tsfn, chunk).run();
+                                      [](ParallelScan<FileBatch>& s, ScanTsfn<FileBatch> tsfn, uint32_t chunk, std::vector<char>& buf) {
+                                        ChunkScanner(static_cast<FileScan&>(s), tsfn, chunk).run(buf);
                                       });
 }
 
