@@ -11,6 +11,10 @@ export type ErrorCode =
   | 'LOGPATH_MISSING'
   | 'FIREWALL_UNAVAILABLE'
   | 'FIREWALL_COMMAND'
+  | 'ACTION_COMMAND'
+  | 'STATE_DB'
+  | 'CONTROL'
+  | 'JOURNAL'
   | 'USAGE';
 
 export class F2bError extends Error {

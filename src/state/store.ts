@@ -1,0 +1,663 @@
+// The daemon's state on disk (SQLite, better-sqlite3): bans, open failure tickets, log file
+// positions and journal cursors, so that a restart (or a kill -9) neither forgets a ban nor
+// counts a log line twice.
+//
+// `bans` (history) and `bips` (latest ban per ip + jail) have fail2ban's schema-4 columns, so
+// operators' sqlite3 queries keep working and fail2ban's own file can be opened in place
+// (../shared/fail2ban-reference.md §5). What fail2ban does not persist lives in `f2b_*` tables.
+// The daemon commits once per applied log batch (transaction()): the tickets it changed, the
+// bans it added and the file's new position together, so a restart re-reads exactly the lines
+// whose effects were not committed.
+
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import Database from 'better-sqlite3';
+import { F2bError } from '../errors';
+import { roundHalfEven, type FailTicket } from '../jail/failures';
+
+/** The version of the f2b_* layout this code writes (row in f2b_schema). */
+export const SCHEMA_VERSION = 1;
+
+/** fail2ban's default for dbmaxmatches. */
+export const DEFAULT_MAX_MATCHES = 10;
+
+/** What a ban row's `data` JSON holds: the matched lines, the failure count and any captured
+ *  fields (fail2ban writes e.g. `user`, sometimes as a Python list's repr). */
+export interface BanData {
+  matches: string[];
+  failures: number;
+  [field: string]: unknown;
+}
+
+export interface BanRecord {
+  jail: string;
+  ip: string;
+  /** epoch seconds (whole: fail2ban rounds the ticket's time) */
+  timeofban: number;
+  /** seconds; -1 = permanent; -2 = unknown (rows fail2ban upgraded from schema 2: the jail's
+   *  bantime applies, as fail2ban's restore does) */
+  bantime: number;
+  /** how many times this ip has been banned in this jail (bantime.increment) */
+  bancount: number;
+  data: BanData;
+}
+
+/** addBan's input: `data` may leave out what it does not know. */
+export interface NewBan extends Omit<BanRecord, 'data'> {
+  data?: { matches?: readonly string[]; failures?: number; [field: string]: unknown };
+}
+
+/** What bantime.increment reads (fail2ban's Fail2BanDb.getBan). */
+export interface BanHistory {
+  bancount: number;
+  timeofban: number;
+  bantime: number;
+}
+
+export interface BanHistoryQuery {
+  /** the jail asking (ignored with overalljails) */
+  jail?: string;
+  /** bantime.overalljails: sum of bancount and bantime, latest timeofban, over every jail */
+  overalljails?: boolean;
+  /** only bans with timeofban > since */
+  since?: number;
+}
+
+/** Every recorded ban of one ip merged (fail2ban's getBansMerged): for action tags such as
+ *  <ipmatches> and <ipfailures>. */
+export interface MergedBans {
+  ip: string;
+  /** the oldest timeofban merged */
+  time: number;
+  /** sum of the bans' failures */
+  failures: number;
+  /** at most maxMatches lines, in time order, the newest bans' lines kept first */
+  matches: string[];
+  /** the other data fields (the oldest ban's value wins, as in fail2ban) */
+  data: Record<string, unknown>;
+}
+
+/** An open failure ticket of a jail (the FailureCounter's state). */
+export type StoredTicket = FailTicket;
+
+export interface PositionRecord {
+  /** byte offset after the last line read (TailBatch.end) */
+  position: number;
+  /** TailEvent.firstLineHash of the file the position belongs to ('' = unknown) */
+  firstLineHash: string;
+  /** lines read up to `position` */
+  linesRead: number;
+}
+
+export interface CursorRecord {
+  cursor: string;
+  /** epoch seconds of the entry the cursor points at */
+  time: number;
+}
+
+export interface StateStoreOptions {
+  /** fail2ban.conf's dbmaxmatches: matches kept per ban row (0 = none); default 10 */
+  maxMatches?: number;
+  /** how long a statement waits for another process's lock; default 5000 */
+  busyTimeoutMs?: number;
+}
+
+export interface PurgeOptions {
+  /** per jail findtime: a ticket is kept while its last failure is newer than
+   *  now - max(purgeage, findtime), so a jail with findtime > dbpurgeage (recidive) keeps its
+   *  counts */
+  findtimes?: Record<string, number>;
+}
+
+export interface PurgeCounts {
+  bans: number;
+  bips: number;
+  tickets: number;
+  positions: number;
+}
+
+/** The columns fail2ban's schema 4 gives both ban tables: a file without them cannot be used. */
+const BAN_COLUMNS = ['jail', 'ip', 'timeofban', 'bantime', 'bancount', 'data'];
+
+/** MIGRATIONS[v] takes the f2b_* layout from version v to v + 1. bans/bips are created only if
+ *  missing: on fail2ban's own file they are already there (with a foreign key to its `jails`
+ *  table, which we never enable). */
+const MIGRATIONS: readonly string[] = [
+  `CREATE TABLE IF NOT EXISTS bans(jail TEXT NOT NULL, ip TEXT, timeofban INTEGER NOT NULL,
+     bantime INTEGER NOT NULL, bancount INTEGER NOT NULL DEFAULT 1, data JSON);
+   CREATE INDEX IF NOT EXISTS bans_jail_timeofban_ip ON bans(jail, timeofban);
+   CREATE INDEX IF NOT EXISTS bans_jail_ip ON bans(jail, ip);
+   CREATE INDEX IF NOT EXISTS bans_ip ON bans(ip);
+   CREATE TABLE IF NOT EXISTS bips(ip TEXT NOT NULL, jail TEXT NOT NULL, timeofban INTEGER NOT NULL,
+     bantime INTEGER NOT NULL, bancount INTEGER NOT NULL DEFAULT 1, data JSON, PRIMARY KEY(ip, jail));
+   CREATE INDEX IF NOT EXISTS bips_timeofban ON bips(timeofban);
+   CREATE INDEX IF NOT EXISTS bips_ip ON bips(ip);
+   CREATE TABLE f2b_tickets(jail TEXT NOT NULL, id TEXT NOT NULL, first REAL NOT NULL, last REAL NOT NULL,
+     retry INTEGER NOT NULL, failures INTEGER NOT NULL, matches JSON NOT NULL, fields JSON NOT NULL,
+     PRIMARY KEY(jail, id)) WITHOUT ROWID;
+   CREATE INDEX f2b_tickets_last ON f2b_tickets(last);
+   CREATE TABLE f2b_positions(path TEXT PRIMARY KEY, position INTEGER NOT NULL, first_line_hash TEXT NOT NULL,
+     lines_read INTEGER NOT NULL, saved_at REAL NOT NULL) WITHOUT ROWID;
+   CREATE TABLE f2b_cursors(key TEXT PRIMARY KEY, cursor TEXT NOT NULL, time REAL NOT NULL) WITHOUT ROWID;`,
+];
+
+interface BanRow {
+  jail: string;
+  ip: string;
+  timeofban: number;
+  bantime: number;
+  bancount: number;
+  data: unknown;
+}
+
+interface TicketRow {
+  id: string;
+  first: number;
+  last: number;
+  retry: number;
+  failures: number;
+  matches: string;
+  fields: string;
+}
+
+/** One `matches` entry as a line: fail2ban stores a line cut around its date as
+ *  [before, date, after]; joined, it is the line again (fail2ban's Ticket.getMatches). */
+function matchLine(m: unknown): string {
+  if (typeof m === 'string') return m;
+  if (Array.isArray(m)) return m.map((p) => (typeof p === 'string' ? p : String(p))).join('');
+  return String(m);
+}
+
+/**
+ * A ban row's `data` column as BanData: fail2ban writes a UTF-8 JSON blob, we write JSON text;
+ * a value that does not parse counts as {} (fail2ban's loader does the same).
+ */
+export function parseBanData(raw: unknown): BanData {
+  let obj: unknown = {};
+  if (raw !== null && raw !== undefined) {
+    try {
+      obj = JSON.parse(Buffer.isBuffer(raw) ? raw.toString('utf8') : String(raw));
+    } catch {
+      obj = {};
+    }
+  }
+  const rec: Record<string, unknown> = obj !== null && typeof obj === 'object' && !Array.isArray(obj) ? { ...(obj as Record<string, unknown>) } : {};
+  const matches = Array.isArray(rec.matches) ? rec.matches.map(matchLine) : [];
+  // a row without a count stands for one failure (fail2ban's getBansMerged reads it so)
+  const failures = typeof rec.failures === 'number' && Number.isFinite(rec.failures) ? rec.failures : 1;
+  return { ...rec, matches, failures };
+}
+
+function errorText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+export class StateStore {
+  readonly file: string;
+  readonly maxMatches: number;
+  readonly #db: Database.Database;
+  readonly #tx: Database.Transaction<(fn: () => unknown) => unknown>;
+  readonly #s: ReturnType<typeof prepareStatements>;
+
+  private constructor(file: string, db: Database.Database, maxMatches: number) {
+    this.file = file;
+    this.#db = db;
+    this.maxMatches = maxMatches;
+    this.#s = prepareStatements(db);
+    this.#tx = db.transaction((fn: () => unknown) => {
+      const r = fn();
+      // better-sqlite3 commits when fn returns: a promise would commit before its work is done
+      if (r !== null && typeof r === 'object' && typeof (r as { then?: unknown }).then === 'function') {
+        throw new TypeError('StateStore.transaction(fn): fn must be synchronous');
+      }
+      return r;
+    });
+  }
+
+  /**
+   * Opens (creating it and its directory, mode 0700, if missing) the state database `file`, or
+   * an in-memory one for ':memory:'. Throws F2bError('STATE_DB'), its `file` set (describe()
+   * shows it), when the file cannot be opened, is not a database, is corrupt, has a newer
+   * f2b-fast layout, or holds fail2ban tables older than schema 4.
+   */
+  static open(file: string, opts: StateStoreOptions = {}): StateStore {
+    const maxMatches = checkMaxMatches(opts.maxMatches);
+    const memory = file === ':memory:';
+    let db: Database.Database | undefined;
+    try {
+      if (!memory) {
+        fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true, mode: 0o700 });
+        // create it 0600 ourselves: ban rows hold log lines (user names, addresses). SQLite
+        // takes an empty file as an empty database, and gives its -wal/-shm files this mode.
+        try {
+          fs.closeSync(fs.openSync(file, 'wx', 0o600));
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+        }
+      }
+      db = new Database(file, { timeout: opts.busyTimeoutMs ?? 5000 });
+      // refuse a file we cannot use before changing anything in it (such as its journal mode)
+      const version = checkLayout(db, file);
+      if (!memory) {
+        // WAL: a commit appends to the -wal file and is durable once write() returns, so a
+        // process killed at any moment (SIGKILL, OOM) loses no committed transaction; the OS
+        // still holds the bytes. synchronous=NORMAL skips the fsync per commit: only a power
+        // loss or kernel crash can lose the last commits, and the file stays consistent even
+        // then. (fail2ban runs synchronous=OFF with an in-memory journal, which can corrupt.)
+        const mode = db.pragma('journal_mode = WAL', { simple: true });
+        if (String(mode).toLowerCase() !== 'wal') throw new Error(`cannot switch to WAL journal mode (got ${String(mode)})`);
+      }
+      db.pragma('synchronous = NORMAL');
+      migrate(db, version);
+      return new StateStore(file, db, maxMatches);
+    } catch (e) {
+      db?.close();
+      if (e instanceof F2bError) throw e;
+      throw new F2bError('STATE_DB', `cannot open the state database: ${errorText(e)}`, { file });
+    }
+  }
+
+  /** An in-memory copy of an existing database (for dry runs: changes never reach the file). */
+  static openCopy(file: string, opts: StateStoreOptions = {}): StateStore {
+    const maxMatches = checkMaxMatches(opts.maxMatches);
+    let db: Database.Database | undefined;
+    try {
+      const src = new Database(file, { readonly: true, fileMustExist: true, timeout: opts.busyTimeoutMs ?? 5000 });
+      let image: Buffer;
+      try {
+        image = src.serialize();
+      } finally {
+        src.close();
+      }
+      // header bytes 18-19 say "WAL" (2) in our files; an in-memory image cannot be in WAL
+      // mode, so mark it as a rollback-journal database (1) before loading it
+      if (image.length >= 20) image[18] = image[19] = 1;
+      db = new Database(image);
+      migrate(db, checkLayout(db, file));
+      return new StateStore(file, db, maxMatches);
+    } catch (e) {
+      db?.close();
+      if (e instanceof F2bError) throw e;
+      throw new F2bError('STATE_DB', `cannot read the state database: ${errorText(e)}`, { file });
+    }
+  }
+
+  /**
+   * Runs fn in one transaction: everything it does is committed together, or (if it throws)
+   * not at all. Nested calls become savepoints. fn must be synchronous. BEGIN IMMEDIATE takes
+   * the write lock up front, so another process writing too waits (busy timeout) instead of
+   * failing at its first write.
+   */
+  transaction<T>(fn: () => T): T {
+    return this.#guard(() => this.#tx.immediate(fn) as T);
+  }
+
+  // ---- bans ----
+
+  /**
+   * Records a ban: a history row (bans) and the ip's latest row in the jail (bips), as
+   * fail2ban's addBan does. timeofban is rounded to whole seconds (Python's round); matches
+   * keep the last maxMatches lines, none with maxMatches 0.
+   */
+  addBan(ban: NewBan): void {
+    const rec = this.#normalize(ban);
+    const data = JSON.stringify(rec.data);
+    this.#atomic(() => {
+      this.#s.insertBan.run(rec.jail, rec.ip, rec.timeofban, rec.bantime, rec.bancount, data);
+      this.#s.replaceBip.run(rec.ip, rec.jail, rec.timeofban, rec.bantime, rec.bancount, data);
+    });
+  }
+
+  /**
+   * Adds a history row unless the same ban (jail, ip, timeofban, bantime, bancount) is there
+   * already; returns whether it did (for imports, which must be idempotent).
+   */
+  addBanHistory(ban: NewBan): boolean {
+    const rec = this.#normalize(ban);
+    return this.#guard(() => {
+      const r = this.#s.insertBanIfAbsent.run({ ...rec, data: JSON.stringify(rec.data) });
+      return r.changes > 0;
+    });
+  }
+
+  /** Makes `ban` the ip's latest ban in its jail (bips) if there is none or it is newer;
+   *  returns whether it did. */
+  mergeLatestBan(ban: NewBan): boolean {
+    const rec = this.#normalize(ban);
+    return this.#guard(() => {
+      const r = this.#s.upsertBipIfNewer.run(rec.ip, rec.jail, rec.timeofban, rec.bantime, rec.bancount, JSON.stringify(rec.data));
+      return r.changes > 0;
+    });
+  }
+
+  /** Manual unban: forgets the ip's bans (history and latest) in `jail`, or in every jail when
+   *  jail is undefined. Returns how many jails had a latest-ban row for it. */
+  deleteBan(jail: string | undefined, ip: string): number {
+    return this.#atomic(() => {
+      if (jail === undefined) {
+        this.#s.deleteBansIp.run(ip);
+        return this.#s.deleteBipsIp.run(ip).changes;
+      }
+      this.#s.deleteBansJailIp.run(jail, ip);
+      return this.#s.deleteBipsJailIp.run(jail, ip).changes;
+    });
+  }
+
+  /** `unban --all`: forgets every ban of `jail` (or of every jail). Returns the latest-ban rows
+   *  removed. */
+  deleteBans(jail?: string): number {
+    return this.#atomic(() => {
+      if (jail === undefined) {
+        this.#s.deleteBansAll.run();
+        return this.#s.deleteBipsAll.run().changes;
+      }
+      this.#s.deleteBansJail.run(jail);
+      return this.#s.deleteBipsJail.run(jail).changes;
+    });
+  }
+
+  /**
+   * The bans to restore: latest-ban rows still running at `now` (timeofban + bantime > now) or
+   * without end (bantime -1, and -2 = unknown), one per ip and jail, ordered by jail and time.
+   * Capping bantime to the jail's current maximum is the caller's (fail2ban's restore rule).
+   */
+  currentBans(now: number, jail?: string): BanRecord[] {
+    return this.#guard(() => {
+      const rows = (jail === undefined ? this.#s.currentAll.all(now) : this.#s.currentJail.all(now, jail)) as BanRow[];
+      return rows.map(toBanRecord);
+    });
+  }
+
+  /**
+   * What bantime.increment needs about an ip, with fail2ban's getBan semantics, read from the
+   * latest-ban rows: with `overalljails`, sum(bancount), max(timeofban) and sum(bantime) over
+   * every jail (a permanent -1 is summed as is, as fail2ban does); else the row of `jail`, or
+   * without a jail the ip's most recent row. undefined = never banned (within `since`).
+   */
+  banHistory(ip: string, q: BanHistoryQuery = {}): BanHistory | undefined {
+    const since = q.since ?? -Infinity;
+    return this.#guard(() => {
+      let row: BanHistory | undefined;
+      if (q.overalljails) row = this.#s.historyOverall.get(ip, since) as BanHistory | undefined;
+      else if (q.jail !== undefined) row = this.#s.historyJail.get(ip, q.jail, since) as BanHistory | undefined;
+      else row = this.#s.historyLatest.get(ip, since) as BanHistory | undefined;
+      // an aggregate over no rows still yields one row, of NULLs
+      return row && row.timeofban !== null ? { bancount: row.bancount, timeofban: row.timeofban, bantime: row.bantime } : undefined;
+    });
+  }
+
+  /** Every recorded ban of `ip` (in `jail`, or in any jail) merged into one ticket, as
+   *  fail2ban's getBansMerged does; undefined when there is none. */
+  mergedBans(ip: string, jail?: string): MergedBans | undefined {
+    const rows = this.#guard(() => (jail === undefined ? this.#s.historyRowsIp.all(ip) : this.#s.historyRowsJailIp.all(ip, jail)) as { timeofban: number; data: unknown }[]);
+    if (rows.length === 0) return undefined;
+    // newest first: each older ban's lines go in front while there is room
+    let matches: string[] = [];
+    let failures = 0;
+    let data: Record<string, unknown> = {};
+    let time = rows[0].timeofban;
+    for (const row of rows) {
+      const d = parseBanData(row.data);
+      const room = this.maxMatches - matches.length;
+      if (room > 0) matches = [...d.matches.slice(-room), ...matches];
+      failures += d.failures;
+      const { matches: _m, failures: _f, ...rest } = d;
+      data = { ...data, ...rest };
+      time = row.timeofban;
+    }
+    return { ip, time, failures, matches, data };
+  }
+
+  /** The jails in which `ip` is banned at `now` (by the latest-ban rows), sorted. */
+  bannedJails(ip: string, now: number): string[] {
+    return this.#guard(() => this.#s.bannedJails.all(ip, now) as string[]);
+  }
+
+  // ---- failure tickets ----
+
+  /** Writes a jail's changed tickets and drops the ones that left it (banned, expired). */
+  saveTickets(jail: string, upserts: readonly StoredTicket[], removedIds: readonly string[]): void {
+    if (upserts.length === 0 && removedIds.length === 0) return;
+    this.#atomic(() => {
+      for (const t of upserts) {
+        this.#s.upsertTicket.run(jail, t.id, t.first, t.last, t.retry, t.failures, JSON.stringify(t.matches), JSON.stringify(t.fields));
+      }
+      for (const id of removedIds) this.#s.deleteTicket.run(jail, id);
+    });
+  }
+
+  /** A jail's open tickets, oldest last failure first. */
+  loadTickets(jail: string): StoredTicket[] {
+    return this.#guard(() =>
+      (this.#s.loadTickets.all(jail) as TicketRow[]).map((r) => ({
+        id: r.id,
+        first: r.first,
+        last: r.last,
+        retry: r.retry,
+        failures: r.failures,
+        matches: parseJson(r.matches, [] as string[], Array.isArray),
+        fields: parseJson(r.fields, {} as Record<string, string>, isPlainObject),
+      })),
+    );
+  }
+
+  /** Forgets the tickets of `jail` (or of every jail); returns how many. */
+  clearTickets(jail?: string): number {
+    return this.#guard(() => (jail === undefined ? this.#s.clearTicketsAll.run() : this.#s.clearTicketsJail.run(jail)).changes);
+  }
+
+  // ---- positions and cursors ----
+
+  /** Where reading `file` resumes. `savedAt` (epoch seconds, the daemon's clock) lets purge()
+   *  forget positions of files gone for longer than dbpurgeage. */
+  savePosition(file: string, pos: PositionRecord, savedAt: number): void {
+    this.#guard(() => this.#s.savePosition.run(file, pos.position, pos.firstLineHash, pos.linesRead, savedAt));
+  }
+
+  loadPosition(file: string): PositionRecord | undefined {
+    return this.#guard(() => this.#s.loadPosition.get(file) as PositionRecord | undefined);
+  }
+
+  /** A journal reader's cursor under `key` (e.g. the jail's journalmatch), with the entry's time. */
+  saveCursor(key: string, cursor: string, time: number): void {
+    this.#guard(() => this.#s.saveCursor.run(key, cursor, time));
+  }
+
+  loadCursor(key: string): CursorRecord | undefined {
+    return this.#guard(() => this.#s.loadCursor.get(key) as CursorRecord | undefined);
+  }
+
+  // ---- upkeep ----
+
+  /**
+   * fail2ban's hourly purge, plus ours: history rows with timeofban < now - purgeage; latest-ban
+   * rows when also not permanent and timeofban + 3 * bantime < now - purgeage (they still feed
+   * bantime.increment until then); tickets whose last failure is older than
+   * now - max(purgeage, the jail's findtime); positions saved before now - purgeage whose file
+   * no longer exists (a file that exists keeps its position however idle it is).
+   */
+  purge(now: number, purgeage: number, opts: PurgeOptions = {}): PurgeCounts {
+    const limit = now - purgeage;
+    // fail2ban compares bips against int(now) - purgeage
+    const bipsLimit = Math.trunc(now) - purgeage;
+    return this.#atomic(() => {
+      const bans = this.#s.purgeBans.run(limit).changes;
+      const bips = this.#s.purgeBips.run(bipsLimit, bipsLimit).changes;
+      let tickets = 0;
+      const findtimes = opts.findtimes ?? {};
+      const longer = Object.keys(findtimes).filter((j) => findtimes[j] > purgeage);
+      for (const jail of longer) tickets += this.#s.purgeTicketsJail.run(jail, now - findtimes[jail]).changes;
+      tickets += this.#s.purgeTicketsExcept.run(limit, JSON.stringify(longer)).changes;
+      let positions = 0;
+      for (const file of this.#s.stalePositions.all(limit) as string[]) {
+        if (!fileExists(file)) positions += this.#s.deletePosition.run(file).changes;
+      }
+      return { bans, bips, tickets, positions };
+    });
+  }
+
+  /** Closes the database (idempotent). Uncommitted work is rolled back. */
+  close(): void {
+    if (this.#db.open) this.#db.close();
+  }
+
+  #normalize(ban: NewBan): BanRecord {
+    const { matches, failures, ...rest } = ban.data ?? {};
+    const data: BanData = { ...rest, matches: [], failures: failures ?? 1 };
+    if (this.maxMatches > 0) data.matches = [...(matches ?? [])].slice(-this.maxMatches);
+    else delete (data as Partial<BanData>).matches;
+    return {
+      jail: ban.jail,
+      ip: ban.ip,
+      timeofban: roundHalfEven(ban.timeofban),
+      bantime: ban.bantime,
+      bancount: ban.bancount,
+      data,
+    };
+  }
+
+  /** fn atomically: in the caller's transaction if there is one (no savepoint per row), else
+   *  in its own. */
+  #atomic<T>(fn: () => T): T {
+    return this.#guard(() => (this.#db.inTransaction ? fn() : (this.#tx.immediate(fn) as T)));
+  }
+
+  /** SQLite's errors as F2bError('STATE_DB') naming the file; others pass through. */
+  #guard<T>(fn: () => T): T {
+    try {
+      return fn();
+    } catch (e) {
+      if (e instanceof Database.SqliteError) {
+        throw new F2bError('STATE_DB', `state database: ${e.message} (${e.code})`, { file: this.file });
+      }
+      throw e;
+    }
+  }
+}
+
+function checkMaxMatches(v: number | undefined): number {
+  const n = v ?? DEFAULT_MAX_MATCHES;
+  if (!Number.isInteger(n) || n < 0) throw new TypeError('Expected maxMatches to be a non-negative integer');
+  return n;
+}
+
+/** The file's f2b_* layout version (0 = none yet); throws for a newer layout, or for ban
+ *  tables without fail2ban schema 4's columns. */
+function checkLayout(db: Database.Database, file: string): number {
+  const hasTable = (name: string) => db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(name) !== undefined;
+  const version = hasTable('f2b_schema') ? ((db.prepare('SELECT max(version) FROM f2b_schema').pluck().get() as number | null) ?? 0) : 0;
+  if (version > SCHEMA_VERSION) {
+    throw new F2bError(
+      'STATE_DB',
+      `the state database's layout version ${version} is newer than this f2b-fast knows (${SCHEMA_VERSION}): upgrade f2b-fast, or point dbfile at another file`,
+      { file },
+    );
+  }
+  for (const table of ['bans', 'bips']) {
+    if (!hasTable(table)) continue;
+    const have = new Set((db.prepare(`PRAGMA table_info(${table})`).all() as { name: string }[]).map((c) => c.name));
+    const missing = BAN_COLUMNS.filter((c) => !have.has(c));
+    if (missing.length) {
+      throw new F2bError(
+        'STATE_DB',
+        `table ${table} lacks column(s) ${missing.join(', ')} (a fail2ban database older than schema 4?): point dbfile at a new file and copy the bans with \`f2b-fast import-db ${file}\``,
+        { file },
+      );
+    }
+  }
+  return version;
+}
+
+/** Brings the f2b_* layout from `version` to SCHEMA_VERSION. */
+function migrate(db: Database.Database, version: number): void {
+  if (version === SCHEMA_VERSION) return;
+  db.transaction(() => {
+    db.exec('CREATE TABLE IF NOT EXISTS f2b_schema(version INTEGER NOT NULL)');
+    for (let v = version; v < SCHEMA_VERSION; v++) db.exec(MIGRATIONS[v]);
+    db.exec('DELETE FROM f2b_schema');
+    db.prepare('INSERT INTO f2b_schema(version) VALUES (?)').run(SCHEMA_VERSION);
+  }).immediate();
+}
+
+function prepareStatements(db: Database.Database) {
+  const p = (sql: string) => db.prepare(sql);
+  const banCols = 'jail, ip, timeofban, bantime, bancount, data';
+  const running = '(timeofban + bantime > ? OR bantime <= -1)';
+  return {
+    insertBan: p(`INSERT INTO bans(jail, ip, timeofban, bantime, bancount, data) VALUES (?, ?, ?, ?, ?, ?)`),
+    replaceBip: p(`INSERT OR REPLACE INTO bips(ip, jail, timeofban, bantime, bancount, data) VALUES (?, ?, ?, ?, ?, ?)`),
+    insertBanIfAbsent: p(
+      `INSERT INTO bans(jail, ip, timeofban, bantime, bancount, data)
+       SELECT @jail, @ip, @timeofban, @bantime, @bancount, @data WHERE NOT EXISTS (SELECT 1 FROM bans
+         WHERE jail = @jail AND ip = @ip AND timeofban = @timeofban AND bantime = @bantime AND bancount = @bancount)`,
+    ),
+    upsertBipIfNewer: p(
+      `INSERT INTO bips(ip, jail, timeofban, bantime, bancount, data) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT(ip, jail) DO UPDATE SET timeofban = excluded.timeofban, bantime = excluded.bantime,
+         bancount = excluded.bancount, data = excluded.data WHERE excluded.timeofban > bips.timeofban`,
+    ),
+    deleteBansIp: p('DELETE FROM bans WHERE ip = ?'),
+    deleteBipsIp: p('DELETE FROM bips WHERE ip = ?'),
+    deleteBansJailIp: p('DELETE FROM bans WHERE jail = ? AND ip = ?'),
+    deleteBipsJailIp: p('DELETE FROM bips WHERE jail = ? AND ip = ?'),
+    deleteBansAll: p('DELETE FROM bans'),
+    deleteBipsAll: p('DELETE FROM bips'),
+    deleteBansJail: p('DELETE FROM bans WHERE jail = ?'),
+    deleteBipsJail: p('DELETE FROM bips WHERE jail = ?'),
+    currentAll: p(`SELECT ${banCols} FROM bips WHERE ${running} ORDER BY jail, timeofban, ip`),
+    currentJail: p(`SELECT ${banCols} FROM bips WHERE ${running} AND jail = ? ORDER BY timeofban, ip`),
+    historyOverall: p(
+      'SELECT sum(bancount) AS bancount, max(timeofban) AS timeofban, sum(bantime) AS bantime FROM bips WHERE ip = ? AND timeofban > ?',
+    ),
+    historyJail: p('SELECT bancount, timeofban, bantime FROM bips WHERE ip = ? AND jail = ? AND timeofban > ?'),
+    historyLatest: p('SELECT bancount, timeofban, bantime FROM bips WHERE ip = ? AND timeofban > ? ORDER BY timeofban DESC, jail LIMIT 1'),
+    historyRowsIp: p('SELECT timeofban, data FROM bans WHERE ip = ? ORDER BY timeofban DESC'),
+    historyRowsJailIp: p('SELECT timeofban, data FROM bans WHERE ip = ? AND jail = ? ORDER BY timeofban DESC'),
+    bannedJails: p(`SELECT jail FROM bips WHERE ip = ? AND ${running} ORDER BY jail`).pluck(),
+    upsertTicket: p(
+      `INSERT OR REPLACE INTO f2b_tickets(jail, id, first, last, retry, failures, matches, fields) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+    ),
+    deleteTicket: p('DELETE FROM f2b_tickets WHERE jail = ? AND id = ?'),
+    loadTickets: p('SELECT id, first, last, retry, failures, matches, fields FROM f2b_tickets WHERE jail = ? ORDER BY last, id'),
+    clearTicketsAll: p('DELETE FROM f2b_tickets'),
+    clearTicketsJail: p('DELETE FROM f2b_tickets WHERE jail = ?'),
+    savePosition: p('INSERT OR REPLACE INTO f2b_positions(path, position, first_line_hash, lines_read, saved_at) VALUES (?, ?, ?, ?, ?)'),
+    loadPosition: p('SELECT position, first_line_hash AS firstLineHash, lines_read AS linesRead FROM f2b_positions WHERE path = ?'),
+    deletePosition: p('DELETE FROM f2b_positions WHERE path = ?'),
+    stalePositions: p('SELECT path FROM f2b_positions WHERE saved_at < ?').pluck(),
+    saveCursor: p('INSERT OR REPLACE INTO f2b_cursors(key, cursor, time) VALUES (?, ?, ?)'),
+    loadCursor: p('SELECT cursor, time FROM f2b_cursors WHERE key = ?'),
+    purgeBans: p('DELETE FROM bans WHERE timeofban < ?'),
+    purgeBips: p('DELETE FROM bips WHERE timeofban < ? AND bantime != -1 AND timeofban + bantime * 3 < ?'),
+    purgeTicketsJail: p('DELETE FROM f2b_tickets WHERE jail = ? AND last < ?'),
+    purgeTicketsExcept: p('DELETE FROM f2b_tickets WHERE last < ? AND jail NOT IN (SELECT value FROM json_each(?))'),
+  };
+}
+
+function toBanRecord(r: BanRow): BanRecord {
+  return { jail: r.jail, ip: r.ip, timeofban: r.timeofban, bantime: r.bantime, bancount: r.bancount, data: parseBanData(r.data) };
+}
+
+function isPlainObject(v: unknown): boolean {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+function parseJson<T>(text: string, fallback: T, ok: (v: unknown) => boolean): T {
+  try {
+    const v: unknown = JSON.parse(text);
+    return ok(v) ? (v as T) : fallback;
+  } catch {
+    return fallback;
+  }
+}
+
+/** false only when the path is certainly gone (ENOENT, ENOTDIR); an unreadable one counts. */
+function fileExists(file: string): boolean {
+  try {
+    fs.lstatSync(file);
+    return true;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    return code !== 'ENOENT' && code !== 'ENOTDIR';
+  }
+}
