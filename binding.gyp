@@ -15,6 +15,7 @@
       "target_name": "f2b_native",
       "sources": [
         "native/addon.cc",
+        "native/log/UnixDatagram.cc",
         "native/scan/LiteralGate.cc",
         "native/scan/Prefilter.cc",
         "native/scan/ScanWrap.cc",

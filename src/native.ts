@@ -157,6 +157,8 @@ export interface NativeAddon {
     onEvent: (event: TailEvent) => void,
   ) => NativeTailer;
   tailerLimits: { batchBytes: number; batchLines: number; maxLineBytes: number };
+  /** sends one datagram to a unix datagram socket (syslog, journald): 0 or an errno */
+  sendUnixDatagram(path: string, data: Buffer): number;
   /** the native matcher: absent when the addon was built without PCRE2 */
   NativeFilter?: new (spec: NativeFilterSpec) => NativeFilter;
   RegexTally?: new (
