@@ -1,31 +1,51 @@
 // The daemon: wires the stages together, top to bottom.
-//   config (src/config) -> tailer (native/tailer via src/tailer) -> matcher pool (src/pipeline)
-//   -> failure tracker + jail (src/filter, src/jail) -> firewall batcher (src/firewall)
+//   config (src/config) -> tailer (native/tailer via src/tailer) or journal (src/tailer/journal)
+//   -> matcher pool (src/pipeline) -> failure tracker + jail (src/filter, src/jail)
+//   -> actions (src/action: the batched firewall in src/firewall, action.d commands)
+// with the state database (src/state) under every step and the control socket (src/control)
+// beside it.
+//
+// Crash safety: the failures of one batch of lines, the bans they cause and the file position
+// after the batch are written in ONE transaction; the bans reach the firewall only after it
+// commits. A `kill -9` at any moment therefore leaves either the whole batch (re-applied from the
+// database at restart) or none of it (the lines are read again): no ban that was in the firewall
+// is lost, and no line is counted twice.
 
-import * as dns from 'node:dns/promises';
 import * as fs from 'node:fs';
 import { systemClock, type Clock } from './clock';
 import { readConfigTree } from './config';
 import type { ConfigTree, JailDef } from './config/types';
+import { ControlServer } from './control/server';
+import { Transmitter } from './control/transmitter';
 import { F2bError } from './errors';
-import { FailureTracker, FilterScanner, filterSpecOf, type FoundFailure } from './filter/filter';
-import { createFirewall, jailSpecForBanaction, NftablesBackend } from './firewall';
-import type { FirewallJailSpec } from './firewall/backend';
+import type { FoundFailure } from './filter/filter';
+import { createFirewall, NftablesBackend } from './firewall';
+import type { FirewallBackend, FirewallJailSpec } from './firewall/backend';
 import { FirewallBatcher } from './firewall/batcher';
-import { Jail } from './jail/jail';
+import { JailActions } from './action/jail-actions';
+import type { ActionTagSource } from './action/command-action';
+import { Jail, type Ban } from './jail/jail';
+import { failureWeight, nextBanTime, restoreBanTime } from './jail/increment';
+import { buildJailParts, type JailParts } from './jail/running';
 import { LogSink, Logger, parseLevel } from './log/logger';
+import { DnsCache } from './net/dns';
 import { DEFAULT_LINE_BUDGET_MS, MatcherPool } from './pipeline/pool';
-import { Tailer, splitLines, mapBackend } from './tailer';
+import { Tailer, isSystemdBackend, splitLines, mapBackend, type TailStart } from './tailer';
+import { JournalReader, type JournalBatch } from './tailer/journal';
 import { loadNative, type NativePrefilter } from './native';
 import { filterLiterals, nativePattern, type GateLiteral } from './prefilter/native';
 import { MAX_GROUPS } from './scan/filescan';
-import type { FilterSpecMessage, FilterScanMessage, TailBatch, TailEvent } from './types';
+import { MEMORY_DB, resolveDbFile } from './state/location';
+import { StateStore } from './state/store';
+import type { FilterScanMessage, TailBatch, TailEvent } from './types';
+import { DaemonTarget } from './control/daemon-target';
+import { packageVersion } from './cli/paths';
 
 export interface DaemonOptions {
   configDir: string;
   /** log what would be banned instead of touching the firewall */
   dryRun?: boolean;
-  /** overrides fail2ban.conf's logtarget (a path, STDOUT, STDERR) */
+  /** overrides fail2ban.conf's logtarget (a path, STDOUT, STDERR, SYSLOG) */
   logtarget?: string;
   loglevel?: string;
   /** matcher worker threads (0 = main thread) */
@@ -34,22 +54,29 @@ export interface DaemonOptions {
   lineBudgetMs?: number;
   /** nftables table name (default f2b-fast) */
   table?: string;
+  /** the state database instead of fail2ban.conf's dbfile (':memory:' or None: none kept) */
+  db?: string;
+  /** the control socket instead of fail2ban.conf's socket; null: no control socket */
+  socket?: string | null;
   clock?: Clock;
 }
 
-interface RunningJail {
-  def: JailDef;
+export interface RunningJail extends JailParts {
   jail: Jail;
-  tracker: FailureTracker;
-  spec: FilterSpecMessage;
-  /** the jail's usedns mode: yes/warn resolve host names, no/raw do not */
-  usedns: string;
+  actions: JailActions;
+  /** backend = systemd: the journal reader, and its batches applied in order */
+  reader?: JournalReader;
+  chain: Promise<void>;
+  /** `set <JAIL> idle on`: failures are not counted */
+  idle: boolean;
 }
 
 interface WatchedFile {
   path: string;
   /** the jails reading it; jail i is prefilter group i */
   jails: RunningJail[];
+  /** what the tailer entry was built from (jails and their filters): another key = re-add */
+  key: string;
   /** lines read (the prefilter's drops included), and the offset after the last one */
   linesRead: number;
   position: number;
@@ -59,26 +86,48 @@ interface WatchedFile {
   initialSize: number;
   /** batches of one file are matched concurrently but applied in order */
   chain: Promise<void>;
+  removed: boolean;
 }
+
+/** How often old rows leave the database (fail2ban purges once an hour too). */
+const PURGE_INTERVAL_MS = 3600_000;
 
 export class Daemon {
   readonly jails = new Map<string, RunningJail>();
   private readonly files = new Map<number, WatchedFile>();
   private tailer?: Tailer;
   private pool?: MatcherPool;
+  private backend?: FirewallBackend;
   private batcher?: FirewallBatcher;
+  /** the firewall entries the backend was initialised with (JSON), to tell when reload changes them */
+  private fwKey = '';
   private expiryTimer?: NodeJS.Timeout;
+  private purgeTimer?: NodeJS.Timeout;
+  private control?: ControlServer;
   private sink?: LogSink;
-  private log: Logger;
+  log: Logger;
+  store!: StateStore;
+  dbFile = MEMORY_DB;
+  dbpurgeage: number;
+  dns: DnsCache;
   private stopped = false;
+  private stopping?: Promise<void>;
+  /** actions of the transaction under way, run once it commits */
+  private deferred: (() => void)[] | null = null;
+  /** the control socket asked to stop: run.ts waits on this */
+  readonly stopRequested: Promise<void>;
+  private requestStop!: () => void;
   readonly clock: Clock;
 
   private constructor(
     private readonly opts: DaemonOptions,
-    readonly config: ConfigTree,
+    public config: ConfigTree,
   ) {
     this.clock = opts.clock ?? systemClock;
     this.log = new Logger(null, 'fail2ban');
+    this.dns = new DnsCache({ clock: this.clock });
+    this.dbpurgeage = config.server.dbpurgeage;
+    this.stopRequested = new Promise((resolve) => (this.requestStop = resolve));
   }
 
   /** Read the config, start every jail that can start, and begin tailing. */
@@ -94,42 +143,40 @@ export class Daemon {
     return d;
   }
 
+  get logSink(): LogSink | undefined {
+    return this.sink;
+  }
+
   private async init(): Promise<void> {
     const { config, opts } = this;
-    this.sink = new LogSink(opts.logtarget ?? config.server.logtarget);
+    this.sink = new LogSink(opts.logtarget ?? config.server.logtarget, { syslogsocket: config.server.syslogsocket });
     this.log = new Logger(this.sink, 'fail2ban.server', parseLevel(opts.loglevel ?? config.server.loglevel));
     const srv = this.log;
-    srv.info(`Starting f2b-fast with configuration ${config.dir}`);
-    for (const issue of config.issues) {
-      const where = `${issue.file ?? config.dir}${issue.line ? `:${issue.line}` : ''}`;
-      const msg = `${where}: ${issue.jail ? `[${issue.jail}] ` : ''}${issue.message}`;
-      if (issue.severity === 'error') srv.error(`${msg}${issue.jail ? ' - jail skipped' : ''}`);
-      else srv.warn(msg);
-    }
+    srv.info('-'.repeat(50));
+    srv.info(`Starting f2b-fast v${packageVersion()} with configuration ${config.dir}`);
+    this.dns = new DnsCache({ clock: this.clock, log: this.log.child('fail2ban.ipdns') });
+    this.reportIssues(config);
 
-    // Which jails can run: filter compiles, action maps to a firewall backend, files readable.
-    const ready: { def: JailDef; fw: FirewallJailSpec; spec: FilterSpecMessage }[] = [];
-    for (const def of config.jails) {
-      try {
-        ready.push({ def, fw: this.firewallSpec(def), spec: this.filterSpec(def) });
-      } catch (e) {
-        const err = e instanceof F2bError ? e : new F2bError('CONFIG_VALUE', (e as Error).message);
-        // a filter that does not compile is reported against the filter's own file
-        const where = err.code === 'FILTER_REGEX' && def.filter.file ? def.filter.file : `${def.source.file}:${def.source.line}`;
-        srv.error(`${where}: [${def.name}] ${err.message} - jail skipped`);
-      }
-    }
+    const db = resolveDbFile(config.server.dbfile, opts.db);
+    if (db.note) srv.notice(db.note);
+    this.dbFile = db.file;
+    this.store = StateStore.open(db.file, { maxMatches: config.server.dbmaxmatches });
+    srv.info(db.file === MEMORY_DB ? 'No state database (dbfile = None): bans are kept in memory only' : `Connected to the state database ${db.file}`);
+
+    const ready = this.buildAll(config.jails);
     if (ready.length === 0) {
       throw new F2bError('CONFIG_MISSING', `no jail could start from ${config.dir} (see the errors above, or enable a jail in jail.local)`);
     }
 
-    if (!opts.dryRun) await NftablesBackend.available();
-    const backend = opts.dryRun
+    this.backend = this.opts.dryRun
       ? createFirewall('dry-run', { log: (m: string) => this.log.child('fail2ban.actions').info(`[dry-run] ${m}`) })
       : createFirewall('nftables', { table: opts.table });
-    await backend.init(ready.map((r) => r.fw));
+    const specs = ready.flatMap((p) => (p.fw ? [p.fw] : []));
+    if (specs.length && !opts.dryRun) await NftablesBackend.available();
+    await this.backend.init(specs);
+    this.fwKey = JSON.stringify(specs);
     const actionsLog = this.log.child('fail2ban.actions');
-    this.batcher = new FirewallBatcher(backend, { onError: (e) => actionsLog.error(`firewall update failed: ${e.message}`) });
+    this.batcher = new FirewallBatcher(this.backend, { log: (m) => actionsLog.error(m) });
 
     const filterLog = this.log.child('fail2ban.filter');
     this.pool = new MatcherPool({
@@ -140,70 +187,262 @@ export class Daemon {
         filterLog.warn(`[${jail}] a line ran ${ms} ms in the filter's regexes (budget ${opts.lineBudgetMs ?? DEFAULT_LINE_BUDGET_MS} ms) and was skipped: ${printable(line)}`);
       },
     });
-    for (const { def, spec } of ready) {
-      const jail = new Jail(
-        def,
-        this.clock,
-        this.batcher,
-        actionsLog,
-      );
-      await jail.prepare();
-      this.jails.set(def.name, { def, jail, spec, usedns: def.filter.usedns, tracker: new FailureTracker({ usedns: def.filter.usedns }) });
-    }
-
-    const backends = new Set(ready.map((r) => mapBackend(r.def.backend.replace(/\[.*$/, ''))));
+    const backends = new Set(ready.filter((p) => !p.journal).map((p) => mapBackend(p.def.backend)));
     this.tailer = new Tailer({
       backend: backends.has('poll') && !backends.has('inotify') ? 'poll' : 'auto',
       onBatch: (b) => this.onBatch(b),
       onEvent: (e) => this.onEvent(e),
     });
-    const byPath = new Map<string, { jails: RunningJail[]; start: 'head' | 'tail' }>();
-    for (const rj of this.jails.values()) {
-      for (const lp of rj.def.logpaths) {
-        for (const file of lp.files) {
-          const entry = byPath.get(file) ?? { jails: [], start: lp.start };
-          entry.jails.push(rj);
-          byPath.set(file, entry);
+
+    // every restored ban goes to the firewall in one batch: the jails restore synchronously
+    for (const parts of ready) await this.startJail(parts);
+    this.syncFiles();
+    for (const rj of this.jails.values()) if (rj.journal) this.startJournal(rj);
+
+    const socket = opts.socket === undefined ? config.server.socket : opts.socket;
+    if (socket !== null) {
+      this.control = await ControlServer.listen(socket, new Transmitter(new DaemonTarget(this)), this.log.child('fail2ban.server'));
+      srv.info(`Control socket ${socket} (mode 0600)`);
+    }
+    this.scheduleExpiry();
+    this.purgeTimer = setInterval(() => this.purge(), PURGE_INTERVAL_MS);
+    this.purgeTimer.unref();
+    srv.info(`Server ready: ${this.jails.size} jail${this.jails.size === 1 ? '' : 's'} running`);
+  }
+
+  private reportIssues(config: ConfigTree): void {
+    for (const issue of config.issues) {
+      const where = `${issue.file ?? config.dir}${issue.line ? `:${issue.line}` : ''}`;
+      const msg = `${where}: ${issue.jail ? `[${issue.jail}] ` : ''}${issue.message}`;
+      if (issue.severity === 'error') this.log.error(`${msg}${issue.jail ? ' - jail skipped' : ''}`);
+      else this.log.warn(msg);
+    }
+  }
+
+  /** The parts of every jail that can run; the others are reported (file and line) and skipped. */
+  private buildAll(defs: JailDef[]): JailParts[] {
+    const out: JailParts[] = [];
+    for (const def of defs) {
+      const parts = this.build(def);
+      if (parts) out.push(parts);
+    }
+    return out;
+  }
+
+  /** A jail's parts; throws an F2bError naming what is wrong. */
+  buildParts(def: JailDef): JailParts {
+    if (!isSystemdBackend(def.backend)) mapBackend(def.backend);
+    return buildJailParts(def, {
+      dns: this.dns,
+      log: this.log,
+      clock: this.clock,
+      allowIpv6: (this.config.server.allowipv6 ?? 'auto') !== 'no',
+      tags: (jail) => this.tagSource(jail),
+    });
+  }
+
+  /** A jail's parts, or undefined after reporting what is wrong (file, line, jail). */
+  build(def: JailDef): JailParts | undefined {
+    try {
+      return this.buildParts(def);
+    } catch (e) {
+      const err = e instanceof F2bError ? e : new F2bError('CONFIG_VALUE', (e as Error).message);
+      // a filter that does not compile is reported against the filter's own file
+      const where = err.code === 'FILTER_REGEX' && def.filter.file ? def.filter.file : err.file ? `${err.file}${err.line ? `:${err.line}` : ''}` : `${def.source.file}:${def.source.line}`;
+      this.log.error(`${where}: [${def.name}] ${err.message} - jail skipped`);
+      return undefined;
+    }
+  }
+
+  /** Values of action tags that come from the database and the jail. */
+  private tagSource(jail: string): ActionTagSource {
+    return {
+      ipMatches: (ip) => this.store.mergedBans(ip)?.matches ?? [],
+      ipJailMatches: (ip) => this.store.mergedBans(ip, jail)?.matches ?? [],
+      ipFailures: (ip) => this.store.mergedBans(ip)?.failures ?? 0,
+      ipJailFailures: (ip) => this.store.mergedBans(ip, jail)?.failures ?? 0,
+      jailBanned: () => this.jails.get(jail)?.jail.status().currentlyBanned ?? 0,
+      jailBannedTotal: () => this.jails.get(jail)?.jail.status().totalBanned ?? 0,
+      jailFound: () => this.jails.get(jail)?.jail.status().currentlyFailed ?? 0,
+      jailFoundTotal: () => this.jails.get(jail)?.jail.status().totalFailed ?? 0,
+      hostOf: async (ip) => (await this.dns.hostName(ip)) ?? undefined,
+    };
+  }
+
+  /**
+   * Start one jail: its actions, its open failures and its bans from the database (every ban
+   * that is not over goes back to the firewall: one batch with the other jails' at start). Its
+   * files are added by syncFiles(), its journal by startJournal().
+   */
+  async startJail(parts: JailParts): Promise<RunningJail> {
+    const { def } = parts;
+    const actionsLog = this.log.child('fail2ban.actions');
+    const rj = { ...parts, chain: Promise.resolve(), idle: false } as RunningJail;
+    rj.actions = new JailActions(
+      def.name,
+      parts.fw && this.batcher ? { batcher: this.batcher, spec: parts.fw, names: parts.fwNames } : null,
+      parts.commands,
+      actionsLog,
+      () => this.clock.now(),
+    );
+    rj.jail = new Jail(
+      { name: def.name, maxretry: def.maxretry, maxmatches: def.maxmatches, findtime: def.findtime, bantime: def.bantime },
+      this.clock,
+      { banned: (_j, ban, how) => this.onBanned(rj, ban, how), unbanned: (_j, ban, why) => this.onUnbanned(rj, ban, why) },
+      this.log.child('fail2ban.actions'),
+      { ignores: parts.ignores, banTime: (ip, time, bantime) => this.banTime(rj, ip, time, bantime) },
+    );
+    this.jails.set(def.name, rj);
+    await parts.ignores.prepare();
+    await rj.actions.start();
+    this.restore(rj);
+    this.log.info(`Jail '${def.name}' started`);
+    return rj;
+  }
+
+  /** bantime.increment: the next ban's length from the address's history in the database. */
+  private banTime(rj: RunningJail, ip: string, time: number, bantime: number): { bantime: number; bancount: number; known?: boolean } {
+    if (!rj.increment) return { bantime, bancount: 1 };
+    const history = this.store.banHistory(ip, { jail: rj.def.name, overalljails: rj.increment.overalljails });
+    const next = nextBanTime(rj.increment, bantime, history, Math.random, time);
+    if (next.error) this.log.child('fail2ban.actions').error(`[${rj.def.name}] bantime.formula failed for ${ip}: ${next.error}; banned for bantime`);
+    return { bantime: next.bantime, bancount: next.bancount, known: next.known };
+  }
+
+  /** Open failures and current bans of a jail, back from the database. */
+  private restore(rj: RunningJail): void {
+    const name = rj.def.name;
+    const now = this.clock.now();
+    rj.jail.failures.load(this.store.loadTickets(name).filter((t) => t.last > now - rj.def.findtime));
+    let restored = 0;
+    this.commit(() => {
+      for (const rec of this.store.currentBans(now, name)) {
+        const bantime = restoreBanTime(rj.increment, rj.def.bantime, rec, now);
+        if (bantime === undefined) continue;
+        const { matches, failures, ...fields } = rec.data;
+        const strings = Object.fromEntries(Object.entries(fields).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)]));
+        if (rj.jail.restore({ ip: rec.ip, time: rec.timeofban, bantime, bancount: rec.bancount, failures, matches, fields: strings })) restored++;
+      }
+    });
+    if (restored) this.log.child('fail2ban.actions').info(`[${name}] ${restored} ban${restored === 1 ? '' : 's'} restored from the state database`);
+  }
+
+  // ---- bans: database first, then the actions -----------------------------------------------
+
+  private onBanned(rj: RunningJail, ban: Ban, how: 'new' | 'restored' | 'extended'): void {
+    if (how !== 'restored' && !ban.known) {
+      this.store.addBan({
+        jail: rj.def.name,
+        ip: ban.ip,
+        timeofban: ban.time,
+        bantime: ban.end === Infinity ? -1 : ban.bantime,
+        bancount: ban.bancount,
+        data: { matches: ban.matches, failures: ban.failures, ...ban.fields },
+      });
+    }
+    this.afterCommit(() => (how === 'extended' ? rj.actions.prolong(ban) : rj.actions.ban(ban)));
+  }
+
+  private onUnbanned(rj: RunningJail, ban: Ban, why: 'expired' | 'manual' | 'stop'): void {
+    // an expired ban stays in the history (bantime.increment reads it); an operator's unban
+    // removes it, as fail2ban's delBan does
+    if (why === 'manual') this.store.deleteBan(rj.def.name, ban.ip);
+    this.afterCommit(() => rj.actions.unban(ban));
+  }
+
+  private afterCommit(fn: () => void): void {
+    if (this.deferred) this.deferred.push(fn);
+    else fn();
+  }
+
+  /**
+   * Run `fn` (which changes jails) in one database transaction, and the actions it causes after
+   * the commit. A database that fails is reported; the jails and the firewall go on from
+   * memory.
+   */
+  commit<T>(fn: () => T): T | undefined {
+    const outer = this.deferred === null;
+    if (outer) this.deferred = [];
+    try {
+      return this.store.transaction(fn);
+    } catch (e) {
+      this.log.error(`state database ${this.dbFile}: ${(e as Error).message} (the change is applied, not saved)`);
+      return undefined;
+    } finally {
+      if (outer) {
+        const run = this.deferred ?? [];
+        this.deferred = null;
+        for (const f of run) {
+          try {
+            f();
+          } catch (e) {
+            this.log.error(`action failed: ${(e as Error).stack ?? e}`);
+          }
         }
       }
     }
-    for (const [file, { jails, start }] of byPath) {
+  }
+
+  // ---- files -------------------------------------------------------------------------------
+
+  /**
+   * Make the tailer follow exactly the files the running jails read: new files are added at
+   * their saved position (or head/tail), files whose readers or filters changed are added again
+   * at the position applied so far, files no jail reads are let go.
+   */
+  syncFiles(): void {
+    const want = new Map<string, { jails: RunningJail[]; start: 'head' | 'tail' }>();
+    for (const rj of this.jails.values()) {
+      if (rj.journal) continue;
+      for (const lp of rj.def.logpaths) {
+        for (const file of lp.files) {
+          const entry = want.get(file) ?? { jails: [], start: lp.start };
+          entry.jails.push(rj);
+          want.set(file, entry);
+        }
+      }
+    }
+    const filterLog = this.log.child('fail2ban.filter');
+    const current = new Map([...this.files].map(([id, f]) => [f.path, { id, f }]));
+    for (const [path, { id, f }] of current) {
+      const w = want.get(path);
+      if (w && fileKey(w.jails) === f.key) continue;
+      this.tailer!.remove(id);
+      f.removed = true;
+      this.files.delete(id);
+      if (!w) for (const rj of f.jails) if (this.jails.get(rj.def.name) === rj) filterLog.info(`[${rj.def.name}] Removed logfile: '${path}'`);
+    }
+    for (const [file, { jails, start }] of want) {
+      if ([...this.files.values()].some((f) => f.path === file)) continue;
+      const old = current.get(file)?.f;
+      const saved = old ? { position: old.position, firstLineHash: old.firstLineHash, linesRead: old.linesRead } : this.store.loadPosition(file);
       let size = 0;
+      let exists = true;
       try {
         size = fs.statSync(file).size;
       } catch {
-        filterLog.warn(`${file} does not exist yet: waiting for it to appear`);
+        exists = false;
       }
-      const id = this.tailer.add(file, start, this.prefilterFor(file, jails));
-      this.files.set(id, { path: file, jails, linesRead: 0, position: 0, initialSize: start === 'tail' ? 0 : size, chain: Promise.resolve() });
-      for (const rj of jails) filterLog.info(`[${rj.def.name}] Added logfile: '${file}' (pos = ${start === 'tail' ? size : 0})`);
+      const from: TailStart = saved ? { offset: saved.position, ...(saved.firstLineHash ? { firstLineHash: saved.firstLineHash } : {}) } : start;
+      const id = this.tailer!.add(file, from, this.prefilterFor(file, jails));
+      this.files.set(id, {
+        path: file,
+        jails,
+        key: fileKey(jails),
+        linesRead: saved?.linesRead ?? 0,
+        position: saved?.position ?? 0,
+        firstLineHash: saved?.firstLineHash || undefined,
+        // content that was there before we started is "initialisation": old failures do not count
+        initialSize: old ? 0 : start === 'tail' && !saved ? 0 : size,
+        chain: Promise.resolve(),
+        removed: false,
+      });
+      if (!old) {
+        if (!exists) filterLog.warn(`${file} does not exist yet: waiting for it to appear`);
+        const pos = saved ? saved.position : start === 'tail' ? size : 0;
+        for (const rj of jails) filterLog.info(`[${rj.def.name}] Added logfile: '${file}' (pos = ${pos})`);
+      }
     }
-    for (const rj of this.jails.values()) srv.info(`Jail '${rj.def.name}' started`);
-    this.scheduleExpiry();
-  }
-
-  /** The firewall spec of the first action we implement; the others are reported and ignored. */
-  private firewallSpec(def: JailDef): FirewallJailSpec {
-    const actions = def.actions.length ? def.actions : [{ name: def.banaction, options: {} }];
-    let spec: FirewallJailSpec | null = null;
-    for (const a of actions) {
-      const s = jailSpecForBanaction(def.name, a, { port: def.port, protocol: def.protocol });
-      if (!s) this.log.warn(`[${def.name}] action '${a.name}' is not supported yet and is ignored (nftables-* and iptables-* are)`);
-      spec ??= s;
-    }
-    if (!spec) {
-      const names = actions.map((a) => a.name).join(', ');
-      throw new F2bError('CONFIG_VALUE', `no supported ban action among ${names} (use banaction = nftables-multiport or iptables-multiport)`, { jail: def.name });
-    }
-    return spec;
-  }
-
-  private filterSpec(def: JailDef): FilterSpecMessage {
-    const spec = filterSpecOf(def.filter, { key: '', logtimezone: def.logtimezone });
-    spec.key = `${def.name}:${JSON.stringify(spec)}`;
-    // compile once here so a bad regex is reported against its jail and the jail skipped
-    new FilterScanner(spec);
-    return spec;
   }
 
   /**
@@ -247,68 +486,169 @@ export class Daemon {
   private onBatch(b: TailBatch): void {
     const file = this.files.get(b.fileId);
     if (!file || this.stopped) return;
-    file.linesRead += b.lines;
-    file.position = b.end;
+    const pos = { position: b.end, linesRead: file.linesRead + b.lines, firstLineHash: b.firstLineHash };
+    file.linesRead = pos.linesRead;
     if (b.firstLineHash !== undefined) file.firstLineHash = b.firstLineHash;
-    if (b.ends.length === 0) return; // every line of it dropped by the prefilter
-    const lines = splitLines(b);
-    const initial = b.base < file.initialSize;
     const now = this.clock.now();
-    const specs = file.jails.map((j) => j.spec);
-    const masks = b.masks;
-    const select = masks ? file.jails.map((_, i) => selectLines(masks, i)) : undefined;
-    const scans = this.pool!.scan(specs, lines, now, select);
+    const initial = b.base < file.initialSize;
+    let scans: Promise<FilterScanMessage[]> | undefined;
+    if (b.ends.length) {
+      const lines = splitLines(b);
+      const masks = b.masks;
+      const select = masks ? file.jails.map((_, i) => selectLines(masks, i)) : undefined;
+      scans = this.pool!.scan(
+        file.jails.map((j) => j.spec),
+        lines,
+        now,
+        select,
+      );
+    }
     file.chain = file.chain
       .then(async () => {
-        const res = await scans;
-        if (this.stopped) return;
-        file.jails.forEach((rj, i) => this.apply(rj, res[i], initial, now));
+        const res = scans ? await scans : [];
+        const found = res.length ? file.jails.map((rj, i) => (rj.idle ? [] : this.collect(rj, res[i], initial, now))) : [];
+        const resolved = await this.resolve(file.jails, found);
+        if (file.removed || this.stopped) return;
+        this.commit(() => {
+          this.addFailures(resolved);
+          this.saveTickets(file.jails);
+          this.store.savePosition(file.path, { position: pos.position, firstLineHash: file.firstLineHash ?? '', linesRead: pos.linesRead }, now);
+        });
+        file.position = pos.position;
       })
       .catch((e) => this.log.error(`${file.path}: failed to process lines: ${(e as Error).stack ?? e}`));
   }
 
-  /** Lines read and the resume position per followed file (for status and, later, the state
-   *  database). */
-  fileStats(): { path: string; linesRead: number; position: number; firstLineHash?: string }[] {
-    return [...this.files.values()].map((f) => ({ path: f.path, linesRead: f.linesRead, position: f.position, firstLineHash: f.firstLineHash }));
-  }
-
-  /** Feed one file's scan results to a jail, in line order. */
-  private apply(rj: RunningJail, scan: FilterScanMessage, initial: boolean, now: number): void {
+  /** One file's scan results for a jail, in line order: the failures to count. */
+  private collect(rj: RunningJail, scan: FilterScanMessage, initial: boolean, now: number): FoundFailure[] {
+    const out: FoundFailure[] = [];
     let next = 0;
     const times = scan.times;
     for (const h of scan.hits) {
       // earlier lines still move the tracker's "last date"
       for (; next < h.line; next++) rj.tracker.resolveTime(times[next], now, false);
       next = h.line + 1;
-      let time = rj.tracker.resolveTime(times[h.line], now, !initial);
+      const time = rj.tracker.resolveTime(times[h.line], now, !initial);
       if (time === null || h.ignoredBy !== undefined) continue;
-      if (initial) {
-        // reading old content at start: failures older than findtime are history
-        if (time < now - rj.def.findtime) continue;
-      } else if (Math.abs(time - now) > 60) {
-        // in operation, a timestamp far from now is a clock or zone problem: treat it as now
-        time = now;
-      }
-      for (const f of rj.tracker.failures(h.hits, time, now)) this.addFailure(rj, f);
+      const t = this.failureTime(rj, time, initial, now);
+      if (t === null) continue;
+      out.push(...rj.tracker.failures(h.hits, t, now));
     }
     for (; next < times.length; next++) rj.tracker.resolveTime(times[next], now, false);
+    return out;
   }
 
-  private addFailure(rj: RunningJail, f: FoundFailure): void {
-    if (!f.dns) {
-      rj.jail.addFailure(f);
-      return;
-    }
-    // usedns yes/warn: every address the name resolves to is its own failure
-    dns
-      .lookup(f.id, { all: true })
-      .then((addrs) => {
-        if (rj.usedns === 'warn') this.log.child('fail2ban.filter').warn(`Determined IP using DNS Lookup: ${f.id} = ${addrs.map((a) => a.address).join(', ')}`);
-        for (const a of addrs) rj.jail.addFailure({ ...f, id: a.address, dns: false });
-      })
-      .catch(() => this.log.child('fail2ban.filter').warn(`Unable to find a corresponding IP address for ${f.id}`));
+  /** A failure's time: null for old content older than findtime at start; in operation, a time
+   *  far from now is a clock or zone problem and counts as now. */
+  private failureTime(rj: RunningJail, time: number, initial: boolean, now: number): number | null {
+    if (initial) return time < now - rj.def.findtime ? null : time;
+    return Math.abs(time - now) > 60 ? now : time;
   }
+
+  /**
+   * What needs waiting for before failures are counted: host names resolved (usedns yes/warn)
+   * and the ignorecommand asked. Returns per failure its jail and, when ignored, the rule.
+   */
+  private async resolve(jails: RunningJail[], found: FoundFailure[][]): Promise<{ rj: RunningJail; f: FoundFailure; ignoredBy?: string; weight: number }[]> {
+    const out: { rj: RunningJail; f: FoundFailure; ignoredBy?: string; weight: number }[] = [];
+    for (let i = 0; i < found.length; i++) {
+      const rj = jails[i];
+      for (const f of found[i]) {
+        let list: FoundFailure[] = [f];
+        if (f.dns) {
+          // usedns yes/warn: every address the name resolves to is its own failure
+          const addrs = await this.dns.addresses(f.id);
+          if (addrs.length && rj.def.filter.usedns === 'warn') this.log.child('fail2ban.filter').warn(`Determined IP using DNS Lookup: ${f.id} = ${JSON.stringify(addrs)}`);
+          list = addrs.map((a) => ({ ...f, id: a, dns: false }));
+        }
+        for (const g of list) {
+          const ip = g.fields.ip ?? g.id;
+          let ignoredBy = rj.jail.ignoredBy(ip);
+          if (!ignoredBy && rj.ignores.hasCommand) {
+            const d = await rj.ignores.checkCommand(ip, { fid: g.id, time: g.time ?? undefined, matches: g.matches, fields: g.fields });
+            // an answer from ignorecache is not logged again, as in fail2ban
+            if (d.ignored && d.cached) continue;
+            if (d.ignored) ignoredBy = d.rule ?? 'command';
+          }
+          out.push({ rj, f: g, ignoredBy, weight: 1 });
+        }
+      }
+    }
+    return out;
+  }
+
+  /** Count resolved failures (inside a commit). */
+  private addFailures(list: { rj: RunningJail; f: FoundFailure; ignoredBy?: string; weight: number }[]): void {
+    for (const { rj, f, ignoredBy } of list) {
+      if (this.jails.get(rj.def.name) !== rj) continue; // stopped meanwhile
+      let weight = 1;
+      if (rj.increment && !ignoredBy) {
+        const history = this.store.banHistory(f.fields.ip ?? f.id, { jail: rj.def.name });
+        weight = failureWeight(rj.increment, history, f.time ?? this.clock.now(), rj.jail.settings.maxretry);
+      }
+      rj.jail.addFailure(f, ignoredBy, weight);
+    }
+  }
+
+  /** Write the jails' changed failure tickets (inside a commit). */
+  private saveTickets(jails: Iterable<RunningJail>): void {
+    for (const rj of jails) {
+      const c = rj.jail.failures.takeChanges();
+      if (c.upserts.length || c.removed.length) this.store.saveTickets(rj.def.name, c.upserts, c.removed);
+    }
+  }
+
+  // ---- journal -----------------------------------------------------------------------------
+
+  startJournal(rj: RunningJail): void {
+    const key = journalCursorKey(rj.def.name);
+    const saved = this.store.loadCursor(key);
+    const log = this.log.child('fail2ban.filter');
+    rj.reader = new JournalReader({
+      journal: rj.journal!,
+      journalmatch: rj.def.filter.journalmatch,
+      findtime: rj.def.findtime,
+      savedTime: saved?.time,
+      cursor: saved?.cursor,
+      clock: this.clock,
+      onBatch: (b) => this.onJournalBatch(rj, b),
+      onEvent: (e) => {
+        const msg = `[${rj.def.name}] journal: ${e.message}`;
+        if (e.kind === 'failed') log.error(msg);
+        else if (e.kind === 'warning' || e.kind === 'exited') log.warn(msg);
+        else log.info(msg);
+      },
+    });
+    rj.reader.start();
+  }
+
+  private onJournalBatch(rj: RunningJail, b: JournalBatch): void {
+    if (this.stopped) return;
+    const now = this.clock.now();
+    rj.chain = rj.chain
+      .then(async () => {
+        const found: FoundFailure[] = [];
+        if (!rj.idle) {
+          for (let i = 0; i < b.lines.length; i++) {
+            const scan = rj.scanner.scanDated(b.lines[i], b.times[i]);
+            if (scan.ignoredBy !== undefined || !scan.hits.length) continue;
+            const t = this.failureTime(rj, b.times[i], b.initial, now);
+            if (t !== null) found.push(...rj.tracker.failures(scan.hits, t, now));
+          }
+        }
+        const resolved = await this.resolve([rj], [found]);
+        if (this.stopped || this.jails.get(rj.def.name) !== rj) return;
+        const last = b.times.length ? b.times[b.times.length - 1] : now;
+        this.commit(() => {
+          this.addFailures(resolved);
+          this.saveTickets([rj]);
+          this.store.saveCursor(journalCursorKey(rj.def.name), b.cursor, last);
+        });
+      })
+      .catch((e) => this.log.error(`[${rj.def.name}] failed to process journal entries: ${(e as Error).stack ?? e}`));
+  }
+
+  // ---- time ----------------------------------------------------------------------------------
 
   /** Wake at the next ban end (at least once a second) to lift expired bans. */
   private scheduleExpiry(): void {
@@ -322,31 +662,237 @@ export class Daemon {
     this.expiryTimer = setTimeout(() => this.scheduleExpiry(), wait);
   }
 
-  /** Wait until every batch read so far has reached the jails (tests, shutdown). */
+  /** Old bans and tickets leave the database after dbpurgeage (a jail's findtime at least). */
+  purge(): void {
+    const findtimes = Object.fromEntries([...this.jails.values()].map((rj) => [rj.def.name, rj.def.findtime]));
+    try {
+      const n = this.store.purge(this.clock.now(), this.dbpurgeage, { findtimes });
+      this.log.debug(`Purged the state database: ${n.bans} bans, ${n.tickets} tickets, ${n.positions} positions`);
+    } catch (e) {
+      this.log.error(`state database ${this.dbFile}: purge failed: ${(e as Error).message}`);
+    }
+  }
+
+  // ---- operations the control socket asks for ---------------------------------------------
+
+  /** Ban now (client `banip`); false when already banned or not an address. */
+  banIp(rj: RunningJail, ip: string): boolean {
+    return this.commit(() => rj.jail.ban(ip) !== undefined) ?? false;
+  }
+
+  /** Lift a ban and forget it in the database (client `unbanip`); bans lifted. */
+  unbanIp(rj: RunningJail, ip: string): number {
+    return (
+      this.commit(() => {
+        const n = rj.jail.unban(ip, 'manual') ? 1 : 0;
+        this.store.deleteBan(rj.def.name, ip);
+        return n;
+      }) ?? 0
+    );
+  }
+
+  unbanAll(rj: RunningJail): number {
+    return (
+      this.commit(() => {
+        const n = rj.jail.unbanAll('manual');
+        this.store.deleteBans(rj.def.name);
+        return n;
+      }) ?? 0
+    );
+  }
+
+  /**
+   * Stop one jail: its files and journal let go, its bans lifted from the firewall and its
+   * actions stopped. Its bans stay in the database (a start restores them) unless `forget`.
+   */
+  async stopJail(rj: RunningJail, opts: { forget?: boolean } = {}): Promise<void> {
+    const name = rj.def.name;
+    if (this.jails.get(name) !== rj) return;
+    if (opts.forget) this.unbanAll(rj);
+    this.jails.delete(name);
+    await rj.reader?.close();
+    await rj.chain.catch(() => undefined);
+    this.commit(() => this.saveTickets([rj]));
+    if (this.tailer) this.syncFiles();
+    await rj.actions.stop(rj.jail.takeBans());
+    this.log.info(`Jail '${name}' stopped`);
+  }
+
+  /**
+   * Read the configuration again and apply it (fail2ban's reload): jails no longer configured
+   * stop, new ones start, the others take their new filter, settings and actions and keep their
+   * bans and failures. `restart` stops and starts the jails instead; `unban` lifts their bans
+   * first; DNS answers are looked up again.
+   */
+  async reload(opts: { jail: string | null; restart: boolean; unban: boolean; ifExists: boolean }): Promise<void> {
+    const config = readConfigTree(this.opts.configDir);
+    this.log.info(`Reloading the configuration from ${config.dir}${opts.jail ? ` for jail '${opts.jail}'` : ''}`);
+    this.reportIssues(config);
+    const defs = new Map(config.jails.map((d) => [d.name, d]));
+    if (opts.jail !== null && !defs.has(opts.jail) && !this.jails.has(opts.jail)) {
+      if (opts.ifExists) return;
+      throw new F2bError('CONFIG_MISSING', `the jail '${opts.jail}' is not configured in ${config.dir}`);
+    }
+    this.dns.clear();
+    const names = opts.jail !== null ? [opts.jail] : [...new Set([...this.jails.keys(), ...defs.keys()])];
+    if (opts.jail === null) {
+      this.config = config;
+      this.dbpurgeage = config.server.dbpurgeage;
+    }
+    for (const name of names) {
+      const rj = this.jails.get(name);
+      if (rj && (!defs.has(name) || opts.restart)) await this.stopJail(rj, { forget: opts.unban });
+    }
+    const todo: JailParts[] = [];
+    for (const name of names) {
+      const def = defs.get(name);
+      const parts = def && this.build(def);
+      // a jail whose new configuration is bad is reported; a running one keeps its old settings
+      if (parts) todo.push(parts);
+    }
+    const changing = new Set(todo.map((p) => p.def.name));
+    const kept = [...this.jails.values()].filter((rj) => !changing.has(rj.def.name));
+    await this.syncFirewall([...kept.map((rj) => rj.fw), ...todo.map((p) => p.fw)]);
+    const started: RunningJail[] = [];
+    for (const parts of todo) {
+      const rj = this.jails.get(parts.def.name);
+      if (rj) {
+        if (opts.unban) this.unbanAll(rj);
+        await this.update(rj, parts);
+      } else {
+        started.push(await this.startJail(parts));
+      }
+    }
+    this.syncFiles();
+    for (const rj of started) if (rj.journal) this.startJournal(rj);
+  }
+
+  /** A running jail takes new parts (reload, `set`): bans and failures stay. */
+  async update(rj: RunningJail, parts: JailParts): Promise<void> {
+    const { def } = parts;
+    const oldActionKey = rj.actionKey;
+    const oldJournalKey = rj.journalKey;
+    const oldJournal = rj.journal;
+    rj.jail.configure({ maxretry: def.maxretry, maxmatches: def.maxmatches, findtime: def.findtime, bantime: def.bantime });
+    rj.jail.ignores = parts.ignores;
+    await parts.ignores.prepare();
+    if (parts.spec.key !== rj.spec.key) rj.tracker = parts.tracker;
+    Object.assign(rj, { def, spec: parts.spec, scanner: parts.scanner, ignores: parts.ignores, increment: parts.increment, journalKey: parts.journalKey, journal: parts.journal });
+    if (parts.actionKey !== oldActionKey) {
+      // other actions: the old ones stop (their firewall entries stay: the jail's bans go on),
+      // the new ones start and enforce the bans
+      const bans = rj.jail.activeBans();
+      await rj.actions.stop(bans, { keepFirewall: true });
+      rj.fw = parts.fw;
+      rj.fwNames = parts.fwNames;
+      rj.commands = parts.commands;
+      rj.actionKey = parts.actionKey;
+      rj.actions = new JailActions(def.name, parts.fw && this.batcher ? { batcher: this.batcher, spec: parts.fw, names: parts.fwNames } : null, parts.commands, this.log.child('fail2ban.actions'), () => this.clock.now());
+      await rj.actions.start();
+      for (const b of bans) rj.actions.ban(b);
+    }
+    if (parts.journalKey !== oldJournalKey || !!oldJournal !== !!parts.journal) {
+      await rj.reader?.close();
+      rj.reader = undefined;
+      if (rj.journal) this.startJournal(rj);
+    }
+    this.log.info(`Jail '${def.name}' reloaded`);
+  }
+
+  /**
+   * Before jails change (reload): when the firewall entries differ from those it was set up
+   * with, it is set up again (which empties it) and every running jail that keeps an entry has
+   * its bans blocked again, in one batch.
+   */
+  async syncFirewall(entries: (FirewallJailSpec | null)[]): Promise<void> {
+    if (!this.backend || !this.batcher) return;
+    const specs = entries.filter((e): e is FirewallJailSpec => e !== null);
+    const key = JSON.stringify(specs);
+    if (key === this.fwKey) return;
+    await this.batcher.flushNow();
+    if (specs.length && !this.opts.dryRun) await NftablesBackend.available();
+    await this.backend.init(specs);
+    this.fwKey = key;
+    this.log.child('fail2ban.actions').info(`Firewall set up again for ${specs.length} jail${specs.length === 1 ? '' : 's'}`);
+    const names = new Set(specs.map((s) => s.jail));
+    for (const rj of this.jails.values()) {
+      if (!names.has(rj.def.name)) continue;
+      for (const b of rj.jail.activeBans()) {
+        this.batcher.block({ jail: rj.def.name, ip: b.ip, timeout: b.end === Infinity ? null : Math.max(1, Math.ceil(b.end - this.clock.now())) });
+      }
+    }
+    await this.batcher.flushNow();
+  }
+
+  /** Lines read and the resume position per followed file. */
+  fileStats(): { path: string; linesRead: number; position: number; firstLineHash?: string }[] {
+    return [...this.files.values()].map((f) => ({ path: f.path, linesRead: f.linesRead, position: f.position, firstLineHash: f.firstLineHash }));
+  }
+
+  /** Wait until every batch read so far has reached the jails and the firewall (tests). */
   async drain(): Promise<void> {
     await Promise.all([...this.files.values()].map((f) => f.chain));
+    await Promise.all([...this.jails.values()].map((rj) => rj.chain));
+    await Promise.all([...this.jails.values()].map((rj) => rj.actions.idle()));
     await this.batcher?.flushNow();
   }
 
-  /** Stop tailing, lift every ban, remove the firewall table. */
-  async stop(): Promise<void> {
-    if (this.stopped) return;
-    this.stopped = true;
+  /** The control socket's `stop`: run.ts shuts down as for SIGTERM. */
+  requestShutdown(): void {
+    this.requestStop();
+  }
+
+  /** Stop tailing, lift every ban (they stay in the database for the next start), remove the
+   *  firewall table, close the database. */
+  stop(): Promise<void> {
+    this.stopping ??= this.doStop();
+    return this.stopping;
+  }
+
+  private async doStop(): Promise<void> {
     clearTimeout(this.expiryTimer);
+    clearInterval(this.purgeTimer);
+    await this.control?.close();
     await this.tailer?.close();
+    // batches read before the stop are applied and saved
     await Promise.all([...this.files.values()].map((f) => f.chain.catch(() => undefined)));
-    for (const rj of this.jails.values()) rj.jail.unbanAll();
-    for (const rj of this.jails.values()) this.log.info(`Jail '${rj.def.name}' stopped`);
+    this.stopped = true;
+    for (const rj of this.jails.values()) await rj.reader?.close();
+    await Promise.all([...this.jails.values()].map((rj) => rj.chain.catch(() => undefined)));
+    if (this.store) this.commit(() => this.saveTickets(this.jails.values()));
+    for (const rj of [...this.jails.values()].reverse()) {
+      try {
+        await rj.actions.stop(rj.jail.takeBans());
+      } catch (e) {
+        this.log.error(`[${rj.def.name}] stopping the actions failed: ${(e as Error).message}`);
+      }
+      this.log.info(`Jail '${rj.def.name}' stopped`);
+    }
     await this.batcher?.close();
     await this.pool?.close();
+    this.store?.close();
     this.log.info('Exiting f2b-fast');
     this.sink?.close();
   }
 
   /** SIGUSR1: reopen the log file after rotation. */
-  reopenLog(): void {
-    this.sink?.reopen();
+  reopenLog(): string {
+    return this.sink?.reopen() ?? 'flushed';
   }
+
+  get version(): string {
+    return packageVersion();
+  }
+}
+
+/** The database key of a systemd jail's journal cursor. */
+function journalCursorKey(jail: string): string {
+  return `journal:${jail}`;
+}
+
+/** What a tailer entry depends on: the jails reading the file and their filters. */
+function fileKey(jails: RunningJail[]): string {
+  return JSON.stringify(jails.map((j) => j.spec.key));
 }
 
 /** The indexes of the lines whose mask has bit `group` (null when that is every line). */
@@ -365,3 +911,5 @@ function printable(line: string): string {
   const s = line.length > 300 ? `${line.slice(0, 300)}...` : line;
   return JSON.stringify(s);
 }
+
+export type { FirewallJailSpec };

@@ -41,7 +41,7 @@ test('daemon: a jail whose filter does not compile is skipped, naming the filter
   fs.writeFileSync(log, '');
   fs.writeFileSync(path.join(dir, 'jail.local'), `[sshd]\nlogpath = ${log}\n\n[broken]\nenabled = true\nlogpath = ${log}\n`);
   const out = path.join(dir, 'f2b.log');
-  const d = await Daemon.start({ configDir: dir, dryRun: true, logtarget: out, threads: 0 });
+  const d = await Daemon.start({ configDir: dir, dryRun: true, logtarget: out, db: ':memory:', socket: null, threads: 0 });
   await d.stop();
   const text = fs.readFileSync(out, 'utf8');
   assert.match(text, new RegExp(`ERROR +${path.join(dir, 'filter.d/broken.conf').replace(/[.]/g, '\\.')}: \\[broken\\] failregex #1: cannot compile .* - jail skipped`));

@@ -24,7 +24,7 @@ async function start(t: import('node:test').TestContext, jailLocal: string) {
 test('failures before and after a rename+create rotation add up to one ban', async (t) => {
   const { dir, log, conf } = await start(t, 'maxretry = 3\n');
   fs.writeFileSync(log, '');
-  const d = await Daemon.start({ configDir: conf, dryRun: true, logtarget: path.join(dir, 'f2b.log'), threads: 1 });
+  const d = await Daemon.start({ configDir: conf, dryRun: true, logtarget: path.join(dir, 'f2b.log'), db: ':memory:', socket: null, threads: 1 });
   t.after(() => d.stop());
   const jail = d.jails.get('sshd')!.jail;
   fs.appendFileSync(log, failed('192.0.2.33') + failed('192.0.2.33'));
@@ -40,7 +40,7 @@ test('failures before and after a rename+create rotation add up to one ban', asy
 test('at start, old content older than findtime is history; recent content counts', async (t) => {
   const { dir, log, conf } = await start(t, 'maxretry = 2\nfindtime = 60\n');
   fs.writeFileSync(log, failed('192.0.2.40', 3600) + failed('192.0.2.40', 3500) + failed('192.0.2.41', 20) + failed('192.0.2.41', 10));
-  const d = await Daemon.start({ configDir: conf, dryRun: true, logtarget: path.join(dir, 'f2b.log'), threads: 0 });
+  const d = await Daemon.start({ configDir: conf, dryRun: true, logtarget: path.join(dir, 'f2b.log'), db: ':memory:', socket: null, threads: 0 });
   t.after(() => d.stop());
   const jail = d.jails.get('sshd')!.jail;
   assert.ok(await waitFor(() => jail.isBanned('192.0.2.41'), 5000));
@@ -52,7 +52,7 @@ test('at start, old content older than findtime is history; recent content count
 test('ignoreip is honoured end to end and the jail keeps counting others', async (t) => {
   const { dir, log, conf } = await start(t, 'maxretry = 1\nignoreip = 192.0.2.0/28 2001:db8::/64\n');
   fs.writeFileSync(log, '');
-  const d = await Daemon.start({ configDir: conf, dryRun: true, logtarget: path.join(dir, 'f2b.log'), threads: 1 });
+  const d = await Daemon.start({ configDir: conf, dryRun: true, logtarget: path.join(dir, 'f2b.log'), db: ':memory:', socket: null, threads: 1 });
   t.after(() => d.stop());
   const jail = d.jails.get('sshd')!.jail;
   fs.appendFileSync(log, failed('192.0.2.5') + failed('2001:db8::5') + failed('192.0.2.99'));
@@ -68,7 +68,7 @@ test('two jails on one file: the native prefilter hands each only its lines, and
   fs.writeFileSync(path.join(conf, 'filter.d/custom.conf'), '[Definition]\nfailregex = ^\\s*\\S+ custom\\[\\d+\\]: denied <HOST>$\n');
   fs.appendFileSync(path.join(conf, 'jail.local'), `\n[custom]\nenabled = true\nfilter = custom\nlogpath = ${log}\nmaxretry = 1\nbanaction = nftables-allports\n`);
   fs.writeFileSync(log, '');
-  const d = await Daemon.start({ configDir: conf, dryRun: true, logtarget: path.join(dir, 'f2b.log'), threads: 1 });
+  const d = await Daemon.start({ configDir: conf, dryRun: true, logtarget: path.join(dir, 'f2b.log'), db: ':memory:', socket: null, threads: 1 });
   t.after(() => d.stop());
   const sshd = d.jails.get('sshd')!.jail;
   const custom = d.jails.get('custom')!.jail;
@@ -93,7 +93,7 @@ test('a line that runs past the time budget in one jail is skipped with a warnin
   fs.appendFileSync(path.join(conf, 'jail.local'), `\n[evil]\nenabled = true\nfilter = evil\nlogpath = ${other}\nmaxretry = 1\nbanaction = nftables-allports\n`);
   fs.writeFileSync(log, '');
   fs.writeFileSync(other, '');
-  const d = await Daemon.start({ configDir: conf, dryRun: true, logtarget: path.join(dir, 'f2b.log'), threads: 2, lineBudgetMs: 300 });
+  const d = await Daemon.start({ configDir: conf, dryRun: true, logtarget: path.join(dir, 'f2b.log'), db: ':memory:', socket: null, threads: 2, lineBudgetMs: 300 });
   t.after(() => d.stop());
   const sshd = d.jails.get('sshd')!.jail;
   const evil = d.jails.get('evil')!.jail;

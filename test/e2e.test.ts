@@ -6,6 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { createLinkedPair, createNetns, netnsAvailable, startTcpServer, tryConnect, type Netns } from './helpers/netns';
@@ -22,8 +23,17 @@ interface Running {
   exit: Promise<number | null>;
 }
 
+let daemons = 0;
+/** Every daemon here keeps its state in memory and its control socket in the temp directory. */
+function isolated(args: string[]): string[] {
+  const out = [...args];
+  if (!out.includes('--db')) out.push('--db', ':memory:');
+  if (!out.includes('--socket')) out.push('--socket', path.join(os.tmpdir(), `f2b-e2e-${process.pid}-${++daemons}.sock`));
+  return out;
+}
+
 function startDaemon(ns: Netns, args: string[]): Running {
-  const child = ns.start([process.execPath, BIN, 'run', ...args]);
+  const child = ns.start([process.execPath, BIN, 'run', ...isolated(args)]);
   let out = '';
   child.stdout?.setEncoding('utf8').on('data', (s: string) => (out += s));
   child.stderr?.setEncoding('utf8').on('data', (s: string) => (out += s));
@@ -156,7 +166,7 @@ test('a bad jail is reported with file, line and jail and skipped; the others ru
 /** Dry-run touches no firewall, so it may run in the host namespace when netns is unavailable. */
 function startDaemonHost(args: string[]): Running {
   const { spawn } = require('node:child_process') as typeof import('node:child_process');
-  const child = spawn(process.execPath, [BIN, 'run', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [BIN, 'run', ...isolated(args)], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout.setEncoding('utf8').on('data', (s: string) => (out += s));
   child.stderr.setEncoding('utf8').on('data', (s: string) => (out += s));

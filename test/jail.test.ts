@@ -4,23 +4,35 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ManualClock } from '../src/clock';
-import { Jail, type JailSettings } from '../src/jail/jail';
+import { Jail, type JailOptions, type JailSettings } from '../src/jail/jail';
 import { FailureCounter, roundHalfEven } from '../src/jail/failures';
 import { silentLogger } from '../src/log/logger';
-import type { FirewallEntry } from '../src/types';
 import type { FoundFailure } from '../src/filter/filter';
+import { IgnoreList } from '../src/jail/ignore';
+import { DnsCache } from '../src/net/dns';
 
 const T0 = 1_700_000_000;
 
-function setup(over: Partial<JailSettings> = {}) {
+/** What the daemon would hand the firewall: address and seconds left (null = permanent). */
+interface Entry {
+  jail: string;
+  ip: string;
+  timeout: number | null;
+}
+
+function setup(over: Partial<JailSettings> = {}, opts: JailOptions = {}) {
   const clock = new ManualClock(T0);
-  const blocked: FirewallEntry[] = [];
-  const released: FirewallEntry[] = [];
+  const blocked: Entry[] = [];
+  const released: Entry[] = [];
   const jail = new Jail(
-    { name: 'sshd', maxretry: 3, maxmatches: 3, findtime: 600, bantime: 600, ignoreip: [], ignoreself: false, ...over },
+    { name: 'sshd', maxretry: 3, maxmatches: 3, findtime: 600, bantime: 600, ...over },
     clock,
-    { block: (e) => blocked.push(e), release: (e) => released.push(e) },
+    {
+      banned: (j, b) => blocked.push({ jail: j.name, ip: b.ip, timeout: b.end === Infinity ? null : Math.ceil(b.end - clock.now()) }),
+      unbanned: (j, b) => released.push({ jail: j.name, ip: b.ip, timeout: null }),
+    },
     silentLogger,
+    opts,
   );
   return { clock, jail, blocked, released };
 }
@@ -82,9 +94,16 @@ test('FailureCounter rescales with round-half-even like fail2ban', () => {
   assert.equal(c.current, 0);
 });
 
+function ignores(ignoreip: string[], ignoreself = false): IgnoreList {
+  // no resolver calls: every entry here is an address, and ignoreself asks only the interfaces
+  const dns = new DnsCache({ clock: new ManualClock(T0) });
+  return new IgnoreList({ ignoreip, ignoreself }, { dns, jail: 'sshd' });
+}
+
 test('ignoreip addresses, CIDR and dotted masks are never banned', async () => {
-  const { jail, blocked } = setup({ maxretry: 1, ignoreip: ['192.0.2.10', '198.51.100.0/24', '203.0.113.0/255.255.255.128', '2001:db8::/32'] });
-  await jail.prepare();
+  const list = ignores(['192.0.2.10', '198.51.100.0/24', '203.0.113.0/255.255.255.128', '2001:db8::/32']);
+  await list.prepare();
+  const { jail, blocked } = setup({ maxretry: 1 }, { ignores: list });
   for (const ip of ['192.0.2.10', '198.51.100.77', '203.0.113.5', '2001:db8::1']) assert.equal(jail.addFailure(fail(ip, T0)), undefined, ip);
   assert.ok(jail.addFailure(fail('203.0.113.200', T0)));
   assert.deepEqual(
@@ -94,8 +113,9 @@ test('ignoreip addresses, CIDR and dotted masks are never banned', async () => {
 });
 
 test('ignoreself never bans the host itself', async () => {
-  const { jail } = setup({ maxretry: 1, ignoreself: true });
-  await jail.prepare();
+  const list = ignores([], true);
+  await list.prepare();
+  const { jail } = setup({ maxretry: 1 }, { ignores: list });
   assert.equal(jail.addFailure(fail('127.0.0.1', T0)), undefined);
   assert.equal(jail.addFailure(fail('::1', T0)), undefined);
 });

@@ -25,8 +25,42 @@ export async function main(argv: string[]): Promise<number> {
     .option('--threads <n>', 'matcher worker threads (default: cores - 1, at least 2; 0 = match on the main thread)')
     .option('--line-budget <ms>', 'how long one log line may run in a filter before it is skipped with a warning', '1000')
     .option('--table <name>', 'nftables table to own', 'f2b-fast')
+    .option('--db <file>', "state database instead of fail2ban.conf's dbfile (':memory:' or None: keep nothing)")
+    .option('--socket <path>', "control socket instead of fail2ban.conf's socket")
     .action(async (opts) => {
       code = await (await import('./run')).runCommand(opts);
+    });
+
+  program
+    .command('client')
+    .description("talk to the running daemon with fail2ban-client's commands (f2b-fast client help lists them)")
+    .argument('[args...]', 'options and command, as for fail2ban-client: e.g. status sshd, set sshd banip 192.0.2.1, --json status')
+    .allowUnknownOption()
+    .helpOption(false)
+    .action(async (args: string[]) => {
+      code = await (await import('./client')).clientCommand(args);
+    });
+
+  program
+    .command('test-config')
+    .description('read and check a configuration tree like the daemon would (fail2ban-client -t); --dump prints the resolved jails (-d)')
+    .option('-c, --config <dir>', 'fail2ban configuration directory (default: /etc/fail2ban if present, else the bundled filters/)')
+    .option('-d, --dump', 'print every jail as resolved: filter, actions, files, times')
+    .option('--json', 'the resolved jails as one JSON array')
+    .action(async (opts) => {
+      code = await (await import('./test-config')).testConfigCommand(opts);
+    });
+
+  program
+    .command('import-db')
+    .description("take over the bans, ban history and log positions of a fail2ban database (fail2ban's own file is only read)")
+    .argument('<src>', "fail2ban's database, e.g. /var/lib/fail2ban/fail2ban.sqlite3")
+    .option('-c, --config <dir>', "configuration whose fail2ban.conf names the destination (dbfile; fail2ban's default means /var/lib/f2b-fast/f2b-fast.sqlite3)")
+    .option('--db <file>', 'destination database instead')
+    .option('--dry-run', 'count what would be imported; change nothing')
+    .option('--json', 'print the counts as one JSON object')
+    .action(async (src: string, opts) => {
+      code = await (await import('./import-db')).importDbCommand(src, opts);
     });
 
   program

@@ -27,18 +27,54 @@ export interface FailTicket {
 export class FailureCounter {
   private readonly tickets = new Map<string, FailTicket>();
   private total = 0;
+  /** ids added, changed or removed since the last takeChanges() (for the state database) */
+  private readonly dirty = new Set<string>();
 
   constructor(
     private findtime: number,
     private maxmatches: number,
   ) {}
 
-  /** Add one failure; returns the ticket with its attempts so far. */
-  add(id: string, time: number, matches: string[], fields: Record<string, string>): FailTicket {
-    this.total++;
+  /** New findtime/maxmatches for the tickets to come (client `set`, reload). */
+  configure(findtime: number, maxmatches: number): void {
+    this.findtime = findtime;
+    this.maxmatches = maxmatches;
+  }
+
+  /** Tickets read back from the state database at start; they do not count as new failures. */
+  load(tickets: Iterable<FailTicket>): void {
+    for (const t of tickets) this.tickets.set(t.id, { ...t, matches: [...t.matches], fields: { ...t.fields } });
+  }
+
+  /** What changed since the last call: tickets to write, ids to delete. */
+  takeChanges(): { upserts: FailTicket[]; removed: string[] } {
+    const upserts: FailTicket[] = [];
+    const removed: string[] = [];
+    for (const id of this.dirty) {
+      const t = this.tickets.get(id);
+      if (t) upserts.push(t);
+      else removed.push(id);
+    }
+    this.dirty.clear();
+    return { upserts, removed };
+  }
+
+  all(): FailTicket[] {
+    return [...this.tickets.values()];
+  }
+
+  /**
+   * Add one failure; returns the ticket with its attempts so far. `weight` > 1 is
+   * bantime.increment's extra weight for an address banned before (src/jail/increment.ts
+   * failureWeight): fail2ban adds the failure, then the extra attempts as a second failure.
+   */
+  add(id: string, time: number, matches: string[], fields: Record<string, string>, weight = 1): FailTicket {
+    const extra = weight > 1 ? 1 : 0;
+    this.total += 1 + extra;
+    this.dirty.add(id);
     let t = this.tickets.get(id);
     if (!t) {
-      t = { id, first: time, last: time, retry: 1, failures: 1, matches: [], fields };
+      t = { id, first: time, last: time, retry: weight, failures: 1 + extra, matches: [], fields };
       this.tickets.set(id, t);
     } else {
       if (time > t.last) {
@@ -48,8 +84,8 @@ export class FailureCounter {
         }
         t.last = time;
       }
-      t.retry++;
-      t.failures++;
+      t.retry += weight;
+      t.failures += 1 + extra;
       t.fields = { ...t.fields, ...fields };
     }
     if (this.maxmatches > 0) {
@@ -62,11 +98,22 @@ export class FailureCounter {
   /** Drop tickets whose last failure is at or before now - findtime. */
   cleanup(now: number): void {
     const limit = now - this.findtime;
-    for (const [id, t] of this.tickets) if (t.last <= limit) this.tickets.delete(id);
+    for (const [id, t] of this.tickets) {
+      if (t.last <= limit) {
+        this.tickets.delete(id);
+        this.dirty.add(id);
+      }
+    }
   }
 
   remove(id: string): void {
-    this.tickets.delete(id);
+    if (this.tickets.delete(id)) this.dirty.add(id);
+  }
+
+  /** Forget every ticket (reload --unban, jail stop). */
+  clear(): void {
+    for (const id of this.tickets.keys()) this.dirty.add(id);
+    this.tickets.clear();
   }
 
   get current(): number {

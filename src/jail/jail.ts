@@ -1,33 +1,62 @@
 // The jail runtime: failures in, bans out. Everything time-dependent reads the injected Clock;
 // the daemon calls expire() when the next ban ends, tests call it after advancing a ManualClock.
+// The jail decides; what a ban does (firewall, action.d commands, the state database) is the
+// JailEvents the daemon hands in.
 
 import type { Clock } from '../clock';
-import type { JailDef } from '../config/types';
-import type { FirewallEntry } from '../types';
 import type { FoundFailure } from '../filter/filter';
 import { formatLogTime, type Logger } from '../log/logger';
-import { FailureCounter } from './failures';
-import { IgnoreList } from './ignore';
+import { FailureCounter, type FailTicket } from './failures';
 import { normalizeAddress, parseSubnet, formatSubnet } from '../net/ip';
+import { seconds2str } from './increment';
 
-/** The jail options the runtime uses, as the config reader resolves them (bantime -1 = permanent). */
-export type JailSettings = Pick<JailDef, 'name' | 'maxretry' | 'maxmatches' | 'findtime' | 'bantime' | 'ignoreip' | 'ignoreself'>;
+/** The jail options the runtime uses (bantime -1 = permanent). The control socket may change
+ *  them while the jail runs. */
+export interface JailSettings {
+  name: string;
+  maxretry: number;
+  maxmatches: number;
+  findtime: number;
+  bantime: number;
+}
 
-/** Where bans go: the firewall batcher (or a test double). */
-export interface BanSink {
-  block(e: FirewallEntry): void;
-  release(e: FirewallEntry): void;
+/** ignoreip / ignoreself / ignorecommand, as the jail asks them (src/jail/ignore.ts). */
+export interface IgnoreCheck {
+  /** the static rules; `rule` is what fail2ban logs: ip, dns, ignoreself */
+  check(ip: string): { ignored: boolean; rule?: string };
 }
 
 export interface Ban {
   ip: string;
   /** when the ban started (the ticket time: the last failure, or now for a manual ban) */
   time: number;
+  /** seconds the ban lasts (-1 = permanent); bantime, or more with bantime.increment */
+  bantime: number;
   /** end of the ban in epoch seconds; Infinity = permanent */
   end: number;
+  /** how many times this address has been banned (1 = first time), for bantime.increment */
+  bancount: number;
   failures: number;
   matches: string[];
+  /** captured fields of the failures (user, ...) for action tags */
+  fields: Record<string, string>;
+  /** restored from the state database at start, not found again */
+  restored: boolean;
+  /** the database already holds this ban (bantime.increment saw a ticket not newer than the
+   *  recorded ban: a log read again after a restart); it is not recorded twice */
+  known?: boolean;
 }
+
+/** What a ban does, outside the jail. Called synchronously, in decision order. */
+export interface JailEvents {
+  /** enforce (and persist) a ban: a new one, one restored at start, or one whose end moved */
+  banned(jail: Jail, ban: Ban, how: 'new' | 'restored' | 'extended'): void;
+  /** lift a ban: its time is over, or an operator asked (gone from the database too) */
+  unbanned(jail: Jail, ban: Ban, why: 'expired' | 'manual' | 'stop'): void;
+}
+
+/** The length of a new ban of `ip` (bantime.increment); default: the jail's bantime, count 1. */
+export type BanTimePolicy = (ip: string, time: number, bantime: number) => { bantime: number; bancount: number; known?: boolean };
 
 export interface JailStatus {
   currentlyFailed: number;
@@ -37,52 +66,72 @@ export interface JailStatus {
   bannedList: string[];
 }
 
+export interface JailOptions {
+  ignores?: IgnoreCheck;
+  banTime?: BanTimePolicy;
+}
+
 export class Jail {
   readonly name: string;
-  readonly ignores: IgnoreList;
-  private readonly failures: FailureCounter;
+  readonly failures: FailureCounter;
   private readonly bans = new Map<string, Ban>();
   private totalBanned = 0;
   private lastCleanup = -Infinity;
+  ignores: IgnoreCheck | undefined;
+  banTime: BanTimePolicy | undefined;
 
   constructor(
-    private readonly settings: JailSettings,
+    readonly settings: JailSettings,
     private readonly clock: Clock,
-    private readonly sink: BanSink,
+    private readonly events: JailEvents,
     private readonly log: Logger,
+    opts: JailOptions = {},
   ) {
     this.name = settings.name;
     this.failures = new FailureCounter(settings.findtime, settings.maxmatches);
-    this.ignores = new IgnoreList(settings.ignoreip);
+    this.ignores = opts.ignores;
+    this.banTime = opts.banTime;
   }
 
-  /** Resolve ignoreip names and the host's own addresses (ignoreself). */
-  async prepare(): Promise<void> {
-    const failed = await this.ignores.resolve(this.settings.ignoreself);
-    for (const n of failed) this.log.warn(`[${this.name}] Unable to find a corresponding IP address for ${n}: ignoreip entry skipped`);
+  /** Change findtime/maxretry/maxmatches/bantime while running (client `set`, reload). Bans
+   *  already in place keep their end, as in fail2ban. */
+  configure(s: Partial<Omit<JailSettings, 'name'>>): void {
+    Object.assign(this.settings, s);
+    this.failures.configure(this.settings.findtime, this.settings.maxmatches);
   }
 
-  /** One failure from the filter. Returns the ban it caused, if any. */
-  addFailure(f: FoundFailure): Ban | undefined {
+  /** The static ignore rules for an address: undefined when not ignored, else the rule. */
+  ignoredBy(ip: string): string | undefined {
+    const ign = this.ignores?.check(ip);
+    return ign?.ignored ? ign.rule ?? 'ip' : undefined;
+  }
+
+  /**
+   * One failure from the filter. `ignoredBy` is the ignore rule that already matched (the
+   * daemon asks ignorecommand, which is asynchronous, before); undefined = check the static
+   * rules here. `weight`: how many attempts the failure counts for (bantime.increment's weight
+   * for an address banned before). Returns the ban it caused, if any.
+   */
+  addFailure(f: FoundFailure, ignoredBy?: string, weight = 1): Ban | undefined {
     const now = this.clock.now();
     // a failure is never in the future
     const time = Math.min(f.time ?? now, now);
     const ip = f.fields.ip ?? f.id;
-    const ign = this.ignores.check(ip);
-    if (ign.ignored) {
-      this.log.info(`[${this.name}] Ignore ${ip} by ${ign.rule}`);
+    const rule = ignoredBy ?? this.ignoredBy(ip);
+    if (rule) {
+      this.log.info(`[${this.name}] Ignore ${ip} by ${rule}`);
       return undefined;
     }
-    if (this.bans.has(f.id)) {
+    if (this.bans.has(toFirewallAddress(f.id) ?? f.id)) {
       this.log.notice(`[${this.name}] ${f.id} already banned`);
       return undefined;
     }
     this.log.info(`[${this.name}] Found ${f.id} - ${formatTime(time)}`);
-    const t = this.failures.add(f.id, time, f.matches, f.fields);
+    const t = this.failures.add(f.id, time, f.matches, f.fields, weight);
     let ban: Ban | undefined;
     if (t.retry >= this.settings.maxretry) {
       this.failures.remove(f.id);
-      ban = this.ban(f.id, t.last, t.failures, t.matches);
+      ban = this.ban(f.id, { time: t.last, failures: t.failures, matches: t.matches, fields: t.fields });
     }
     if (now - this.lastCleanup >= 5) {
       this.failures.cleanup(now);
@@ -92,43 +141,89 @@ export class Jail {
   }
 
   /**
-   * Ban an address from `time` for bantime. Returns undefined when the ban would already be over
-   * or the address is not one the firewall can block.
+   * Ban an address (a failure ticket that reached maxretry, or an operator's `banip`: time =
+   * now). Returns undefined when the ban would already be over, the address is not one the
+   * firewall can block, or it is banned already (its end moves later if this one ends later).
    */
-  ban(id: string, time: number, failures = 0, matches: string[] = []): Ban | undefined {
+  ban(
+    id: string,
+    ticket: { time?: number; failures?: number; matches?: string[]; fields?: Record<string, string> } = {},
+  ): Ban | undefined {
     const now = this.clock.now();
-    const end = this.settings.bantime < 0 ? Infinity : time + this.settings.bantime;
-    if (end <= now) {
-      this.log.info(`[${this.name}] Ignore ${id}, expired bantime`);
-      return undefined;
-    }
+    const time = ticket.time ?? now;
     const ip = toFirewallAddress(id);
     if (!ip) {
       this.log.warn(`[${this.name}] Ban ${id} skipped: not an IP address or subnet the firewall can block`);
       return undefined;
     }
-    const existing = this.bans.get(ip);
-    if (existing) {
-      if (end > existing.end) existing.end = end;
-      this.log.notice(`[${this.name}] ${ip} already banned`);
+    const { bantime, bancount, known } = this.banTime?.(ip, time, this.settings.bantime) ?? { bantime: this.settings.bantime, bancount: 1 };
+    const end = bantime < 0 ? Infinity : time + bantime;
+    if (end <= now) {
+      this.log.info(`[${this.name}] Ignore ${id}, expired bantime`);
       return undefined;
     }
-    const ban: Ban = { ip, time, end, failures, matches };
+    const existing = this.bans.get(ip);
+    if (existing) {
+      this.log.notice(`[${this.name}] ${ip} already banned`);
+      if (end > existing.end) {
+        existing.end = end;
+        existing.bantime = bantime < 0 ? -1 : end - existing.time;
+        this.events.banned(this, existing, 'extended');
+      }
+      return undefined;
+    }
+    const ban: Ban = {
+      ip,
+      time,
+      bantime,
+      end,
+      bancount,
+      failures: ticket.failures ?? 0,
+      matches: ticket.matches ?? [],
+      fields: ticket.fields ?? {},
+      restored: false,
+      ...(known ? { known } : {}),
+    };
     this.bans.set(ip, ban);
     this.totalBanned++;
+    if (bancount > 1) {
+      const until = end === Infinity ? 'permanent' : formatTime(end);
+      this.log.notice(`[${this.name}] Increase Ban ${ip} (${bancount} # ${seconds2str(bantime)} -> ${until})`);
+    }
     this.log.notice(`[${this.name}] Ban ${ip}`);
-    this.sink.block({ jail: this.name, ip, timeout: end === Infinity ? null : Math.max(1, Math.ceil(end - now)) });
+    this.events.banned(this, ban, 'new');
     return ban;
   }
 
+  /**
+   * A ban from the state database at start: enforced again without being counted as a new
+   * ban (fail2ban logs "Restore Ban", which its recidive filter does not count). False when it
+   * is over, or the address is ignored now or already banned.
+   */
+  restore(b: Omit<Ban, 'restored' | 'end'>): boolean {
+    const end = b.bantime < 0 ? Infinity : b.time + b.bantime;
+    if (end <= this.clock.now() || this.bans.has(b.ip)) return false;
+    const rule = this.ignoredBy(b.ip);
+    if (rule) {
+      this.log.info(`[${this.name}] Ignore ${b.ip} by ${rule}: not restored`);
+      return false;
+    }
+    const ban: Ban = { ...b, end, restored: true };
+    this.bans.set(b.ip, ban);
+    this.totalBanned++;
+    this.log.notice(`[${this.name}] Restore Ban ${b.ip}`);
+    this.events.banned(this, ban, 'restored');
+    return true;
+  }
+
   /** Lift one ban now; false if the address was not banned. */
-  unban(address: string): boolean {
+  unban(address: string, why: 'expired' | 'manual' | 'stop' = 'manual'): boolean {
     const ip = toFirewallAddress(address) ?? address;
     const ban = this.bans.get(ip);
     if (!ban) return false;
     this.bans.delete(ip);
     this.log.notice(`[${this.name}] Unban ${ip}`);
-    this.sink.release({ jail: this.name, ip, timeout: null });
+    this.events.unbanned(this, ban, why);
     return true;
   }
 
@@ -138,7 +233,7 @@ export class Jail {
     let n = 0;
     for (const [ip, b] of this.bans) {
       if (now >= b.end) {
-        this.unban(ip);
+        this.unban(ip, 'expired');
         n++;
       }
     }
@@ -152,15 +247,38 @@ export class Jail {
     return next === Infinity ? undefined : next;
   }
 
-  /** Lift every ban (shutdown). */
-  unbanAll(): number {
+  /** Lift every ban: 'manual' (unban --all: gone from the database too) or 'stop'. */
+  unbanAll(why: 'manual' | 'stop' = 'manual'): number {
     let n = 0;
-    for (const ip of [...this.bans.keys()]) if (this.unban(ip)) n++;
+    for (const ip of [...this.bans.keys()]) if (this.unban(ip, why)) n++;
     return n;
+  }
+
+  /** The jail stops: forget every ban (logged as Unban) and hand them to the caller, which
+   *  lifts them in one go (actionflush) instead of one unban event each. */
+  takeBans(): Ban[] {
+    const all = [...this.bans.values()];
+    this.bans.clear();
+    for (const b of all) this.log.notice(`[${this.name}] Unban ${b.ip}`);
+    return all;
   }
 
   isBanned(address: string): boolean {
     return this.bans.has(toFirewallAddress(address) ?? address);
+  }
+
+  getBan(address: string): Ban | undefined {
+    return this.bans.get(toFirewallAddress(address) ?? address);
+  }
+
+  /** The bans in place, in the order they were made. */
+  activeBans(): Ban[] {
+    return [...this.bans.values()];
+  }
+
+  /** Open failure tickets (for the state database). */
+  tickets(): FailTicket[] {
+    return this.failures.all();
   }
 
   status(): JailStatus {

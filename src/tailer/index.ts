@@ -134,8 +134,13 @@ export function splitLines(batch: TailBatch): string[] {
   return lines;
 }
 
+/** backend = systemd (with or without options): the jail reads the journal (src/tailer/journal.ts). */
+export function isSystemdBackend(backend: string): boolean {
+  return backend.replace(/\[.*\]\s*$/s, '').trim().toLowerCase() === 'systemd';
+}
+
 /**
- * fail2ban's `backend =` value to ours. auto -> auto (inotify where available, else polling);
+ * fail2ban's `backend =` value to ours (file backends; systemd jails read the journal instead). auto -> auto (inotify where available, else polling);
  * pyinotify and gamin -> inotify on Linux (auto elsewhere); polling -> poll. Anything else
  * (systemd journal jails) is a configuration error. Options in brackets (`auto[...]`) are ignored.
  */
@@ -151,9 +156,6 @@ export function mapBackend(fail2banBackend: string): TailBackendName {
     case 'polling':
       return 'poll';
   }
-  const hint =
-    name === 'systemd'
-      ? 'reading the systemd journal is not supported yet; point the jail at a log file (logpath) with backend = auto'
-      : 'use auto, pyinotify, gamin or polling';
+  const hint = name === 'systemd' ? 'the journal is not a file (the daemon follows it with journalctl)' : 'use auto, pyinotify, gamin, polling or systemd';
   throw configError('CONFIG_VALUE', `unsupported backend = ${fail2banBackend}: ${hint}`);
 }

@@ -1,0 +1,109 @@
+// One jail's actions: what a ban does once the jail has decided it. A stock firewall action
+// (iptables-*, nftables-*) becomes an entry in the shared batched firewall (src/firewall: one
+// command per tick for every jail); any other action.d action runs its own commands
+// (src/action/command-action.ts), each action with its own queue.
+
+import type { FirewallJailSpec } from '../firewall/backend';
+import type { FirewallBatcher } from '../firewall/batcher';
+import type { Ban } from '../jail/jail';
+import type { Logger } from '../log/logger';
+import type { CommandAction, ActionTicket } from './command-action';
+
+export class JailActions {
+  /** the ticket each ban was announced with, so its unban uses the same values */
+  private readonly tickets = new Map<string, ActionTicket>();
+  /** command-action work not finished yet (drain, stop) */
+  private readonly pending = new Set<Promise<unknown>>();
+
+  constructor(
+    readonly jail: string,
+    /** the batched firewall and this jail's entry in it (and the names of the stock actions it
+     *  stands for), or null when the jail has no stock firewall action */
+    readonly firewall: { batcher: FirewallBatcher; spec: FirewallJailSpec; names: string[] } | null,
+    readonly commands: readonly CommandAction[],
+    private readonly log: Logger,
+    private readonly now: () => number,
+  ) {}
+
+  /** action names, as `get <JAIL> actions` lists them */
+  names(): string[] {
+    return [...(this.firewall?.names ?? []), ...this.commands.map((c) => c.name)];
+  }
+
+  /** Runs each command action's actionstart (unless on demand), in order. */
+  async start(): Promise<void> {
+    for (const c of this.commands) await c.start();
+  }
+
+  ban(ban: Ban): void {
+    const ticket = ticketOf(ban);
+    this.tickets.set(ban.ip, ticket);
+    this.firewall?.batcher.block({ jail: this.jail, ip: ban.ip, timeout: this.timeout(ban) });
+    for (const c of this.commands) this.track(c.ban(ticket), `ban ${ban.ip}`);
+  }
+
+  /** A ban whose end moved later (bantime.increment, or a longer manual ban). */
+  prolong(ban: Ban): void {
+    const ticket = ticketOf(ban);
+    this.tickets.set(ban.ip, ticket);
+    this.firewall?.batcher.block({ jail: this.jail, ip: ban.ip, timeout: this.timeout(ban) });
+    for (const c of this.commands) if (c.prolongable) this.track(c.prolong(ticket), `prolong ${ban.ip}`);
+  }
+
+  unban(ban: Ban): void {
+    const ticket = this.tickets.get(ban.ip) ?? ticketOf(ban);
+    this.tickets.delete(ban.ip);
+    this.firewall?.batcher.release({ jail: this.jail, ip: ban.ip, timeout: null });
+    for (const c of this.commands) this.track(c.unban(ticket), `unban ${ban.ip}`);
+  }
+
+  /**
+   * The jail stops: lift what is still banned (the jail has already called unban() for each of
+   * its bans, or passes them here when it wants fail2ban's flush first), then actionstop in
+   * reverse order. `bans` are lifted with actionflush where the action has one. keepFirewall:
+   * the batched firewall's entries stay (the jail goes on with other actions: reload).
+   */
+  async stop(bans: Ban[], opts: { keepFirewall?: boolean } = {}): Promise<void> {
+    if (!opts.keepFirewall) for (const b of bans) this.firewall?.batcher.release({ jail: this.jail, ip: b.ip, timeout: null });
+    await this.idle();
+    for (const c of this.commands) {
+      if (bans.length && !(await c.flush({ stopping: true }))) {
+        for (const b of bans) await c.unban(this.tickets.get(b.ip) ?? ticketOf(b));
+      }
+    }
+    for (const b of bans) this.tickets.delete(b.ip);
+    for (const c of [...this.commands].reverse()) await c.stop();
+  }
+
+  /** Resolves when every command started so far has finished. */
+  async idle(): Promise<void> {
+    while (this.pending.size) await Promise.all([...this.pending]);
+  }
+
+  private timeout(ban: Ban): number | null {
+    return ban.end === Infinity ? null : Math.max(1, Math.ceil(ban.end - this.now()));
+  }
+
+  private track(p: Promise<boolean>, what: string): void {
+    const q = p.then(
+      () => undefined,
+      (e) => this.log.error(`[${this.jail}] ${what}: ${(e as Error).message}`),
+    );
+    this.pending.add(q);
+    void q.finally(() => this.pending.delete(q));
+  }
+}
+
+/** The action.d view of a ban. */
+export function ticketOf(ban: Ban): ActionTicket {
+  return {
+    ip: ban.ip,
+    time: ban.time,
+    bantime: ban.end === Infinity ? -1 : ban.end - ban.time,
+    bancount: ban.bancount,
+    failures: ban.failures,
+    matches: ban.matches,
+    fields: ban.fields,
+    restored: ban.restored,
+  };
+}
