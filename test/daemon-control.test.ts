@@ -281,3 +281,53 @@ test('the control socket is mode 0600: another user cannot connect, root can', a
   assert.match(cli.stderr, /Permission denied|EACCES/i);
   assert.equal(client(s, 'ping').code, 0);
 });
+
+test("recidive bans from the daemon's own log: an address banned twice by sshd", async (t) => {
+  const stock = '/etc/fail2ban';
+  if (!fs.existsSync(path.join(stock, 'filter.d/recidive.conf'))) return t.skip("fail2ban's stock filter.d is not installed");
+  const s = setup(t, () => '');
+  fs.rmSync(s.conf, { recursive: true });
+  fs.cpSync(stock, s.conf, { recursive: true });
+  // Debian's jail.d enables sshd on the journal; this test reads files
+  fs.rmSync(path.join(s.conf, 'jail.d'), { recursive: true, force: true });
+  fs.writeFileSync(
+    path.join(s.conf, 'jail.local'),
+    [
+      '[DEFAULT]',
+      'banaction = nftables-multiport',
+      'banaction_allports = nftables-allports',
+      '[sshd]',
+      'enabled = true',
+      'backend = auto',
+      `logpath = ${s.log}`,
+      'maxretry = 2',
+      '[recidive]',
+      'enabled = true',
+      'backend = auto',
+      `logpath = ${s.daemonLog}`,
+      'maxretry = 2',
+      '',
+    ].join('\n'),
+  );
+  await startDaemon(t, s);
+  fs.appendFileSync(s.log, failed('192.0.2.60').repeat(2));
+  assert.ok(await waitFor(() => banned(s, 'sshd').includes('192.0.2.60'), 10_000), readLog(s));
+  assert.equal(client(s, 'set', 'sshd', 'unbanip', '192.0.2.60').out, '1\n');
+  fs.appendFileSync(s.log, failed('192.0.2.60').repeat(2));
+  assert.ok(await waitFor(() => banned(s, 'recidive').includes('192.0.2.60'), 10_000), readLog(s));
+  assert.match(readLog(s), /NOTICE  \[recidive\] Ban 192\.0\.2\.60/);
+});
+
+test('SIGUSR1 and flushlogs reopen the log file after logrotate moved it', async (t) => {
+  const s = setup(t, (x) => `[sshd]\nlogpath = ${x.log}\nmaxretry = 1\n`);
+  const d = await startDaemon(t, s);
+  fs.renameSync(s.daemonLog, `${s.daemonLog}.1`);
+  d.child.kill('SIGUSR1');
+  assert.ok(await waitFor(() => fs.existsSync(s.daemonLog), 5000), 'a new log file after SIGUSR1');
+  fs.appendFileSync(s.log, failed('192.0.2.70'));
+  assert.ok(await waitFor(() => /\[sshd\] Ban 192\.0\.2\.70/.test(readLog(s)), 10_000), readLog(s));
+  fs.renameSync(s.daemonLog, `${s.daemonLog}.2`);
+  assert.equal(client(s, 'flushlogs').out, 'logs: rolled over\n');
+  assert.ok(fs.existsSync(s.daemonLog));
+  assert.doesNotMatch(fs.readFileSync(`${s.daemonLog}.1`, 'utf8'), /192\.0\.2\.70/);
+});
