@@ -106,3 +106,23 @@ test('a line that runs past the time budget in one jail is skipped with a warnin
   const out = fs.readFileSync(path.join(dir, 'f2b.log'), 'utf8');
   assert.match(out, /WARNING \[evil\] a line ran \d+ ms in the filter's regexes \(budget 300 ms\) and was skipped: "\w+ +\d+ [\d:]+ web1 app\[1\]: 192\.0\.2\.70 a+!"/);
 });
+
+test('bantime.increment: an address banned before is banned longer, and its failures weigh more', async (t) => {
+  const { dir, log, conf } = await start(t, 'maxretry = 3\nbantime = 2\nbantime.increment = true\n');
+  fs.writeFileSync(log, '');
+  const d = await Daemon.start({ configDir: conf, dryRun: true, logtarget: path.join(dir, 'f2b.log'), db: path.join(dir, 'state.sqlite3'), socket: null, threads: 0 });
+  t.after(() => d.stop());
+  const jail = d.jails.get('sshd')!.jail;
+  fs.appendFileSync(log, failed('192.0.2.90').repeat(3));
+  assert.ok(await waitFor(() => jail.isBanned('192.0.2.90'), 5000));
+  assert.equal(jail.getBan('192.0.2.90')!.bantime, 2);
+  assert.ok(await waitFor(() => !jail.isBanned('192.0.2.90'), 5000), 'the first ban expires');
+  // banned once before: each failure now counts twice (2^1/2 + 1), so two reach maxretry 3
+  fs.appendFileSync(log, failed('192.0.2.90').repeat(2));
+  assert.ok(await waitFor(() => jail.isBanned('192.0.2.90'), 5000), fs.readFileSync(path.join(dir, 'f2b.log'), 'utf8'));
+  const ban = jail.getBan('192.0.2.90')!;
+  // the default formula: bantime * 2^count * factor = 2 * 2 * 1
+  assert.equal(ban.bancount, 2);
+  assert.equal(ban.bantime, 4);
+  assert.match(fs.readFileSync(path.join(dir, 'f2b.log'), 'utf8'), /NOTICE  \[sshd\] Increase Ban 192\.0\.2\.90 \(2 # 4s -> \d{4}-\d\d-\d\d \d\d:\d\d:\d\d\)/);
+});

@@ -174,29 +174,19 @@ class DatagramSender {
   }
 }
 
-/** SYSLOG[facility=..., format=..., padding=..., datetime=...] */
-export class SyslogTarget implements LogTarget {
-  readonly kind = 'SYSLOG';
-  private readonly sender: DatagramSender;
+/** A target that sends one datagram per record to a unix datagram socket. */
+abstract class DatagramTarget implements LogTarget {
+  abstract readonly kind: string;
+  abstract readonly describe: string;
+  protected readonly sender: DatagramSender;
 
-  constructor(
-    socket: string,
-    private readonly facility: number,
-    private readonly format: LogFormatter,
-    onLateError: (e: Error) => void,
-  ) {
-    assertSocket(socket, 'syslog socket');
+  constructor(socket: string, what: string, onLateError: (e: Error) => void) {
+    assertSocket(socket, what);
     this.sender = new DatagramSender(socket, onLateError);
   }
 
-  get describe(): string {
-    return `SYSLOG (${this.sender.path})`;
-  }
-
   /** The exact datagram of one record. */
-  datagram(rec: LogRecord): Buffer {
-    return Buffer.from(`<${this.facility * 8 + severityOf(rec.level)}>${this.format(rec)}\0`, 'utf8');
-  }
+  abstract datagram(rec: LogRecord): Buffer;
 
   write(rec: LogRecord): Error | null {
     return this.sender.write(this.datagram(rec));
@@ -212,11 +202,32 @@ export class SyslogTarget implements LogTarget {
   }
 }
 
+/** SYSLOG[facility=..., format=..., padding=..., datetime=...] */
+export class SyslogTarget extends DatagramTarget {
+  readonly kind = 'SYSLOG';
+
+  constructor(
+    socket: string,
+    private readonly facility: number,
+    private readonly format: LogFormatter,
+    onLateError: (e: Error) => void,
+  ) {
+    super(socket, 'syslog socket', onLateError);
+  }
+
+  get describe(): string {
+    return `SYSLOG (${this.sender.path})`;
+  }
+
+  datagram(rec: LogRecord): Buffer {
+    return Buffer.from(`<${this.facility * 8 + severityOf(rec.level)}>${this.format(rec)}\0`, 'utf8');
+  }
+}
+
 /** SYSTEMD-JOURNAL: journald's native protocol (KEY=value lines, one entry per datagram). */
-export class JournalTarget implements LogTarget {
+export class JournalTarget extends DatagramTarget {
   readonly kind = 'SYSTEMD-JOURNAL';
   readonly describe = 'SYSTEMD-JOURNAL';
-  private readonly sender: DatagramSender;
 
   constructor(
     socket: string,
@@ -224,8 +235,7 @@ export class JournalTarget implements LogTarget {
     private readonly facility: number | undefined,
     onLateError: (e: Error) => void,
   ) {
-    assertSocket(socket, "journald's socket");
-    this.sender = new DatagramSender(socket, onLateError);
+    super(socket, "journald's socket", onLateError);
   }
 
   datagram(rec: LogRecord): Buffer {
@@ -233,19 +243,6 @@ export class JournalTarget implements LogTarget {
     parts.push(field('SYSLOG_IDENTIFIER', 'fail2ban'), field('LOGGER', rec.name));
     if (this.facility !== undefined) parts.push(field('SYSLOG_FACILITY', String(this.facility)));
     return Buffer.concat(parts);
-  }
-
-  write(rec: LogRecord): Error | null {
-    return this.sender.write(this.datagram(rec));
-  }
-
-  reopen(): Error | null {
-    this.sender.flush();
-    return null;
-  }
-
-  close(): void {
-    this.sender.close();
   }
 }
 
