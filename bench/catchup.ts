@@ -37,7 +37,7 @@ async function main(): Promise<void> {
     fs.writeFileSync(path.join(conf, 'jail.conf'), `[DEFAULT]\nbanaction = nftables-multiport\n[bench]\nenabled = true\nfilter = ${FILTER[o.kind]}\nlogpath = ${file}\nport = 22\n`);
     const cpu0 = process.cpuUsage();
     const t0 = process.hrtime.bigint();
-    const d = await Daemon.start({ configDir: conf, dryRun: true, logtarget: path.join(work, 'f2b.log') });
+    const d = await Daemon.start({ configDir: conf, dryRun: true, logtarget: path.join(work, 'f2b.log'), db: path.join(work, 'state.sqlite3'), socket: null });
     const t1 = process.hrtime.bigint();
     const deadline = Date.now() + 600_000;
     while ((d.fileStats()[0]?.linesRead ?? 0) < lines) {
