@@ -20,7 +20,8 @@ export interface FailTicket {
   failures: number;
   /** the last maxmatches matched lines */
   matches: string[];
-  /** captured fields of the latest failure (user, ...) */
+  /** captured fields (user, ...) of the ticket's FIRST failure: fail2ban's FailManager keeps the
+   *  first ticket's data and adds only the attempts and matches of the later ones */
   fields: Record<string, string>;
 }
 
@@ -86,7 +87,6 @@ export class FailureCounter {
       }
       t.retry += weight;
       t.failures += 1 + extra;
-      t.fields = { ...t.fields, ...fields };
     }
     if (this.maxmatches > 0) {
       t.matches.push(...matches);

@@ -122,10 +122,9 @@ export class Jail {
       this.log.info(`[${this.name}] Ignore ${ip} by ${rule}`);
       return undefined;
     }
-    if (this.bans.has(toFirewallAddress(f.id) ?? f.id)) {
-      this.log.notice(`[${this.name}] ${f.id} already banned`);
-      return undefined;
-    }
+    // A banned address's failures still count, as in fail2ban (its filter does not know about
+    // bans): at maxretry, ban() says "already banned" and moves the ban's end later, and the
+    // failures seen during a ban count toward the next one once it has expired.
     this.log.info(`[${this.name}] Found ${f.id} - ${formatTime(time)}`);
     const t = this.failures.add(f.id, time, f.matches, f.fields, weight);
     let ban: Ban | undefined;
