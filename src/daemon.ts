@@ -330,7 +330,8 @@ export class Daemon {
   // ---- bans: database first, then the actions -----------------------------------------------
 
   private onBanned(rj: RunningJail, ban: Ban, how: 'new' | 'restored' | 'extended'): void {
-    if (how !== 'restored' && !ban.known) {
+    // an extended ban is not recorded again (fail2ban writes a ban once, when it is made)
+    if (how === 'new' && !ban.known) {
       this.store.addBan({
         jail: rj.def.name,
         ip: ban.ip,
@@ -340,7 +341,7 @@ export class Daemon {
         data: { matches: ban.matches, failures: ban.failures, ...ban.fields },
       });
     }
-    this.afterCommit(() => (how === 'extended' ? rj.actions.prolong(ban) : rj.actions.ban(ban)));
+    this.afterCommit(() => (how === 'extended' ? rj.actions.extend(ban) : rj.actions.ban(ban)));
   }
 
   private onUnbanned(rj: RunningJail, ban: Ban, why: 'expired' | 'manual' | 'stop'): void {

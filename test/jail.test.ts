@@ -141,3 +141,21 @@ test('non-address failure ids are not sent to the firewall; IPv6 ids are canonic
   assert.deepEqual(blocked[0].ip, '2001:db8::1');
   assert.equal(jail.unbanAll(), 1);
 });
+
+test('a banned address crossing maxretry again: its ban ends bantime after the new ticket, never increased', () => {
+  let asked = 0;
+  const { clock, jail, blocked } = setup({ maxretry: 2 }, { banTime: (_ip, _t, bantime) => (asked++, { bantime: bantime * 4, bancount: 2 }) });
+  jail.addFailure(fail('192.0.2.50', T0));
+  const ban = jail.addFailure(fail('192.0.2.50', T0));
+  assert.ok(ban);
+  assert.equal(ban.end, T0 + 2400);
+  clock.advance(3000);
+  // failures during the ban still count; at maxretry the ban moves (jail bantime, not 4x)
+  assert.equal(jail.addFailure(fail('192.0.2.50', T0 + 2990)), undefined);
+  assert.equal(jail.addFailure(fail('192.0.2.50', T0 + 2995)), undefined);
+  assert.equal(jail.getBan('192.0.2.50')!.end, T0 + 2995 + 600);
+  assert.equal(jail.getBan('192.0.2.50')!.bantime, 2995 + 600);
+  assert.equal(asked, 1);
+  assert.equal(blocked.length, 2);
+  assert.equal(jail.status().totalBanned, 1);
+});

@@ -42,12 +42,16 @@ export class JailActions {
     for (const c of this.commands) this.track(c.ban(ticket), `ban ${ban.ip}`);
   }
 
-  /** A ban whose end moved later (bantime.increment, or a longer manual ban). */
-  prolong(ban: Ban): void {
+  /**
+   * A ban whose end moved later (its address crossed maxretry again): the firewall set's entry
+   * gets the new timeout. Command actions hear nothing, as in fail2ban, which only lifts the ban
+   * later; `actionprolong` is for a ban time raised after the ban was made, which cannot happen
+   * here (bantime.increment is computed before the ban).
+   */
+  extend(ban: Ban): void {
     const ticket = ticketOf(ban);
     this.tickets.set(ban.ip, ticket);
     this.firewall?.batcher.block({ jail: this.jail, ip: ban.ip, timeout: this.timeout(ban) });
-    for (const c of this.commands) if (c.prolongable) this.track(c.prolong(ticket), `prolong ${ban.ip}`);
   }
 
   unban(ban: Ban): void {

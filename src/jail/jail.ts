@@ -155,20 +155,15 @@ export class Jail {
       this.log.warn(`[${this.name}] Ban ${id} skipped: not an IP address or subnet the firewall can block`);
       return undefined;
     }
+    const existing = this.bans.get(ip);
+    if (existing) {
+      this.extend(existing, time, now);
+      return undefined;
+    }
     const { bantime, bancount, known } = this.banTime?.(ip, time, this.settings.bantime) ?? { bantime: this.settings.bantime, bancount: 1 };
     const end = bantime < 0 ? Infinity : time + bantime;
     if (end <= now) {
       this.log.info(`[${this.name}] Ignore ${id}, expired bantime`);
-      return undefined;
-    }
-    const existing = this.bans.get(ip);
-    if (existing) {
-      this.log.notice(`[${this.name}] ${ip} already banned`);
-      if (end > existing.end) {
-        existing.end = end;
-        existing.bantime = bantime < 0 ? -1 : end - existing.time;
-        this.events.banned(this, existing, 'extended');
-      }
       return undefined;
     }
     const ban: Ban = {
@@ -192,6 +187,29 @@ export class Jail {
     this.log.notice(`[${this.name}] Ban ${ip}`);
     this.events.banned(this, ban, 'new');
     return ban;
+  }
+
+  /**
+   * A banned address crossed maxretry again (or an operator banned it again): as fail2ban's
+   * BanManager, its ban ends `bantime` (the jail's, never increased) after the new ticket if that
+   * is later, and "already banned" is logged at DEBUG within 3 s of the ban, NOTICE within a
+   * minute, WARNING after (a firewall that does not block it?).
+   */
+  private extend(existing: Ban, time: number, now: number): void {
+    const base = this.settings.bantime;
+    const end = base < 0 ? Infinity : time + base;
+    if (end <= now) {
+      this.log.info(`[${this.name}] Ignore ${existing.ip}, expired bantime`);
+      return;
+    }
+    const since = time - existing.time;
+    const level = since < 3 ? 'DEBUG' : since < 60 ? 'NOTICE' : 'WARNING';
+    this.log.log(level, `[${this.name}] ${existing.ip} already banned`);
+    if (end > existing.end) {
+      existing.end = end;
+      existing.bantime = end === Infinity ? -1 : end - existing.time;
+      this.events.banned(this, existing, 'extended');
+    }
   }
 
   /**
