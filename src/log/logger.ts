@@ -237,8 +237,9 @@ function closeQuietly(fd: number): void {
   }
 }
 
-/** STDOUT, SYSOUT, STDERR: through process.stdout/stderr, which are synchronous for files,
- *  pipes and terminals on Linux, so no line waits in a buffer when the process exits. */
+/** STDOUT, SYSOUT, STDERR: through process.stdout/stderr. Writes to files and terminals are
+ *  synchronous; to a pipe they are too until it is full: then (a reader slower than the daemon)
+ *  lines wait in memory, and a `kill -9` loses them. Bans and counts never depend on them. */
 class StreamTarget implements LogTarget {
   private readonly onError: (e: Error) => void;
   /** set by the first failure: stdout/stderr never come back (EPIPE) */
