@@ -29,6 +29,7 @@ import { failureWeight, nextBanTime, restoreBanTime } from './jail/increment';
 import { buildJailParts, type JailParts } from './jail/running';
 import { LogSink, Logger, parseLevel } from './log/logger';
 import { DnsCache } from './net/dns';
+import { addressFamily, formatSubnet, parseSubnet } from './net/ip';
 import { DEFAULT_LINE_BUDGET_MS, MatcherPool } from './pipeline/pool';
 import { Tailer, isSystemdBackend, splitLines, mapBackend, type TailStart } from './tailer';
 import { JournalReader, type JournalBatch } from './tailer/journal';
@@ -562,8 +563,10 @@ export class Daemon {
           if (addrs.length && rj.def.filter.usedns === 'warn') this.log.child('fail2ban.filter').warn(`Determined IP using DNS Lookup: ${f.id} = ${JSON.stringify(addrs)}`);
           list = addrs.map((a) => ({ ...f, id: a, dns: false }));
         }
-        for (const g of list) {
+        for (let g of list) {
           const ip = g.fields.ip ?? g.id;
+          // banprefix6: an IPv6 attacker is counted and banned by its prefix (it rotates inside it)
+          if (rj.banprefix6 !== null && addressFamily(g.id) === 6) g = { ...g, id: prefixOf(g.id, rj.banprefix6), fields: { ...g.fields, ip } };
           let ignoredBy = rj.jail.ignoredBy(ip);
           if (!ignoredBy && rj.ignores.hasCommand) {
             const d = await rj.ignores.checkCommand(ip, { fid: g.id, time: g.time ?? undefined, matches: g.matches, fields: g.fields });
@@ -884,6 +887,11 @@ export class Daemon {
   get version(): string {
     return packageVersion();
   }
+}
+
+/** `2001:db8:1:2::7` with 64 -> `2001:db8:1:2::/64`. */
+function prefixOf(address: string, prefix: number): string {
+  return formatSubnet(parseSubnet(`${address}/${prefix}`)!);
 }
 
 /** The database key of a systemd jail's journal cursor. */

@@ -126,3 +126,22 @@ test('bantime.increment: an address banned before is banned longer, and its fail
   assert.equal(ban.bantime, 4);
   assert.match(fs.readFileSync(path.join(dir, 'f2b.log'), 'utf8'), /NOTICE  \[sshd\] Increase Ban 192\.0\.2\.90 \(2 # 4s -> \d{4}-\d\d-\d\d \d\d:\d\d:\d\d\)/);
 });
+
+test('banprefix6: IPv6 attackers are counted and banned by their /64; IPv4 and ignoreip as before', async (t) => {
+  const { dir, log, conf } = await start(t, 'maxretry = 3\nbanprefix6 = 64\nignoreip = 2001:db8:1:2::99\n');
+  fs.writeFileSync(log, '');
+  const d = await Daemon.start({ configDir: conf, dryRun: true, logtarget: path.join(dir, 'f2b.log'), db: ':memory:', socket: null, threads: 0 });
+  t.after(() => d.stop());
+  const jail = d.jails.get('sshd')!.jail;
+  // three addresses of one /64 (rotating), one of another /64, an ignored one inside the first
+  fs.appendFileSync(log, failed('2001:db8:1:2::1') + failed('2001:db8:1:2::99') + failed('2001:db8:1:2:aaaa::2') + failed('2001:db8:1:3::1') + failed('192.0.2.5'));
+  await waitFor(() => jail.status().totalFailed >= 4, 5000);
+  await d.drain();
+  assert.equal(jail.status().currentlyBanned, 0);
+  fs.appendFileSync(log, failed('2001:db8:1:2:ffff::3'));
+  assert.ok(await waitFor(() => jail.isBanned('2001:db8:1:2::/64'), 5000), fs.readFileSync(path.join(dir, 'f2b.log'), 'utf8'));
+  await d.drain();
+  assert.deepEqual(jail.status().bannedList, ['2001:db8:1:2::/64']);
+  assert.match(fs.readFileSync(path.join(dir, 'f2b.log'), 'utf8'), /\[sshd\] Ignore 2001:db8:1:2::99 by ip/);
+  assert.match(fs.readFileSync(path.join(dir, 'f2b.log'), 'utf8'), /would block 2001:db8:1:2::\/64 in sshd/);
+});

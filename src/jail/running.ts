@@ -15,6 +15,7 @@ import type { DnsCache } from '../net/dns';
 import { isSystemdBackend } from '../tailer';
 import { parseSystemdBackend, type JournalOptions } from '../tailer/journal';
 import type { FilterSpecMessage } from '../types';
+import { F2bError } from '../errors';
 import { CommandAction, type ActionTagSource } from '../action/command-action';
 import { IgnoreList } from './ignore';
 import { parseIncrement, type IncrementSettings } from './increment';
@@ -40,6 +41,8 @@ export interface JailParts {
   actionKey: string;
   /** what the journal reader was started with */
   journalKey: string;
+  /** `banprefix6 = N`: IPv6 failures count, and are banned, per /N prefix; null = per address */
+  banprefix6: number | null;
 }
 
 export interface PartsContext {
@@ -107,7 +110,19 @@ export function buildJailParts(def: JailDef, ctx: PartsContext): JailParts {
     fwNames,
     commands,
     journal,
+    banprefix6: prefixOption(def, 'banprefix6', 128),
     actionKey: JSON.stringify([defs, def.port, def.protocol, def.bantime]),
     journalKey: JSON.stringify([journal, def.filter.journalmatch ?? '']),
   };
+}
+
+/** A prefix length option (`banprefix6 = 64`): null when unset or the full width. */
+function prefixOption(def: JailDef, key: string, width: number): number | null {
+  const text = def.options[key]?.trim();
+  if (!text) return null;
+  const n = /^\d+$/.test(text) ? Number(text) : NaN;
+  if (!(n >= 1 && n <= width)) {
+    throw new F2bError('CONFIG_VALUE', `${key} = ${text}: expected a prefix length from 1 to ${width} (e.g. 64: ban the attacker's /64)`, { jail: def.name, file: def.source.file, line: def.source.line });
+  }
+  return n === width ? null : n;
 }
