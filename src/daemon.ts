@@ -19,7 +19,7 @@ import { ControlServer } from './control/server';
 import { Transmitter } from './control/transmitter';
 import { F2bError } from './errors';
 import type { FoundFailure } from './filter/filter';
-import { createFirewall, NftablesBackend } from './firewall';
+import { createFirewall, firewallAvailable, FirewallRouter, type BackendKind } from './firewall';
 import type { FirewallBackend, FirewallJailSpec } from './firewall/backend';
 import { FirewallBatcher } from './firewall/batcher';
 import { JailActions } from './action/jail-actions';
@@ -171,11 +171,12 @@ export class Daemon {
 
     this.backend = this.opts.dryRun
       ? createFirewall('dry-run', { log: (m: string) => this.log.child('fail2ban.actions').info(`[dry-run] ${m}`) })
-      : createFirewall('nftables', { table: opts.table });
+      : new FirewallRouter((kind) => createFirewall(kind, { table: opts.table }));
     const specs = ready.flatMap((p) => (p.fw ? [p.fw] : []));
-    if (specs.length && !opts.dryRun) await NftablesBackend.available();
-    await this.backend.init(specs);
+    // the key is taken before checkFirewall may move ipset jails to nftables, as syncFirewall does
     this.fwKey = JSON.stringify(specs);
+    await this.checkFirewall(specs);
+    await this.backend.init(specs);
     const actionsLog = this.log.child('fail2ban.actions');
     this.batcher = new FirewallBatcher(this.backend, { log: (m) => actionsLog.error(m) });
 
@@ -363,6 +364,11 @@ export class Daemon {
    * memory.
    */
   commit<T>(fn: () => T): T | undefined {
+    // the log lines of a transaction and of its actions go out in one write
+    return this.sink ? this.sink.corked(() => this.commitNow(fn)) : this.commitNow(fn);
+  }
+
+  private commitNow<T>(fn: () => T): T | undefined {
     const outer = this.deferred === null;
     if (outer) this.deferred = [];
     try {
@@ -803,6 +809,43 @@ export class Daemon {
     this.log.info(`Jail '${def.name}' reloaded`);
   }
 
+  /** which backends run here (checked once each): true, or the error that says what to install */
+  private readonly fwChecked = new Map<BackendKind, true | Error>();
+
+  private async fwCheck(kind: BackendKind): Promise<true | Error> {
+    let r = this.fwChecked.get(kind);
+    if (r === undefined) {
+      try {
+        await firewallAvailable(kind);
+        r = true;
+      } catch (e) {
+        r = e as Error;
+      }
+      this.fwChecked.set(kind, r);
+    }
+    return r;
+  }
+
+  /**
+   * Every backend the jails need must run here (an F2bError saying what to install, else). The
+   * ipset actions fall back to nftables sets when ipset or iptables is missing and nft is not:
+   * the same ports and blocktype, logged once.
+   */
+  private async checkFirewall(specs: FirewallJailSpec[]): Promise<void> {
+    if (this.opts.dryRun) return;
+    for (const spec of specs) {
+      const kind = spec.backend ?? 'nftables';
+      const ok = await this.fwCheck(kind);
+      if (ok === true) continue;
+      if (kind === 'ipset' && (await this.fwCheck('nftables')) === true) {
+        this.log.child('fail2ban.actions').notice(`[${spec.jail}] ${ok.message.split('\n')[0]}: its bans go to nftables sets instead (same ports and blocktype)`);
+        spec.backend = 'nftables';
+        continue;
+      }
+      throw ok;
+    }
+  }
+
   /**
    * Before jails change (reload): when the firewall entries differ from those it was set up
    * with, it is set up again (which empties it) and every running jail that keeps an entry has
@@ -814,7 +857,7 @@ export class Daemon {
     const key = JSON.stringify(specs);
     if (key === this.fwKey) return;
     await this.batcher.flushNow();
-    if (specs.length && !this.opts.dryRun) await NftablesBackend.available();
+    await this.checkFirewall(specs);
     await this.backend.init(specs);
     this.fwKey = key;
     this.log.child('fail2ban.actions').info(`Firewall set up again for ${specs.length} jail${specs.length === 1 ? '' : 's'}`);
@@ -866,7 +909,8 @@ export class Daemon {
     if (this.store) this.commit(() => this.saveTickets(this.jails.values()));
     for (const rj of [...this.jails.values()].reverse()) {
       try {
-        await rj.actions.stop(rj.jail.takeBans());
+        const bans = this.sink ? this.sink.corked(() => rj.jail.takeBans()) : rj.jail.takeBans();
+        await rj.actions.stop(bans);
       } catch (e) {
         this.log.error(`[${rj.def.name}] stopping the actions failed: ${(e as Error).message}`);
       }

@@ -199,3 +199,38 @@ test('without nftables, run says so and how to install it; --dry-run still bans'
   assert.match(daemon.output(), /dry-run.*203\.0\.113\.40/);
   assert.equal(await stopDaemon(daemon), 0);
 });
+
+test('banaction = iptables-ipset-proto4: the daemon bans through ipset + iptables; the attacker is dropped, the bystander is not', async (t) => {
+  if (!(await skipUnlessNetns(t))) return;
+  const probe = await createNetns('f2bq');
+  const tools = await probe.exec(['sh', '-c', 'ipset --version && iptables --version']);
+  await probe.destroy();
+  if (tools.code !== 0) return t.skip('ipset or iptables is not installed (apt-get install ipset iptables)');
+  const pair = await createLinkedPair('f2bi');
+  t.after(() => pair.destroy());
+  const dir = tmpDir(t);
+  const log = path.join(dir, 'auth.log');
+  fs.writeFileSync(log, '');
+  fs.cpSync(path.join(ROOT, 'filters'), path.join(dir, 'conf'), { recursive: true });
+  fs.writeFileSync(
+    path.join(dir, 'conf/jail.local'),
+    `[sshd]\nenabled = true\nport = ${PORT}\nlogpath = ${log}\nmaxretry = 2\nbanaction = iptables-ipset-proto4\n`,
+  );
+  await startTcpServer(pair.srv, PORT);
+  const { attacker, bystander, srv } = pair.addr;
+  const daemon = startDaemon(pair.srv, ['--config', path.join(dir, 'conf'), '--logtarget', 'STDOUT']);
+  t.after(() => stopDaemon(daemon));
+  assert.ok(await waitFor(() => daemon.output().includes('Server ready'), 20_000), daemon.output());
+  for (let i = 0; i < 2; i++) fs.appendFileSync(log, syslog(`Failed password for root from ${attacker} port ${40000 + i} ssh2`, { pid: 11 + i }));
+  const inSet = async (ip: string) => {
+    const r = await pair.srv.exec(['ipset', 'test', 'f2b-fast-sshd-ip4', ip]);
+    return r.code === 0;
+  };
+  assert.ok(await waitFor(() => inSet(attacker), 10_000), `attacker not in the ipset:\n${daemon.output()}`);
+  assert.equal(await inSet(bystander), false);
+  assert.notEqual(await tryConnect(pair.cli, { host: srv, port: PORT, localAddress: attacker }), 'connected');
+  assert.equal(await tryConnect(pair.cli, { host: srv, port: PORT, localAddress: bystander }), 'connected');
+  assert.equal(await stopDaemon(daemon), 0);
+  const left = await pair.srv.exec(['ipset', 'list', '-n']);
+  assert.doesNotMatch(left.stdout, /f2b-fast/, 'the sets are removed on shutdown');
+});

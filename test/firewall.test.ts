@@ -19,6 +19,7 @@ import {
   type FirewallBackend,
   type FirewallJailSpec,
 } from '../src/firewall';
+import type { BackendKind } from '../src/firewall/backend';
 import { compileJail, type ServiceTable } from '../src/firewall/jailspec';
 import { createLinkedPair, netnsAvailable, startTcpServer, tryConnect, type LinkedPair } from './helpers/netns';
 
@@ -661,16 +662,16 @@ describe('dry-run backend', () => {
 });
 
 describe('banaction names', () => {
-  test('stock firewall actions map to nftables, others to null', () => {
-    const table: [string, 'nftables' | null][] = [
+  test('stock firewall actions map to their batched backend (nftables, ipset, pf), others to null', () => {
+    const table: [string, BackendKind | null][] = [
       ['iptables', 'nftables'],
       ['iptables-multiport', 'nftables'],
       ['iptables-allports', 'nftables'],
       ['iptables-new', 'nftables'],
-      ['iptables-ipset', 'nftables'],
-      ['iptables-ipset-proto4', 'nftables'],
-      ['iptables-ipset-proto6', 'nftables'],
-      ['iptables-ipset-proto6-allports', 'nftables'],
+      ['iptables-ipset', 'ipset'],
+      ['iptables-ipset-proto4', 'ipset'],
+      ['iptables-ipset-proto6', 'ipset'],
+      ['iptables-ipset-proto6-allports', 'ipset'],
       ['nftables', 'nftables'],
       ['nftables-multiport', 'nftables'],
       ['nftables-allports', 'nftables'],
@@ -680,7 +681,7 @@ describe('banaction names', () => {
       ['firewallcmd-ipset', null],
       ['shorewall', null],
       ['ufw', null],
-      ['pf', null],
+      ['pf', 'pf'],
       ['sendmail-whois', null],
       ['', null],
     ];
@@ -690,14 +691,17 @@ describe('banaction names', () => {
   test('jail spec: the jail port/protocol, allports from the name or type=allports, action options win', () => {
     const jail = { port: 'ssh', protocol: 'tcp' };
     assert.deepEqual(jailSpecForBanaction('sshd', 'iptables-multiport', jail), {
-      jail: 'sshd', port: 'ssh', protocol: 'tcp', allports: false, blocktype: undefined,
+      jail: 'sshd', port: 'ssh', protocol: 'tcp', allports: false, blocktype: undefined, backend: 'nftables',
     });
     assert.equal(jailSpecForBanaction('r', 'iptables-allports', jail)?.allports, true);
     assert.equal(jailSpecForBanaction('r', 'iptables-ipset-proto6-allports', jail)?.allports, true);
     assert.equal(jailSpecForBanaction('r', 'nftables[type=allports]', jail)?.allports, true);
     assert.deepEqual(jailSpecForBanaction('w', 'nftables-multiport[port="http,https", protocol=tcp, blocktype=drop]', jail), {
-      jail: 'w', port: 'http,https', protocol: 'tcp', allports: false, blocktype: 'drop',
+      jail: 'w', port: 'http,https', protocol: 'tcp', allports: false, blocktype: 'drop', backend: 'nftables',
     });
+    assert.equal(jailSpecForBanaction('p', 'pf[actiontype=<allports>]', jail)?.allports, true);
+    assert.equal(jailSpecForBanaction('p', 'pf', jail)?.backend, 'pf');
+    assert.equal(jailSpecForBanaction('i', 'iptables-ipset-proto6', jail)?.backend, 'ipset');
     assert.equal(jailSpecForBanaction('x', 'ufw', jail), null);
   });
 });

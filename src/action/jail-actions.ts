@@ -36,9 +36,10 @@ export class JailActions {
   }
 
   ban(ban: Ban): void {
+    this.firewall?.batcher.block({ jail: this.jail, ip: ban.ip, timeout: this.timeout(ban) });
+    if (!this.commands.length) return;
     const ticket = ticketOf(ban);
     this.tickets.set(ban.ip, ticket);
-    this.firewall?.batcher.block({ jail: this.jail, ip: ban.ip, timeout: this.timeout(ban) });
     for (const c of this.commands) this.track(c.ban(ticket), `ban ${ban.ip}`);
   }
 
@@ -49,15 +50,15 @@ export class JailActions {
    * here (bantime.increment is computed before the ban).
    */
   extend(ban: Ban): void {
-    const ticket = ticketOf(ban);
-    this.tickets.set(ban.ip, ticket);
+    if (this.commands.length) this.tickets.set(ban.ip, ticketOf(ban));
     this.firewall?.batcher.block({ jail: this.jail, ip: ban.ip, timeout: this.timeout(ban) });
   }
 
   unban(ban: Ban): void {
+    this.firewall?.batcher.release({ jail: this.jail, ip: ban.ip, timeout: null });
+    if (!this.commands.length) return;
     const ticket = this.tickets.get(ban.ip) ?? ticketOf(ban);
     this.tickets.delete(ban.ip);
-    this.firewall?.batcher.release({ jail: this.jail, ip: ban.ip, timeout: null });
     for (const c of this.commands) this.track(c.unban(ticket), `unban ${ban.ip}`);
   }
 

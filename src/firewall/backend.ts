@@ -14,7 +14,12 @@ export interface FirewallJailSpec {
   allports: boolean;
   /** 'reject' (default, like fail2ban's nftables action), 'drop', ... */
   blocktype?: string;
+  /** which batched backend holds the jail's entries (default nftables) */
+  backend?: BackendKind;
 }
+
+/** The batched backends: nftables sets, ipset sets with iptables rules, pf tables. */
+export type BackendKind = 'nftables' | 'ipset' | 'pf';
 
 export interface FirewallBackend {
   readonly name: string;

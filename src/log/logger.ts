@@ -105,6 +105,9 @@ export interface LogTarget {
   /** a file: open the path again (after logrotate); the others: send what is held back */
   reopen(): Error | null;
   close(): void;
+  /** hold lines back until uncork(), to write them together (targets that can) */
+  cork?(): void;
+  uncork?(): Error | null;
 }
 
 /** The default line: fail2ban's format with or without the time and the padding. */
@@ -173,10 +176,17 @@ export function compileLogFormat(format: string): LogFormatter {
   return (r) => parts.map((p) => (typeof p === 'string' ? p : p(r))).join('');
 }
 
-/** A file target: appended to, created 0600 (what fail2ban's umask 077 gives). */
+/**
+ * A file target: appended to, created 0600 (what fail2ban's umask 077 gives). Each line is
+ * written when logged, except while the sink is corked (LogSink.cork: the daemon's transactions,
+ * which may log 10,000 bans or restore 100,000): then the lines wait and go out in one write.
+ */
 class FileTarget implements LogTarget {
   readonly kind = 'FILE';
   private fd: number;
+  private corked = false;
+  private pending: string[] = [];
+  private pendingChars = 0;
 
   constructor(
     private readonly path: string,
@@ -194,10 +204,33 @@ class FileTarget implements LogTarget {
   }
 
   write(rec: LogRecord): Error | null {
-    return writeAll(this.fd, Buffer.from(`${this.format(rec)}\n`, 'utf8'));
+    const line = `${this.format(rec)}\n`;
+    if (!this.corked) return writeAll(this.fd, Buffer.from(line, 'utf8'));
+    this.pending.push(line);
+    this.pendingChars += line.length;
+    return this.pendingChars >= 256 * 1024 ? this.flush() : null;
+  }
+
+  cork(): void {
+    this.corked = true;
+  }
+
+  /** Write the lines held back, and write each line when logged again. */
+  uncork(): Error | null {
+    this.corked = false;
+    return this.flush();
+  }
+
+  private flush(): Error | null {
+    if (!this.pending.length || this.fd < 0) return null;
+    const text = this.pending.join('');
+    this.pending = [];
+    this.pendingChars = 0;
+    return writeAll(this.fd, Buffer.from(text, 'utf8'));
   }
 
   reopen(): Error | null {
+    const held = this.flush();
     let fd: number;
     try {
       fd = fs.openSync(this.path, 'a', 0o600);
@@ -207,10 +240,11 @@ class FileTarget implements LogTarget {
     const old = this.fd;
     this.fd = fd;
     closeQuietly(old);
-    return null;
+    return held;
   }
 
   close(): void {
+    this.flush();
     closeQuietly(this.fd);
     this.fd = -1;
   }
@@ -465,6 +499,7 @@ export class LogSink {
     const old = this.current;
     const failure = this.failure;
     this.current = opened.target;
+    if (this.corkDepth) this.current.cork?.();
     this.spec = spec.trim();
     this.failure = undefined;
     old.close();
@@ -536,6 +571,25 @@ export class LogSink {
     this.report(`the log works again at ${this.current.describe} (${lost} lines lost)`);
     this.write('fail2ban.server', 'WARNING', `${lost} log lines were lost (${reason})`);
   }
+
+  /**
+   * Run fn with the target corked: a file target writes the lines fn logs in one go at the end
+   * (the daemon's transactions: a burst's thousands of Found/Ban lines, a restart's Restore Ban
+   * lines). Nested calls cork once.
+   */
+  corked<T>(fn: () => T): T {
+    if (this.corkDepth++ === 0) this.current.cork?.();
+    try {
+      return fn();
+    } finally {
+      if (--this.corkDepth === 0) {
+        const err = this.current.uncork?.();
+        if (err) this.failed(err);
+      }
+    }
+  }
+
+  private corkDepth = 0;
 
   /** `flushlogs` / SIGUSR1: a file target is opened again (logrotate moved it away); the
    *  others send what they hold. Returns what fail2ban's flushlogs answers. */

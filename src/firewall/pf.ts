@@ -1,0 +1,320 @@
+// pf backend (OpenBSD, FreeBSD, macOS): one anchor of our own holding, per jail, a table of banned
+// addresses and one block rule; a tick of bans and unbans is at most one `pfctl -T delete` and
+// one `pfctl -T add` per jail touched, with the addresses on stdin.
+//
+// The operator hooks the anchor into the main ruleset once, in the filter rules of /etc/pf.conf
+// and before any `pass ... quick` rule for the jails' ports (fail2ban's pf action asks the same
+// for its `anchor "f2b/*"`), then reloads it with `pfctl -f /etc/pf.conf` (and enables pf with
+// `pfctl -e` if it is off). Without that line our rules load but pf never evaluates them:
+//
+//     anchor "f2b-fast"
+//
+// Layout, loaded by init() as ONE `pfctl -a f2b-fast -f -` (one transaction):
+//
+//     table <f2b-fast-sshd> { }
+//     table <f2b-fast-web> { }
+//     block in quick proto tcp from <f2b-fast-sshd> to any port 22
+//     block drop in quick proto { tcp, udp } from <f2b-fast-web> to any port { 80, 443 }
+//
+// One anchor for every jail, not fail2ban's anchor per jail (`f2b/<jail>`): loading an anchor
+// replaces its whole ruleset atomically, so init replaces all an earlier run left behind in one
+// command, jails since removed included (their tables are not `persist`, so pf drops them with
+// their last rule), and close() is one `-F all`. With an anchor per jail, init would have to list
+// the anchors (`-s Anchors`, whose output differs between the BSDs) to find stale ones and flush
+// them one by one. The `{ }` empties a table that survived from an earlier run: a table
+// definition without an address list leaves the kernel's entries in place.
+//
+// pf tables hold IPv4 and IPv6 addresses and subnets side by side, so one table per jail does
+// what four nft sets do, and an address inside a banned subnet is simply a second entry.
+//
+// pf tables have no per-entry timeout: a ban lasts until the daemon's own unban releases it, and
+// FirewallChanges timeouts are ignored here. (`pfctl -T expire N` removes every entry whose
+// counters were cleared N seconds ago, one age for the whole table: no use for bans of their
+// own lengths.) Bans therefore do not expire while the daemon is down; init() empties the tables.
+//
+// pf is stateful and matches states before rules: a ban stops new connections, while one already
+// established before it keeps its state, as with fail2ban's pf action (killing states takes
+// one `pfctl -k host` per address).
+
+import { createHash } from 'node:crypto';
+import { F2bError } from '../errors';
+import type { FirewallChanges, FirewallEntry } from '../types';
+import type { FirewallBackend, FirewallJailSpec } from './backend';
+import { parseBanTarget } from './address';
+import { compileJail, loadServices, type CompiledJail, type ServiceTable } from './jailspec';
+import { spawnRunner, type CommandResult, type CommandRunner } from './command';
+
+export interface PfOptions {
+  /** the anchor of our tables and rules, 'name' or 'parent/name'; default 'f2b-fast' */
+  anchor?: string;
+  /** table names are this plus the jail; default 'f2b-fast-' (table <f2b-fast-sshd>) */
+  tablePrefix?: string;
+  /** command prefix, e.g. ['doas'] */
+  exec?: readonly string[];
+  /** the pfctl program; default 'pfctl' (found in PATH) */
+  pfctl?: string;
+  /** how commands are run; default spawnRunner(timeoutMs) */
+  run?: CommandRunner;
+  /** time limit of one pfctl command; default 60 s (fail2ban's action timeout) */
+  timeoutMs?: number;
+  /** service names for ports: a table, or the path of a services file; default /etc/services */
+  services?: ServiceTable | string;
+}
+
+/** PF_TABLE_NAME_SIZE is 32 with the terminating NUL. */
+export const PF_TABLE_NAME_MAX = 31;
+
+const UNAVAILABLE = 'pf (pfctl) is not available: it needs a BSD or macOS kernel with pf, and root; or run with --dry-run';
+
+/** One anchor path component: PF_ANCHOR_NAME_SIZE is 64; pfctl refuses to modify names starting with '_'. */
+const ANCHOR_PART = /^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/;
+
+/** Protocols pf matches ports of (sctp on FreeBSD only; pfctl itself reports it elsewhere). */
+const PF_PORT_PROTOCOLS = ['tcp', 'udp', 'sctp'];
+
+/** pf's own words for a blocktype, as jail.local files written for fail2ban's pf action may carry. */
+const PF_BLOCKTYPE_WORDS = new Map([
+  ['return-rst', 'reject with tcp reset'],
+  ['return-icmp', 'reject'],
+  ['return-icmp6', 'reject'],
+]);
+
+/** nft's icmpx reject types as pf `return-icmp (icmp code, icmp6 code)` */
+const ICMPX = new Map([
+  ['port-unreachable', 'port-unr, port-unr'],
+  ['admin-prohibited', 'filter-prohib, admin-unr'],
+  ['host-unreachable', 'host-unr, addr-unr'],
+  ['no-route', 'net-unr, noroute-unr'],
+]);
+
+/**
+ * The table name of a jail. Jail names are config section names and may hold anything, and a pf
+ * table name holds at most 31 characters. Safe names that fit are kept; others become their safe
+ * characters, cut to fit, plus a hash of the original, so two jails never share a table.
+ */
+export function pfTableName(jail: string, prefix = 'f2b-fast-'): string {
+  const room = PF_TABLE_NAME_MAX - prefix.length;
+  if (/^[A-Za-z0-9_-]+$/.test(jail) && jail.length <= room) return prefix + jail;
+  const hash = createHash('sha256').update(jail).digest('hex').slice(0, 8);
+  return `${prefix}${jail.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, room - 9)}-${hash}`;
+}
+
+interface PfJail {
+  compiled: CompiledJail;
+  table: string;
+}
+
+export class PfBackend implements FirewallBackend {
+  readonly name = 'pf';
+  readonly anchor: string;
+  readonly tablePrefix: string;
+  private readonly argv: readonly string[];
+  private readonly run: CommandRunner;
+  private readonly servicesOpt: ServiceTable | string | undefined;
+  private jails = new Map<string, PfJail>();
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(opts: PfOptions = {}) {
+    this.anchor = opts.anchor ?? 'f2b-fast';
+    // never empty: `pfctl -F all` without an anchor would flush the whole firewall, states included
+    if (!this.anchor.split('/').every((part) => ANCHOR_PART.test(part))) {
+      throw new F2bError(
+        'CONFIG_VALUE',
+        `pf anchor '${this.anchor}' must be names of letters, digits, '_' or '-' (not starting with '_'), separated by '/'`,
+      );
+    }
+    this.tablePrefix = opts.tablePrefix ?? 'f2b-fast-';
+    if (!/^(?:[A-Za-z0-9][A-Za-z0-9_-]{0,19})?$/.test(this.tablePrefix)) {
+      throw new F2bError('CONFIG_VALUE', `pf table prefix '${this.tablePrefix}' must be at most 20 letters, digits, '_' or '-'`);
+    }
+    this.argv = [...(opts.exec ?? []), opts.pfctl ?? 'pfctl'];
+    this.run = opts.run ?? spawnRunner(opts.timeoutMs);
+    this.servicesOpt = opts.services;
+  }
+
+  /**
+   * Resolves to pf's status line ('Status: Enabled for 0 days 01:02:03  Debug: Urgent'; worth a
+   * warning when it says Disabled); throws FIREWALL_UNAVAILABLE when pfctl cannot run or read
+   * /dev/pf.
+   */
+  static async available(opts: Pick<PfOptions, 'exec' | 'pfctl' | 'run' | 'timeoutMs'> = {}): Promise<string> {
+    const run = opts.run ?? spawnRunner(opts.timeoutMs ?? 10_000);
+    let r: CommandResult;
+    try {
+      r = await run([...(opts.exec ?? []), opts.pfctl ?? 'pfctl', '-s', 'info'], '');
+    } catch (e) {
+      throw new F2bError('FIREWALL_UNAVAILABLE', `${UNAVAILABLE} (${(e as Error).message})`);
+    }
+    if (r.code !== 0) throw new F2bError('FIREWALL_UNAVAILABLE', `${UNAVAILABLE} (${firstLines(r)})`);
+    return r.stdout.trim().split('\n')[0].trim();
+  }
+
+  init(specs: FirewallJailSpec[]): Promise<void> {
+    return this.serial(async () => {
+      const services = typeof this.servicesOpt === 'object' ? this.servicesOpt : loadServices(this.servicesOpt);
+      const jails = new Map<string, PfJail>();
+      const tables = new Map<string, string>();
+      const rules: string[] = [];
+      for (const spec of specs) {
+        if (jails.has(spec.jail)) throw new F2bError('CONFIG_VALUE', 'jail given twice', { jail: spec.jail });
+        const table = pfTableName(spec.jail, this.tablePrefix);
+        const other = tables.get(table);
+        if (other !== undefined) throw new F2bError('CONFIG_VALUE', `pf table names collide with jail '${other}'`, { jail: spec.jail });
+        tables.set(table, spec.jail);
+        const bad = (msg: string) => new F2bError('CONFIG_VALUE', msg, { jail: spec.jail });
+        const blocktype = spec.blocktype?.trim().toLowerCase();
+        const compiled = compileJail({ ...spec, blocktype: PF_BLOCKTYPE_WORDS.get(blocktype ?? '') ?? spec.blocktype }, services);
+        const noPorts = compiled.ports && compiled.protocols?.find((p) => !PF_PORT_PROTOCOLS.includes(p));
+        if (noPorts) throw bad(`pf matches no ports of protocol '${noPorts}' (use ${PF_PORT_PROTOCOLS.join(', ')}, or an allports action)`);
+        jails.set(spec.jail, { compiled, table });
+        rules.push(ruleText(compiled, table, blockSpec(blocktype, compiled.blocktype, bad)));
+      }
+      const script = [...[...jails.values()].map((j) => `table <${j.table}> { }`), ...rules];
+      this.jails = new Map();
+      await this.pfctlOrThrow(['-a', this.anchor, '-f', '-'], script, `cannot load the pf rules into anchor '${this.anchor}'`);
+      this.jails = jails;
+    });
+  }
+
+  update(changes: FirewallChanges): Promise<void> {
+    return this.serial(() => this.apply(changes));
+  }
+
+  flush(jail?: string): Promise<void> {
+    return this.serial(async () => {
+      const one = jail === undefined ? undefined : this.jails.get(jail);
+      if (jail !== undefined && !one) throw new F2bError('FIREWALL_COMMAND', 'flush of a jail that has no pf table', { jail });
+      const failed: string[] = [];
+      for (const j of one ? [one] : this.jails.values()) {
+        const r = await this.pfctl(['-a', this.anchor, '-t', j.table, '-T', 'flush'], '');
+        if (r.code !== 0) failed.push(`${j.compiled.jail}: pfctl exited with ${r.code}: ${firstLines(r)}`);
+      }
+      if (failed.length) throw new F2bError('FIREWALL_COMMAND', `cannot flush: ${summary(failed)}`);
+    });
+  }
+
+  close(): Promise<void> {
+    return this.serial(async () => {
+      this.jails = new Map();
+      // in an anchor, `-F all` flushes that anchor's rules and tables only (states and the rest
+      // are flushed only without -a; the constructor makes sure the anchor is never empty)
+      await this.pfctlOrThrow(['-a', this.anchor, '-F', 'all'], [], `cannot remove the pf anchor '${this.anchor}'`);
+    });
+  }
+
+  private async apply(changes: FirewallChanges): Promise<void> {
+    const rejected: string[] = [];
+    let notApplied = 0;
+    const ops = new Map<string, { jail: PfJail; addr: string; block: boolean }>();
+    const reject = (msg: string) => {
+      notApplied++;
+      rejected.push(msg);
+    };
+    const take = (e: FirewallEntry, block: boolean) => {
+      const jail = this.jails.get(e.jail);
+      const addr = parseBanTarget(String(e.ip));
+      if (!jail) return reject(`${e.jail} ${e.ip}: jail has no pf table`);
+      if (!addr) return reject(`${e.jail} ${JSON.stringify(e.ip)}: not an IPv4/IPv6 address or subnet`);
+      const key = `${e.jail}\0${addr.text}`;
+      ops.delete(key); // the last change of an address wins
+      ops.set(key, { jail, addr: addr.text, block });
+    };
+    for (const e of changes.release) take(e, false);
+    for (const e of changes.block) take(e, true);
+    const total = changes.release.length + changes.block.length;
+
+    const byJail = new Map<PfJail, { delete: string[]; add: string[] }>();
+    for (const op of ops.values()) {
+      let lists = byJail.get(op.jail);
+      if (!lists) byJail.set(op.jail, (lists = { delete: [], add: [] }));
+      lists[op.block ? 'add' : 'delete'].push(op.addr);
+    }
+    // jails in init order, releases before blocks: the same commands for the same changes.
+    // add and delete are idempotent in pf (an address already there, or already gone, is
+    // counted and skipped), so no command fails for the state the kernel is in
+    for (const j of this.jails.values()) {
+      const lists = byJail.get(j);
+      if (!lists) continue;
+      for (const verb of ['delete', 'add'] as const) {
+        const addrs = lists[verb];
+        if (!addrs.length) continue;
+        const r = await this.pfctl(['-a', this.anchor, '-t', j.table, '-T', verb, '-f', '-'], addrs.join('\n') + '\n');
+        if (r.code === 0) continue;
+        notApplied += addrs.length;
+        const shown = addrs.slice(0, 3).join(', ') + (addrs.length > 3 ? ', ...' : '');
+        rejected.push(`${j.compiled.jail}: ${verb} of ${addrs.length} (${shown}): pfctl exited with ${r.code}: ${firstLines(r)}`);
+      }
+    }
+
+    if (rejected.length) {
+      throw new F2bError(
+        'FIREWALL_COMMAND',
+        `${notApplied} of ${total} firewall changes were not applied (the others were): ${summary(rejected)}`,
+      );
+    }
+  }
+
+  private async pfctl(args: readonly string[], input: string): Promise<CommandResult> {
+    try {
+      // -q: only errors on stderr (no "1/1 addresses added.", no ALTQ notices)
+      return await this.run([...this.argv, '-q', ...args], input);
+    } catch (e) {
+      if (e instanceof F2bError && e.code === 'FIREWALL_UNAVAILABLE') throw new F2bError('FIREWALL_UNAVAILABLE', `${UNAVAILABLE} (${e.message})`);
+      throw e;
+    }
+  }
+
+  private async pfctlOrThrow(args: readonly string[], lines: string[], what: string): Promise<void> {
+    const r = await this.pfctl(args, lines.length ? lines.join('\n') + '\n' : '');
+    if (r.code !== 0) throw new F2bError('FIREWALL_COMMAND', `${what}: pfctl exited with ${r.code}: ${firstLines(r)}`);
+  }
+
+  /** One pfctl command at a time: flush or close may come while an update runs. */
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(fn, fn);
+    this.queue = next.catch(() => {});
+    return next;
+  }
+}
+
+/**
+ * What follows `block` in a jail's rule. No blocktype configured: plain `block`, as fail2ban's
+ * pf action (`block quick`), so pf.conf's `set block-policy` decides (drop unless set otherwise).
+ */
+function blockSpec(configured: string | undefined, blocktype: string, bad: (msg: string) => Error): string {
+  if (!configured) return '';
+  switch (blocktype) {
+    case 'reject':
+    case 'return': // pf's word: `block return`
+      return 'return'; // TCP RST, ICMP/ICMP6 port unreachable for the rest
+    case 'drop':
+      return 'drop';
+    case 'reject with tcp reset':
+      return 'return-rst';
+  }
+  const codes = ICMPX.get(blocktype.replace(/^reject with icmpx type /, ''));
+  if (codes) return `return-icmp (${codes})`;
+  throw bad(`blocktype '${configured}' does not block; pf takes reject (or return), drop, 'reject with tcp reset' (or return-rst)`);
+}
+
+/** 'block return in quick proto tcp from <t> to any port { 22, 80 }' */
+function ruleText(j: CompiledJail, table: string, block: string): string {
+  const list = (items: string[]) => (items.length === 1 ? items[0] : `{ ${items.join(', ')} }`);
+  // `in` only: every packet from a banned address enters through some interface (forwarded
+  // ones too); matching the outbound copies as well would only cost a second evaluation
+  let rule = `block${block ? ` ${block}` : ''} in quick`;
+  if (j.protocols) rule += ` proto ${list(j.protocols)}`;
+  rule += ` from <${table}> to any`;
+  // pf's 'a:b' is an inclusive range, as in fail2ban's port values
+  if (j.ports) rule += ` port ${list(j.ports.map((r) => (r.from === r.to ? `${r.from}` : `${r.from}:${r.to}`)))}`;
+  return rule;
+}
+
+function firstLines(r: CommandResult): string {
+  const text = (r.stderr || r.stdout).trim().split('\n').slice(0, 6).join(' | ');
+  return text || `exit code ${r.code}`;
+}
+
+function summary(items: string[]): string {
+  return items.slice(0, 10).join('; ') + (items.length > 10 ? `; and ${items.length - 10} more` : '');
+}
