@@ -321,9 +321,14 @@ export class Daemon {
       for (const rec of this.store.currentBans(now, name)) {
         const bantime = restoreBanTime(rj.increment, rj.def.bantime, rec, now);
         if (bantime === undefined) continue;
-        const { matches, failures, ...fields } = rec.data;
-        const strings = Object.fromEntries(Object.entries(fields).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)]));
-        if (rj.jail.restore({ ip: rec.ip, time: rec.timeofban, bantime, bancount: rec.bancount, failures, matches, fields: strings })) restored++;
+        const { matches, failures } = rec.data;
+        const fields: Record<string, string> = {};
+        for (const k in rec.data) {
+          if (k === 'matches' || k === 'failures') continue;
+          const v = rec.data[k];
+          fields[k] = typeof v === 'string' ? v : JSON.stringify(v);
+        }
+        if (rj.jail.restore({ ip: rec.ip, time: rec.timeofban, bantime, bancount: rec.bancount, failures, matches, fields })) restored++;
       }
     });
     if (restored) this.log.child('fail2ban.actions').info(`[${name}] ${restored} ban${restored === 1 ? '' : 's'} restored from the state database`);

@@ -179,6 +179,7 @@ export class Jail {
       ...(known ? { known } : {}),
     };
     this.bans.set(ip, ban);
+    this.ends(end);
     this.totalBanned++;
     if (bancount > 1) {
       const until = end === Infinity ? 'permanent' : formatTime(end);
@@ -207,6 +208,7 @@ export class Jail {
     this.log.log(level, `[${this.name}] ${existing.ip} already banned`);
     if (end > existing.end) {
       existing.end = end;
+      this.ends(end);
       existing.bantime = end === Infinity ? -1 : end - existing.time;
       this.events.banned(this, existing, 'extended');
     }
@@ -227,6 +229,7 @@ export class Jail {
     }
     const ban: Ban = { ...b, end, restored: true };
     this.bans.set(b.ip, ban);
+    this.ends(end);
     this.totalBanned++;
     this.log.notice(`[${this.name}] Restore Ban ${b.ip}`);
     this.events.banned(this, ban, 'restored');
@@ -244,24 +247,35 @@ export class Jail {
     return true;
   }
 
-  /** Lift every ban whose end has passed. */
+  /** Lift every ban whose end has passed. Looks at the bans only once the earliest end may
+   *  have come: the daemon asks every second, and a jail may hold 100,000 bans. */
   expire(): number {
     const now = this.clock.now();
+    if (now < this.earliest) return 0;
     let n = 0;
+    let next = Infinity;
     for (const [ip, b] of this.bans) {
       if (now >= b.end) {
         this.unban(ip, 'expired');
         n++;
+      } else if (b.end < next) {
+        next = b.end;
       }
     }
+    this.earliest = next;
     return n;
   }
 
-  /** End of the earliest ban, or undefined when none expires. */
+  /** When the earliest ban may end (never later than it does), or undefined when none expires. */
   nextExpiry(): number | undefined {
-    let next = Infinity;
-    for (const b of this.bans.values()) next = Math.min(next, b.end);
-    return next === Infinity ? undefined : next;
+    return this.earliest === Infinity ? undefined : this.earliest;
+  }
+
+  /** A lower bound of every ban's end (exact after expire()). */
+  private earliest = Infinity;
+
+  private ends(end: number): void {
+    if (end < this.earliest) this.earliest = end;
   }
 
   /** Lift every ban: 'manual' (unban --all: gone from the database too) or 'stop'. */

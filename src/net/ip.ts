@@ -13,10 +13,13 @@ export interface Subnet {
 }
 
 function v4ToBig(addr: string): bigint {
-  let n = 0n;
-  for (const part of addr.split('.')) n = (n << 8n) | BigInt(Number(part));
-  return n;
+  let n = 0;
+  for (const part of addr.split('.')) n = n * 256 + Number(part);
+  return BigInt(n);
 }
+
+/** An IPv4 address already in canonical form (no leading zeros): its own normal form. */
+const CANONICAL_V4 = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
 
 function v6ToBig(addr: string): bigint {
   let text = addr;
@@ -60,7 +63,8 @@ function bigToV6(n: bigint): string {
 }
 
 function bigToV4(n: bigint): string {
-  return [24n, 16n, 8n, 0n].map((s) => Number((n >> s) & 0xffn)).join('.');
+  const v = Number(n);
+  return `${(v >>> 24) & 255}.${(v >>> 16) & 255}.${(v >>> 8) & 255}.${v & 255}`;
 }
 
 /** Strip brackets and an IPv4-mapped IPv6 prefix; undefined if the text is no address. */
@@ -83,6 +87,7 @@ const normalized = new Map<string, string | undefined>();
 const NORMALIZED_MAX = 10_000;
 
 export function normalizeAddress(text: string): string | undefined {
+  if (CANONICAL_V4.test(text)) return text;
   let out = normalized.get(text);
   if (out !== undefined || normalized.has(text)) return out;
   const a = parseAddress(text);

@@ -363,8 +363,8 @@ export class StateStore {
    */
   currentBans(now: number, jail?: string): BanRecord[] {
     return this.#guard(() => {
-      const rows = (jail === undefined ? this.#s.currentAll.all(now) : this.#s.currentJail.all(now, jail)) as BanRow[];
-      return rows.map(toBanRecord);
+      const rows = (jail === undefined ? this.#s.currentAll.all(now) : this.#s.currentJail.all(now, jail)) as [string, string, number, number, number, unknown][];
+      return rows.map(([jail, ip, timeofban, bantime, bancount, data]) => toBanRecord({ jail, ip, timeofban, bantime, bancount, data }));
     });
   }
 
@@ -604,8 +604,9 @@ function prepareStatements(db: Database.Database) {
     deleteBipsAll: p('DELETE FROM bips'),
     deleteBansJail: p('DELETE FROM bans WHERE jail = ?'),
     deleteBipsJail: p('DELETE FROM bips WHERE jail = ?'),
-    currentAll: p(`SELECT ${banCols} FROM bips WHERE ${running} ORDER BY jail, timeofban, ip`),
-    currentJail: p(`SELECT ${banCols} FROM bips WHERE ${running} AND jail = ? ORDER BY timeofban, ip`),
+    // rows as arrays: a restart reads 100,000 of them, and row objects cost twice the time
+    currentAll: p(`SELECT ${banCols} FROM bips WHERE ${running} ORDER BY jail, timeofban, ip`).raw(true),
+    currentJail: p(`SELECT ${banCols} FROM bips WHERE ${running} AND jail = ? ORDER BY timeofban, ip`).raw(true),
     historyOverall: p(
       'SELECT sum(bancount) AS bancount, max(timeofban) AS timeofban, sum(bantime) AS bantime FROM bips WHERE ip = ? AND timeofban > ?',
     ),
