@@ -76,12 +76,18 @@ const pad2 = (n: number) => String(n).padStart(2, '0');
 
 /** Local time as `YYYY-mm-dd HH:MM:SS,mmm`. */
 export function formatLogTime(ms: number): string {
+  // a burst logs thousands of lines in the same millisecond: format it once
+  if (ms === lastTime.ms) return lastTime.text;
   const d = new Date(ms);
-  return (
+  const text =
     `${d.getFullYear()}-${pad2(d.getMonth() + 1)}-${pad2(d.getDate())} ` +
-    `${pad2(d.getHours())}:${pad2(d.getMinutes())}:${pad2(d.getSeconds())},${String(d.getMilliseconds()).padStart(3, '0')}`
-  );
+    `${pad2(d.getHours())}:${pad2(d.getMinutes())}:${pad2(d.getSeconds())},${String(d.getMilliseconds()).padStart(3, '0')}`;
+  lastTime.ms = ms;
+  lastTime.text = text;
+  return text;
 }
+
+const lastTime = { ms: NaN, text: '' };
 
 /** One line to log, before formatting. */
 export interface LogRecord {
