@@ -198,6 +198,8 @@ export class Daemon {
 
     // every restored ban goes to the firewall in one batch: the jails restore synchronously
     for (const parts of ready) await this.startJail(parts);
+    // the workers compile the filters now, not when the first burst comes
+    await this.pool.warm(ready.map((p) => p.spec));
     this.syncFiles();
     for (const rj of this.jails.values()) if (rj.journal) this.startJournal(rj);
 
@@ -778,6 +780,7 @@ export class Daemon {
         started.push(await this.startJail(parts));
       }
     }
+    await this.pool?.warm(todo.map((p) => p.spec));
     this.syncFiles();
     for (const rj of started) if (rj.journal) this.startJournal(rj);
   }

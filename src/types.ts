@@ -52,6 +52,9 @@ export interface MatchTask {
   skip?: number[];
   /** reference "now" in epoch seconds, for year inference */
   now: number;
+  /** warm-up (MatcherPool.warm): compile the filters, then hold the thread this many ms so that
+   *  the other warm-up tasks reach the other threads; no lines */
+  warmMs?: number;
 }
 
 /** What a worker needs to build a filter: plain data, no functions. */

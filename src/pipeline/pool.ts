@@ -49,11 +49,26 @@ export class MatcherPool {
     if (threads > 0) {
       this.piscina = new Piscina({
         filename: path.join(__dirname, 'worker.js'),
-        minThreads: 1,
+        // every thread from the start, and kept: a burst must not wait for threads to start
+        minThreads: threads,
         maxThreads: threads,
         idleTimeout: 30_000,
       });
+      this.threads = threads;
     }
+  }
+
+  private threads = 0;
+
+  /**
+   * Compile `filters` in every worker before the first lines come (a burst would otherwise wait
+   * for each worker to compile them). Each warm-up task holds its thread a moment so that the
+   * next one goes to another thread.
+   */
+  async warm(filters: FilterSpecMessage[]): Promise<void> {
+    const remote = filters.filter((f) => f.maxlines <= 1);
+    if (!this.piscina || !remote.length) return;
+    await Promise.all(Array.from({ length: this.threads }, () => this.piscina!.run({ filters: remote, lines: [], now: 0, warmMs: 50 })));
   }
 
   /** Scan lines with each filter (only its `select`ed lines when given); one result per filter,

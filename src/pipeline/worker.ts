@@ -48,6 +48,11 @@ export function scanLines(
 }
 
 export default function match(task: MatchTask): MatchResult {
+  if (task.warmMs !== undefined) {
+    for (const f of task.filters) scannerFor(f);
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, task.warmMs);
+    return { scans: [] };
+  }
   const p = task.progress ? new Int32Array(task.progress) : null;
   const skip = new Set<number>();
   for (let i = 0; i + 1 < (task.skip?.length ?? 0); i += 2) skip.add(task.skip![i] * 0x1_0000_0000 + task.skip![i + 1]);
