@@ -180,6 +180,11 @@ export class Daemon {
     const actionsLog = this.log.child('fail2ban.actions');
     this.batcher = new FirewallBatcher(this.backend, { log: (m) => actionsLog.error(m) });
 
+    // Bans first: every restored ban goes to the firewall in one batch (the jails restore
+    // synchronously) before the matcher threads and the tailer start and compete for the CPU
+    for (const parts of ready) await this.startJail(parts);
+    await this.batcher.flushNow();
+
     const filterLog = this.log.child('fail2ban.filter');
     this.pool = new MatcherPool({
       threads: opts.threads,
@@ -189,17 +194,14 @@ export class Daemon {
         filterLog.warn(`[${jail}] a line ran ${ms} ms in the filter's regexes (budget ${opts.lineBudgetMs ?? DEFAULT_LINE_BUDGET_MS} ms) and was skipped: ${printable(line)}`);
       },
     });
+    // the workers compile the filters now, not when the first burst comes
+    await this.pool.warm(ready.map((p) => p.spec));
     const backends = new Set(ready.filter((p) => !p.journal).map((p) => mapBackend(p.def.backend)));
     this.tailer = new Tailer({
       backend: backends.has('poll') && !backends.has('inotify') ? 'poll' : 'auto',
       onBatch: (b) => this.onBatch(b),
       onEvent: (e) => this.onEvent(e),
     });
-
-    // every restored ban goes to the firewall in one batch: the jails restore synchronously
-    for (const parts of ready) await this.startJail(parts);
-    // the workers compile the filters now, not when the first burst comes
-    await this.pool.warm(ready.map((p) => p.spec));
     this.syncFiles();
     for (const rj of this.jails.values()) if (rj.journal) this.startJournal(rj);
 
