@@ -15,7 +15,7 @@ import * as fs from 'node:fs';
 import { systemClock, type Clock } from './clock';
 import { readConfigTree } from './config';
 import type { ConfigTree, JailDef } from './config/types';
-import { ControlServer } from './control/server';
+import { ControlServer, probeSocket } from './control/server';
 import { Transmitter } from './control/transmitter';
 import { F2bError } from './errors';
 import type { FoundFailure } from './filter/filter';
@@ -158,6 +158,12 @@ export class Daemon {
     this.dns = new DnsCache({ clock: this.clock, log: this.log.child('fail2ban.ipdns') });
     this.reportIssues(config);
 
+    // another daemon answering on the socket owns the firewall table too: stop before touching it
+    const socket = opts.socket === undefined ? config.server.socket : opts.socket;
+    if (socket !== null && (await probeSocket(socket)) === 'live') {
+      throw new F2bError('CONTROL', `a server is already listening on ${socket} (is f2b-fast or fail2ban running?)`);
+    }
+
     const db = resolveDbFile(config.server.dbfile, opts.db);
     if (db.note) srv.notice(db.note);
     this.dbFile = db.file;
@@ -205,7 +211,6 @@ export class Daemon {
     this.syncFiles();
     for (const rj of this.jails.values()) if (rj.journal) this.startJournal(rj);
 
-    const socket = opts.socket === undefined ? config.server.socket : opts.socket;
     if (socket !== null) {
       this.control = await ControlServer.listen(socket, new Transmitter(new DaemonTarget(this)), this.log.child('fail2ban.server'));
       srv.info(`Control socket ${socket} (mode 0600)`);

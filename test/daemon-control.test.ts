@@ -331,3 +331,17 @@ test('SIGUSR1 and flushlogs reopen the log file after logrotate moved it', async
   assert.ok(fs.existsSync(s.daemonLog));
   assert.doesNotMatch(fs.readFileSync(`${s.daemonLog}.1`, 'utf8'), /192\.0\.2\.70/);
 });
+
+test('a second daemon on the same socket refuses to start and leaves the first one alone', async (t) => {
+  const s = setup(t, (x) => `[sshd]\nlogpath = ${x.log}\nmaxretry = 1\n`);
+  await startDaemon(t, s);
+  assert.equal(client(s, 'set', 'sshd', 'banip', '192.0.2.77').out, '1\n');
+  const second = spawnSync(process.execPath, [BIN, 'run', '--config', s.conf, '--dry-run', '--db', path.join(s.dir, 'other.sqlite3'), '--socket', s.sock, '--logtarget', 'STDERR'], {
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
+  assert.equal(second.status, 255, second.stderr);
+  assert.match(second.stderr, /a server is already listening on .*f2b\.sock/);
+  assert.doesNotMatch(second.stderr, /dry-run: would set up/, 'the firewall is not touched');
+  assert.deepEqual(banned(s, 'sshd'), ['192.0.2.77']);
+});
