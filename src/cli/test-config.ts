@@ -18,6 +18,7 @@ import type { ConfigIssue, ConfigTree, JailDef } from '../config/types';
 import { F2bError } from '../errors';
 import { FilterScanner, filterSpecOf } from '../filter/filter';
 import { jailSpecForBanaction } from '../firewall';
+import { jailActionDefs } from '../jail/running';
 import type { FirewallJailSpec } from '../firewall/backend';
 import { checkLogTarget, parseLevel } from '../log/logger';
 import { mapBackend } from '../tailer';
@@ -202,30 +203,34 @@ function checkJail(def: JailDef, locate: Locator, problems: Problem[]): JailRepo
     }
   }
 
-  // the actions: the first one that maps to a firewall set bans, the others are ignored
-  // (Daemon.firewallSpec)
-  const actions = def.actions.length ? def.actions : [{ name: def.banaction, options: {} }];
+  // the actions, as src/jail/running.ts builds them: the stock firewall actions become the
+  // jail's entry in a batched backend (a second one with other ports is ignored), every other
+  // action.d action runs its commands, a Python action cannot run
+  const actions = jailActionDefs(def);
   const actionWhere = locate.jailOwn(def.name, 'action') ?? locate.jailOwn(def.name, 'banaction') ?? header;
-  let runs: FirewallJailSpec | null = null;
-  const unsupported: string[] = [];
+  let fw: FirewallJailSpec | null = null;
   for (const a of actions) {
     const label = formatFilterSpec(a.name, a.options);
     const spec = jailSpecForBanaction(def.name, a, { port: def.port, protocol: def.protocol });
-    if (spec && !runs) {
-      runs = spec;
+    if (spec) {
+      if (fw && JSON.stringify(fw) !== JSON.stringify(spec)) {
+        report.actions.push({ label, runs: 'ignored (the jail already has a firewall action with other ports)' });
+        warn(`a second firewall action '${a.name}' with other ports is ignored`, actionWhere);
+        continue;
+      }
+      if (fw) {
+        report.actions.push({ label, runs: 'the same firewall set' });
+        continue;
+      }
+      fw = spec;
       const ports = spec.allports ? 'all ports' : `port ${spec.port}`;
-      report.actions.push({ label, runs: `nftables set: ${ports}, ${spec.protocol}${spec.blocktype ? `, ${spec.blocktype}` : ''}` });
-    } else if (spec) {
-      report.actions.push({ label, runs: 'ignored (the jail already has its firewall set)' });
+      report.actions.push({ label, runs: `${spec.backend ?? 'nftables'} set: ${ports}, ${spec.protocol}${spec.blocktype ? `, ${spec.blocktype}` : ''}` });
+    } else if (a.properties) {
+      report.actions.push({ label, runs: `action.d commands (${a.file ?? a.name})` });
     } else {
-      report.actions.push({ label, runs: 'ignored (not supported yet)' });
-      unsupported.push(a.name);
+      report.actions.push({ label, runs: 'cannot run (a Python action)' });
+      error(`action '${a.name}' is a Python action (${a.file ?? 'action.d/*.py'}), which f2b-fast does not run`, actionWhere);
     }
-  }
-  if (!runs) {
-    error(`no supported ban action among ${actions.map((a) => a.name).join(', ')} (use banaction = nftables-multiport or iptables-multiport)`, actionWhere);
-  } else {
-    for (const name of unsupported) warn(`action '${name}' is not supported yet and is ignored (nftables-* and iptables-* are)`, actionWhere);
   }
   return report;
 }
