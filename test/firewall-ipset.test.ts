@@ -5,27 +5,12 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { F2bError } from '../src/errors';
-import type { FirewallEntry } from '../src/types';
 import type { FirewallJailSpec } from '../src/firewall/backend';
 import { spawnRunner, type CommandResult, type CommandRunner } from '../src/firewall/command';
 import { IpsetBackend } from '../src/firewall/ipset';
-import type { ServiceTable } from '../src/firewall/jailspec';
 import { createLinkedPair, netnsAvailable, startTcpServer, tryConnect, type LinkedPair } from './helpers/netns';
+import { entry, services, spec } from './helpers/firewall';
 
-const services: ServiceTable = new Map([
-  ['ssh', new Map([['tcp', 22]])],
-  ['http', new Map([['tcp', 80]])],
-  ['https', new Map([['tcp', 443], ['udp', 443]])],
-]);
-
-const spec = (jail: string, more: Partial<FirewallJailSpec> = {}): FirewallJailSpec => ({
-  jail,
-  port: 'ssh',
-  protocol: 'tcp',
-  allports: false,
-  ...more,
-});
-const entry = (ip: string, timeout: number | null = 600, jail = 'sshd'): FirewallEntry => ({ jail, ip, timeout });
 
 const EMPTY_TABLE = '-P INPUT ACCEPT\n-P FORWARD ACCEPT\n-P OUTPUT ACCEPT\n';
 

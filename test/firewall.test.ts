@@ -4,7 +4,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { F2bError } from '../src/errors';
-import type { FirewallChanges, FirewallEntry } from '../src/types';
+import type { FirewallChanges } from '../src/types';
 import {
   createFirewall,
   DryRunBackend,
@@ -20,25 +20,10 @@ import {
   type FirewallJailSpec,
 } from '../src/firewall';
 import type { BackendKind } from '../src/firewall/backend';
-import { compileJail, type ServiceTable } from '../src/firewall/jailspec';
+import { compileJail } from '../src/firewall/jailspec';
 import { createLinkedPair, netnsAvailable, startTcpServer, tryConnect, type LinkedPair } from './helpers/netns';
+import { entry, services, spec } from './helpers/firewall';
 
-const services: ServiceTable = new Map([
-  ['ssh', new Map([['tcp', 22]])],
-  ['http', new Map([['tcp', 80]])],
-  ['https', new Map([['tcp', 443], ['udp', 443]])],
-  ['ftp-data', new Map([['tcp', 20]])],
-  ['domain', new Map([['tcp', 53], ['udp', 53]])],
-]);
-
-const spec = (jail: string, more: Partial<FirewallJailSpec> = {}): FirewallJailSpec => ({
-  jail,
-  port: 'ssh',
-  protocol: 'tcp',
-  allports: false,
-  ...more,
-});
-const entry = (ip: string, timeout: number | null = 600, jail = 'sshd'): FirewallEntry => ({ jail, ip, timeout });
 
 /** A runner that records scripts and answers from a list (default: success). */
 function fakeRunner(answers: { code: number; stderr?: string }[] = []) {

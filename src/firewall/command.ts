@@ -56,3 +56,18 @@ export function spawnRunner(timeoutMs = 60_000): CommandRunner {
       child.stdin.end(input);
     });
 }
+
+/**
+ * Runs a backend's probe command (`nft --version`, `pfctl -s info`, ...): its stdout, or
+ * F2bError('FIREWALL_UNAVAILABLE') with `unavailable` (what to install) and what went wrong.
+ */
+export async function probeTool(run: CommandRunner, argv: readonly string[], unavailable: string): Promise<string> {
+  let r: CommandResult;
+  try {
+    r = await run(argv, '');
+  } catch (e) {
+    throw new F2bError('FIREWALL_UNAVAILABLE', `${unavailable} (${(e as Error).message})`);
+  }
+  if (r.code !== 0) throw new F2bError('FIREWALL_UNAVAILABLE', `${unavailable} (${(r.stderr || r.stdout).trim().split('\n').slice(0, 3).join(' / ')})`);
+  return r.stdout.trim();
+}

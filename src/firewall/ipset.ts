@@ -19,11 +19,12 @@
 
 import { createHash } from 'node:crypto';
 import { F2bError } from '../errors';
-import type { FirewallChanges, FirewallEntry } from '../types';
+import type { FirewallChanges } from '../types';
 import type { FirewallBackend, FirewallJailSpec } from './backend';
-import { parseBanTarget, type BanTarget } from './address';
+import type { BanTarget } from './address';
 import { compileJail, loadServices, type CompiledJail, type ServiceTable } from './jailspec';
-import { spawnRunner, type CommandResult, type CommandRunner } from './command';
+import { probeTool, spawnRunner, type CommandResult, type CommandRunner } from './command';
+import { gatherChanges } from './changes';
 
 export interface IpsetOptions {
   /**
@@ -148,14 +149,7 @@ export class IpsetBackend implements FirewallBackend {
     const run = opts.run ?? spawnRunner(opts.timeoutMs ?? 10_000);
     const versions: string[] = [];
     for (const prog of [opts.ipset ?? 'ipset', opts.iptables ?? 'iptables']) {
-      let r: CommandResult;
-      try {
-        r = await run([...(opts.exec ?? []), prog, '--version'], '');
-      } catch (e) {
-        throw new F2bError('FIREWALL_UNAVAILABLE', `${UNAVAILABLE} (${(e as Error).message})`);
-      }
-      if (r.code !== 0) throw new F2bError('FIREWALL_UNAVAILABLE', `${UNAVAILABLE} (${prog}: ${firstLines(r)})`);
-      versions.push(r.stdout.trim());
+      versions.push(await probeTool(run, [...(opts.exec ?? []), prog, '--version'], `${UNAVAILABLE} (${prog})`));
     }
     return versions.join('; ');
   }
@@ -279,27 +273,11 @@ export class IpsetBackend implements FirewallBackend {
   }
 
   private async apply(changes: FirewallChanges): Promise<void> {
-    const rejected: string[] = [];
-    const ops = new Map<string, Op>();
-    const take = (e: FirewallEntry, block: boolean) => {
-      const jail = this.jails.get(e.jail);
-      const addr = parseBanTarget(String(e.ip));
-      const timeout = e.timeout;
-      if (!jail) return void rejected.push(`${e.jail} ${e.ip}: jail has no firewall sets`);
-      if (!addr) return void rejected.push(`${e.jail} ${JSON.stringify(e.ip)}: not an IPv4/IPv6 address or subnet`);
-      if (block && timeout !== null && !(timeout >= 0 && Number.isFinite(timeout))) {
-        return void rejected.push(`${e.jail} ${addr.text}: bad timeout ${timeout}`);
-      }
-      const key = `${e.jail}\0${addr.text}`;
-      ops.delete(key); // the last change of an address wins, and takes its place in the order
-      ops.set(key, { jail, set: setIndex(addr), addr: addr.text, block, timeout });
-    };
-    for (const e of changes.release) take(e, false);
-    for (const e of changes.block) take(e, true);
-    const total = changes.release.length + changes.block.length;
+    const { changes: gathered, rejected, total } = gatherChanges(changes, (j) => this.jails.get(j));
+    const ops = gathered.map((c): Op => ({ jail: c.jail, set: setIndex(c.addr), addr: c.addr.text, block: c.block, timeout: c.timeout }));
 
     let live: Op[] = [];
-    for (const op of ops.values()) {
+    for (const op of ops) {
       if (this.usable(op.set)) live.push(op);
       else rejected.push(`${op.jail.compiled.jail} ${op.addr}: ${this.v6Reason}`);
     }

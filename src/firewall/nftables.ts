@@ -17,11 +17,12 @@
 
 import { createHash } from 'node:crypto';
 import { F2bError } from '../errors';
-import type { FirewallChanges, FirewallEntry } from '../types';
+import type { FirewallChanges } from '../types';
 import type { FirewallBackend, FirewallJailSpec } from './backend';
-import { parseBanTarget, type BanTarget } from './address';
+import type { BanTarget } from './address';
 import { compileJail, loadServices, type CompiledJail, type ServiceTable } from './jailspec';
-import { spawnRunner, type CommandResult, type CommandRunner } from './command';
+import { probeTool, spawnRunner, type CommandResult, type CommandRunner } from './command';
+import { gatherChanges } from './changes';
 
 export interface NftablesOptions {
   /** table name in family inet; default 'f2b-fast' */
@@ -118,15 +119,7 @@ export class NftablesBackend implements FirewallBackend {
 
   /** Resolves to nft's version line; throws FIREWALL_UNAVAILABLE when nft cannot run. */
   static async available(opts: Pick<NftablesOptions, 'exec' | 'nft' | 'run' | 'timeoutMs'> = {}): Promise<string> {
-    const run = opts.run ?? spawnRunner(opts.timeoutMs ?? 10_000);
-    let r: CommandResult;
-    try {
-      r = await run([...(opts.exec ?? []), opts.nft ?? 'nft', '--version'], '');
-    } catch (e) {
-      throw new F2bError('FIREWALL_UNAVAILABLE', `${UNAVAILABLE} (${(e as Error).message})`);
-    }
-    if (r.code !== 0) throw new F2bError('FIREWALL_UNAVAILABLE', `${UNAVAILABLE} (${(r.stderr || r.stdout).trim()})`);
-    return r.stdout.trim();
+    return probeTool(opts.run ?? spawnRunner(opts.timeoutMs ?? 10_000), [...(opts.exec ?? []), opts.nft ?? 'nft', '--version'], UNAVAILABLE);
   }
 
   init(specs: FirewallJailSpec[]): Promise<void> {
@@ -188,26 +181,10 @@ export class NftablesBackend implements FirewallBackend {
   }
 
   private async apply(changes: FirewallChanges): Promise<void> {
-    const rejected: string[] = [];
-    const ops = new Map<string, Op>();
-    const take = (e: FirewallEntry, block: boolean) => {
-      const jail = this.jails.get(e.jail);
-      const addr = parseBanTarget(String(e.ip));
-      const timeout = e.timeout;
-      if (!jail) return void rejected.push(`${e.jail} ${e.ip}: jail has no firewall sets`);
-      if (!addr) return void rejected.push(`${e.jail} ${JSON.stringify(e.ip)}: not an IPv4/IPv6 address or subnet`);
-      if (block && timeout !== null && !(timeout >= 0 && Number.isFinite(timeout))) {
-        return void rejected.push(`${e.jail} ${addr.text}: bad timeout ${timeout}`);
-      }
-      const key = `${e.jail}\0${addr.text}`;
-      ops.delete(key); // the last change of an address wins, and takes its place in the order
-      ops.set(key, { jail, set: setIndex(addr), addr: addr.text, block, timeout, fresh: false });
-    };
-    for (const e of changes.release) take(e, false);
-    for (const e of changes.block) take(e, true);
-    const total = changes.release.length + changes.block.length;
+    const { changes: gathered, rejected, total } = gatherChanges(changes, (j) => this.jails.get(j));
+    const ops = gathered.map((c): Op => ({ jail: c.jail, set: setIndex(c.addr), addr: c.addr.text, block: c.block, timeout: c.timeout, fresh: false }));
 
-    let live = [...ops.values()];
+    let live = ops;
     for (const op of live) {
       if (!op.block) continue;
       op.fresh = !op.jail.present.has(op.addr);

@@ -38,11 +38,11 @@
 
 import { createHash } from 'node:crypto';
 import { F2bError } from '../errors';
-import type { FirewallChanges, FirewallEntry } from '../types';
+import type { FirewallChanges } from '../types';
 import type { FirewallBackend, FirewallJailSpec } from './backend';
-import { parseBanTarget } from './address';
 import { compileJail, loadServices, type CompiledJail, type ServiceTable } from './jailspec';
-import { spawnRunner, type CommandResult, type CommandRunner } from './command';
+import { probeTool, spawnRunner, type CommandResult, type CommandRunner } from './command';
+import { gatherChanges } from './changes';
 
 export interface PfOptions {
   /** the anchor of our tables and rules, 'name' or 'parent/name'; default 'f2b-fast' */
@@ -138,15 +138,8 @@ export class PfBackend implements FirewallBackend {
    * /dev/pf.
    */
   static async available(opts: Pick<PfOptions, 'exec' | 'pfctl' | 'run' | 'timeoutMs'> = {}): Promise<string> {
-    const run = opts.run ?? spawnRunner(opts.timeoutMs ?? 10_000);
-    let r: CommandResult;
-    try {
-      r = await run([...(opts.exec ?? []), opts.pfctl ?? 'pfctl', '-s', 'info'], '');
-    } catch (e) {
-      throw new F2bError('FIREWALL_UNAVAILABLE', `${UNAVAILABLE} (${(e as Error).message})`);
-    }
-    if (r.code !== 0) throw new F2bError('FIREWALL_UNAVAILABLE', `${UNAVAILABLE} (${firstLines(r)})`);
-    return r.stdout.trim().split('\n')[0].trim();
+    const out = await probeTool(opts.run ?? spawnRunner(opts.timeoutMs ?? 10_000), [...(opts.exec ?? []), opts.pfctl ?? 'pfctl', '-s', 'info'], UNAVAILABLE);
+    return out.split('\n')[0].trim();
   }
 
   init(specs: FirewallJailSpec[]): Promise<void> {
@@ -203,31 +196,15 @@ export class PfBackend implements FirewallBackend {
   }
 
   private async apply(changes: FirewallChanges): Promise<void> {
-    const rejected: string[] = [];
-    let notApplied = 0;
-    const ops = new Map<string, { jail: PfJail; addr: string; block: boolean }>();
-    const reject = (msg: string) => {
-      notApplied++;
-      rejected.push(msg);
-    };
-    const take = (e: FirewallEntry, block: boolean) => {
-      const jail = this.jails.get(e.jail);
-      const addr = parseBanTarget(String(e.ip));
-      if (!jail) return reject(`${e.jail} ${e.ip}: jail has no pf table`);
-      if (!addr) return reject(`${e.jail} ${JSON.stringify(e.ip)}: not an IPv4/IPv6 address or subnet`);
-      const key = `${e.jail}\0${addr.text}`;
-      ops.delete(key); // the last change of an address wins
-      ops.set(key, { jail, addr: addr.text, block });
-    };
-    for (const e of changes.release) take(e, false);
-    for (const e of changes.block) take(e, true);
-    const total = changes.release.length + changes.block.length;
+    // pf tables have no per-entry timeout: the daemon's unban ends a ban
+    const { changes: ops, rejected, total } = gatherChanges(changes, (j) => this.jails.get(j), 'pf table');
+    let notApplied = rejected.length;
 
     const byJail = new Map<PfJail, { delete: string[]; add: string[] }>();
-    for (const op of ops.values()) {
+    for (const op of ops) {
       let lists = byJail.get(op.jail);
       if (!lists) byJail.set(op.jail, (lists = { delete: [], add: [] }));
-      lists[op.block ? 'add' : 'delete'].push(op.addr);
+      lists[op.block ? 'add' : 'delete'].push(op.addr.text);
     }
     // jails in init order, releases before blocks: the same commands for the same changes.
     // add and delete are idempotent in pf (an address already there, or already gone, is
