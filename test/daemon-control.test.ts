@@ -345,3 +345,25 @@ test('a second daemon on the same socket refuses to start and leaves the first o
   assert.doesNotMatch(second.stderr, /dry-run: would set up/, 'the firewall is not touched');
   assert.deepEqual(banned(s, 'sshd'), ['192.0.2.77']);
 });
+
+test('client start runs the daemon in the background (in a namespace: real nftables), client stop ends it', async (t) => {
+  const { netnsAvailable, createNetns } = await import('./helpers/netns');
+  const ok = await netnsAvailable();
+  if (!ok.ok) return t.skip(`network namespaces unavailable: ${ok.reason}`);
+  const s = setup(t, (x) => `[sshd]\nlogpath = ${x.log}\nmaxretry = 1\n`);
+  // everything the started daemon uses comes from the tree: socket, log, database
+  fs.writeFileSync(path.join(s.conf, 'fail2ban.local'), `[DEFAULT]\nsocket = ${s.sock}\nlogtarget = ${s.daemonLog}\ndbfile = ${s.db}\n`);
+  const ns = await createNetns('f2bc');
+  t.after(() => ns.destroy());
+  const start = await ns.exec([process.execPath, BIN, 'client', '-c', s.conf, 'start'], { timeoutMs: 40_000 });
+  assert.equal(start.code, 0, start.stdout + start.stderr + readLog(s));
+  assert.match(start.stdout, /Server ready/);
+  assert.equal((await ns.exec([process.execPath, BIN, 'client', '-c', s.conf, 'start'])).code, 255, 'a second start: already running');
+  fs.appendFileSync(s.log, failed('192.0.2.88'));
+  assert.ok(await waitFor(async () => (await ns.exec(['nft', 'list', 'table', 'inet', 'f2b-fast'])).stdout.includes('192.0.2.88'), 10_000), readLog(s));
+  const stop = await ns.exec([process.execPath, BIN, 'client', '-c', s.conf, 'stop'], { timeoutMs: 40_000 });
+  assert.equal(stop.code, 0, stop.stdout + stop.stderr);
+  // the daemon shuts down after answering: the socket closes first, the table goes last
+  assert.ok(await waitFor(async () => (await ns.exec(['nft', 'list', 'table', 'inet', 'f2b-fast'])).code !== 0, 10_000), 'the table is removed');
+  assert.equal(fs.existsSync(s.sock), false, 'the socket is gone');
+});
