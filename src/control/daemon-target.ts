@@ -164,7 +164,8 @@ export class DaemonTarget implements ControlTarget {
         return;
       case 'addignoreip':
         if (rj.ignores.add(v as string)) rj.def.ignoreip = rj.ignores.entries();
-        void rj.ignores.prepare();
+        // a name added is looked up now; a failed lookup is logged by the DNS cache
+        rj.ignores.prepare().catch(() => undefined);
         return;
       case 'delignoreip':
         if (rj.ignores.remove(v as string)) rj.def.ignoreip = rj.ignores.entries();
