@@ -3,6 +3,7 @@
 // change of an address kept, in the order of last change (a block and a release of one address
 // in one tick: the later wins).
 
+import { F2bError } from '../errors';
 import type { FirewallChanges, FirewallEntry } from '../types';
 import { parseBanTarget, type BanTarget } from './address';
 
@@ -41,4 +42,12 @@ export function gatherChanges<J>(changes: FirewallChanges, jailOf: (jail: string
   for (const e of changes.release) take(e, false);
   for (const e of changes.block) take(e, true);
   return { changes: [...kept.values()], rejected, total: changes.release.length + changes.block.length };
+}
+
+/** flush(jail?): that jail's state, or every jail's; a jail the backend does not know is an error. */
+export function jailsToFlush<J>(jails: Map<string, J>, jail: string | undefined, what = 'firewall sets'): J[] {
+  if (jail === undefined) return [...jails.values()];
+  const one = jails.get(jail);
+  if (one === undefined) throw new F2bError('FIREWALL_COMMAND', `flush of a jail that has no ${what}`, { jail });
+  return [one];
 }

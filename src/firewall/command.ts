@@ -68,6 +68,28 @@ export async function probeTool(run: CommandRunner, argv: readonly string[], una
   } catch (e) {
     throw new F2bError('FIREWALL_UNAVAILABLE', `${unavailable} (${(e as Error).message})`);
   }
-  if (r.code !== 0) throw new F2bError('FIREWALL_UNAVAILABLE', `${unavailable} (${(r.stderr || r.stdout).trim().split('\n').slice(0, 3).join(' / ')})`);
+  if (r.code !== 0) throw new F2bError('FIREWALL_UNAVAILABLE', `${unavailable} (${firstLines(r)})`);
   return r.stdout.trim();
+}
+
+/** What a failed command said, on one line: its first lines of stderr (else stdout). */
+export function firstLines(r: CommandResult): string {
+  const text = (r.stderr || r.stdout).trim().split('\n').slice(0, 6).join(' | ');
+  return text || `exit code ${r.code}`;
+}
+
+/** The first ten of a list of problems, and how many more. */
+export function summary(items: string[]): string {
+  return items.slice(0, 10).join('; ') + (items.length > 10 ? `; and ${items.length - 10} more` : '');
+}
+
+/** A backend's commands one at a time, in call order: a failed one does not stop the next. */
+export class Serial {
+  private queue: Promise<unknown> = Promise.resolve();
+
+  run<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(fn, fn);
+    this.queue = next.catch(() => {});
+    return next;
+  }
 }

@@ -23,8 +23,8 @@ import type { FirewallChanges } from '../types';
 import type { FirewallBackend, FirewallJailSpec } from './backend';
 import type { BanTarget } from './address';
 import { compileJail, loadServices, type CompiledJail, type ServiceTable } from './jailspec';
-import { probeTool, spawnRunner, type CommandResult, type CommandRunner } from './command';
-import { gatherChanges } from './changes';
+import { firstLines, probeTool, Serial, spawnRunner, summary, type CommandResult, type CommandRunner } from './command';
+import { gatherChanges, jailsToFlush } from './changes';
 
 export interface IpsetOptions {
   /**
@@ -119,7 +119,7 @@ export class IpsetBackend implements FirewallBackend {
   private readonly run: CommandRunner;
   private readonly servicesOpt: ServiceTable | string | undefined;
   private jails = new Map<string, JailSets>();
-  private queue: Promise<unknown> = Promise.resolve();
+  private readonly serial = new Serial();
 
   constructor(opts: IpsetOptions = {}) {
     this.prefix = opts.prefix ?? 'f2b-fast';
@@ -175,7 +175,7 @@ export class IpsetBackend implements FirewallBackend {
   }
 
   init(specs: FirewallJailSpec[]): Promise<void> {
-    return this.serial(async () => {
+    return this.serial.run(async () => {
       const services = typeof this.servicesOpt === 'object' ? this.servicesOpt : loadServices(this.servicesOpt);
       const jails = new Map<string, JailSets>();
       const owners = new Map<string, string>();
@@ -229,14 +229,12 @@ export class IpsetBackend implements FirewallBackend {
   }
 
   update(changes: FirewallChanges): Promise<void> {
-    return this.serial(() => this.apply(changes));
+    return this.serial.run(() => this.apply(changes));
   }
 
   flush(jail?: string): Promise<void> {
-    return this.serial(async () => {
-      const one = jail === undefined ? undefined : this.jails.get(jail);
-      if (jail !== undefined && !one) throw new F2bError('FIREWALL_COMMAND', 'flush of a jail that has no firewall sets', { jail });
-      const list = one ? [one] : [...this.jails.values()];
+    return this.serial.run(async () => {
+      const list = jailsToFlush(this.jails, jail);
       const script = list.flatMap((j) => j.sets.filter((_, i) => this.usable(i)).map((s) => `flush ${s}`));
       if (script.length) await this.ipsetOrThrow(script, 'cannot flush');
     });
@@ -244,7 +242,7 @@ export class IpsetBackend implements FirewallBackend {
 
   /** Removes the jump, the chain and every set of ours; keeps going past a failing step and reports all. */
   close(): Promise<void> {
-    return this.serial(async () => {
+    return this.serial.run(async () => {
       this.jails = new Map();
       const errors: string[] = [];
       const step = async (fn: () => Promise<void>) => {
@@ -416,11 +414,6 @@ export class IpsetBackend implements FirewallBackend {
   }
 
   /** One command sequence at a time: flush or close may come while an update runs. */
-  private serial<T>(fn: () => Promise<T>): Promise<T> {
-    const next = this.queue.then(fn, fn);
-    this.queue = next.catch(() => {});
-    return next;
-  }
 }
 
 /**
@@ -503,11 +496,4 @@ function unjump(line: string): string {
   return `-D${line.slice(2)}`;
 }
 
-function firstLines(r: CommandResult): string {
-  const text = (r.stderr || r.stdout).trim().split('\n').slice(0, 6).join(' | ');
-  return text || `exit code ${r.code}`;
-}
 
-function summary(items: string[]): string {
-  return items.slice(0, 10).join('; ') + (items.length > 10 ? `; and ${items.length - 10} more` : '');
-}

@@ -21,8 +21,8 @@ import type { FirewallChanges } from '../types';
 import type { FirewallBackend, FirewallJailSpec } from './backend';
 import type { BanTarget } from './address';
 import { compileJail, loadServices, type CompiledJail, type ServiceTable } from './jailspec';
-import { probeTool, spawnRunner, type CommandResult, type CommandRunner } from './command';
-import { gatherChanges } from './changes';
+import { firstLines, probeTool, Serial, spawnRunner, summary, type CommandResult, type CommandRunner } from './command';
+import { gatherChanges, jailsToFlush } from './changes';
 
 export interface NftablesOptions {
   /** table name in family inet; default 'f2b-fast' */
@@ -105,7 +105,7 @@ export class NftablesBackend implements FirewallBackend {
   private readonly run: CommandRunner;
   private readonly servicesOpt: ServiceTable | string | undefined;
   private jails = new Map<string, JailSets>();
-  private queue: Promise<unknown> = Promise.resolve();
+  private readonly serial = new Serial();
 
   constructor(opts: NftablesOptions = {}) {
     this.table = opts.table ?? 'f2b-fast';
@@ -123,7 +123,7 @@ export class NftablesBackend implements FirewallBackend {
   }
 
   init(specs: FirewallJailSpec[]): Promise<void> {
-    return this.serial(async () => {
+    return this.serial.run(async () => {
       const services = typeof this.servicesOpt === 'object' ? this.servicesOpt : loadServices(this.servicesOpt);
       const jails = new Map<string, JailSets>();
       const ids = new Map<string, string>();
@@ -159,14 +159,12 @@ export class NftablesBackend implements FirewallBackend {
   }
 
   update(changes: FirewallChanges): Promise<void> {
-    return this.serial(() => this.apply(changes));
+    return this.serial.run(() => this.apply(changes));
   }
 
   flush(jail?: string): Promise<void> {
-    return this.serial(async () => {
-      const one = jail === undefined ? undefined : this.jails.get(jail);
-      if (jail !== undefined && !one) throw new F2bError('FIREWALL_COMMAND', 'flush of a jail that has no firewall sets', { jail });
-      const list = one ? [one] : [...this.jails.values()];
+    return this.serial.run(async () => {
+      const list = jailsToFlush(this.jails, jail);
       if (!list.length) return;
       await this.nftOrThrow(list.flatMap((j) => j.sets.map((s) => `flush set inet ${this.table} ${s}`)), 'cannot flush');
       for (const j of list) j.present.clear();
@@ -174,7 +172,7 @@ export class NftablesBackend implements FirewallBackend {
   }
 
   close(): Promise<void> {
-    return this.serial(async () => {
+    return this.serial.run(async () => {
       this.jails = new Map();
       await this.nftOrThrow([`table inet ${this.table} {}`, `delete table inet ${this.table}`], 'cannot remove the nftables table');
     });
@@ -283,11 +281,6 @@ export class NftablesBackend implements FirewallBackend {
   }
 
   /** One nft command at a time: flush or close may come while an update runs. */
-  private serial<T>(fn: () => Promise<T>): Promise<T> {
-    const next = this.queue.then(fn, fn);
-    this.queue = next.catch(() => {});
-    return next;
-  }
 }
 
 /** ' meta l4proto tcp th dport { 22, 80 } ' part of a jail's rules (ends with a space). */
@@ -322,11 +315,4 @@ function locateErrors(stderr: string, lines: Line[]): Map<number, string> {
   return found;
 }
 
-function firstLines(r: CommandResult): string {
-  const text = (r.stderr || r.stdout).trim().split('\n').slice(0, 6).join(' | ');
-  return text || `exit code ${r.code}`;
-}
 
-function summary(items: string[]): string {
-  return items.slice(0, 10).join('; ') + (items.length > 10 ? `; and ${items.length - 10} more` : '');
-}

@@ -41,8 +41,8 @@ import { F2bError } from '../errors';
 import type { FirewallChanges } from '../types';
 import type { FirewallBackend, FirewallJailSpec } from './backend';
 import { compileJail, loadServices, type CompiledJail, type ServiceTable } from './jailspec';
-import { probeTool, spawnRunner, type CommandResult, type CommandRunner } from './command';
-import { gatherChanges } from './changes';
+import { firstLines, probeTool, Serial, spawnRunner, summary, type CommandResult, type CommandRunner } from './command';
+import { gatherChanges, jailsToFlush } from './changes';
 
 export interface PfOptions {
   /** the anchor of our tables and rules, 'name' or 'parent/name'; default 'f2b-fast' */
@@ -112,7 +112,7 @@ export class PfBackend implements FirewallBackend {
   private readonly run: CommandRunner;
   private readonly servicesOpt: ServiceTable | string | undefined;
   private jails = new Map<string, PfJail>();
-  private queue: Promise<unknown> = Promise.resolve();
+  private readonly serial = new Serial();
 
   constructor(opts: PfOptions = {}) {
     this.anchor = opts.anchor ?? 'f2b-fast';
@@ -143,7 +143,7 @@ export class PfBackend implements FirewallBackend {
   }
 
   init(specs: FirewallJailSpec[]): Promise<void> {
-    return this.serial(async () => {
+    return this.serial.run(async () => {
       const services = typeof this.servicesOpt === 'object' ? this.servicesOpt : loadServices(this.servicesOpt);
       const jails = new Map<string, PfJail>();
       const tables = new Map<string, string>();
@@ -170,15 +170,13 @@ export class PfBackend implements FirewallBackend {
   }
 
   update(changes: FirewallChanges): Promise<void> {
-    return this.serial(() => this.apply(changes));
+    return this.serial.run(() => this.apply(changes));
   }
 
   flush(jail?: string): Promise<void> {
-    return this.serial(async () => {
-      const one = jail === undefined ? undefined : this.jails.get(jail);
-      if (jail !== undefined && !one) throw new F2bError('FIREWALL_COMMAND', 'flush of a jail that has no pf table', { jail });
+    return this.serial.run(async () => {
       const failed: string[] = [];
-      for (const j of one ? [one] : this.jails.values()) {
+      for (const j of jailsToFlush(this.jails, jail, 'pf table')) {
         const r = await this.pfctl(['-a', this.anchor, '-t', j.table, '-T', 'flush'], '');
         if (r.code !== 0) failed.push(`${j.compiled.jail}: pfctl exited with ${r.code}: ${firstLines(r)}`);
       }
@@ -187,7 +185,7 @@ export class PfBackend implements FirewallBackend {
   }
 
   close(): Promise<void> {
-    return this.serial(async () => {
+    return this.serial.run(async () => {
       this.jails = new Map();
       // in an anchor, `-F all` flushes that anchor's rules and tables only (states and the rest
       // are flushed only without -a; the constructor makes sure the anchor is never empty)
@@ -247,11 +245,6 @@ export class PfBackend implements FirewallBackend {
   }
 
   /** One pfctl command at a time: flush or close may come while an update runs. */
-  private serial<T>(fn: () => Promise<T>): Promise<T> {
-    const next = this.queue.then(fn, fn);
-    this.queue = next.catch(() => {});
-    return next;
-  }
 }
 
 /**
@@ -287,11 +280,4 @@ function ruleText(j: CompiledJail, table: string, block: string): string {
   return rule;
 }
 
-function firstLines(r: CommandResult): string {
-  const text = (r.stderr || r.stdout).trim().split('\n').slice(0, 6).join(' | ');
-  return text || `exit code ${r.code}`;
-}
 
-function summary(items: string[]): string {
-  return items.slice(0, 10).join('; ') + (items.length > 10 ? `; and ${items.length - 10} more` : '');
-}
