@@ -9,7 +9,7 @@ import type { FirewallJailSpec } from '../src/firewall/backend';
 import { spawnRunner, type CommandResult, type CommandRunner } from '../src/firewall/command';
 import { IpsetBackend } from '../src/firewall/ipset';
 import { createLinkedPair, netnsAvailable, startTcpServer, tryConnect, type LinkedPair } from './helpers/netns';
-import { entry, services, spec } from './helpers/firewall';
+import { entry, rejectsWith, services, spec } from './helpers/firewall';
 
 
 const EMPTY_TABLE = '-P INPUT ACCEPT\n-P FORWARD ACCEPT\n-P OUTPUT ACCEPT\n';
@@ -33,15 +33,6 @@ function recorder(answer: (argv: readonly string[], input: string) => Partial<Co
   };
   return { run, calls };
 }
-
-const rejectsWith = async (p: Promise<unknown>, code: string, re: RegExp) => {
-  await assert.rejects(p, (e: unknown) => {
-    assert.ok(e instanceof F2bError, `not an F2bError: ${String(e)}`);
-    assert.equal(e.code, code);
-    assert.match(e.message, re);
-    return true;
-  });
-};
 
 const script = (...lines: string[]) => lines.join('\n') + '\n';
 const ipt = (...lines: string[]) => script('*filter', ...lines, 'COMMIT');

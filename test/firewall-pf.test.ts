@@ -14,6 +14,7 @@ import type { CommandRunner } from '../src/firewall/command';
 import type { ServiceTable } from '../src/firewall/jailspec';
 import { PF_TABLE_NAME_MAX, PfBackend, pfTableName, type PfOptions } from '../src/firewall/pf';
 import { tmpDir } from './helpers/tmp';
+import { rejectsWith } from './helpers/firewall';
 
 const services: ServiceTable = new Map([
   ['ssh', new Map([['tcp', 22]])],
@@ -75,15 +76,6 @@ function recorder(answers: { code: number; stderr?: string }[] = []) {
   };
   return { run, calls };
 }
-
-const rejectsWith = async (p: Promise<unknown>, code: string, re: RegExp) => {
-  await assert.rejects(p, (e: unknown) => {
-    assert.ok(e instanceof F2bError, `not an F2bError: ${String(e)}`);
-    assert.equal(e.code, code);
-    assert.match(e.message, re);
-    return true;
-  });
-};
 
 const LOAD = ['-q', '-a', 'f2b-fast', '-f', '-'];
 const table = (name: string, verb: string, withStdin = true) =>

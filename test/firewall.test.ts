@@ -22,7 +22,7 @@ import {
 import type { BackendKind } from '../src/firewall/backend';
 import { compileJail } from '../src/firewall/jailspec';
 import { createLinkedPair, netnsAvailable, startTcpServer, tryConnect, type LinkedPair } from './helpers/netns';
-import { entry, services, spec } from './helpers/firewall';
+import { entry, rejectsWith, services, spec } from './helpers/firewall';
 
 
 /** A runner that records scripts and answers from a list (default: success). */
@@ -35,15 +35,6 @@ function fakeRunner(answers: { code: number; stderr?: string }[] = []) {
   };
   return { run, scripts };
 }
-
-const rejectsWith = async (p: Promise<unknown>, code: string, re: RegExp) => {
-  await assert.rejects(p, (e: unknown) => {
-    assert.ok(e instanceof F2bError, `not an F2bError: ${String(e)}`);
-    assert.equal(e.code, code);
-    assert.match(e.message, re);
-    return true;
-  });
-};
 
 describe('ban targets', () => {
   // parsing itself is src/net/ip's (test/ip.test.ts); here: what the firewall adds to it
