@@ -110,7 +110,8 @@ export class Daemon {
   store!: StateStore;
   dbFile = MEMORY_DB;
   dbpurgeage: number;
-  dns: DnsCache;
+  /** made in init(), with the log */
+  dns!: DnsCache;
   private stopped = false;
   private stopping?: Promise<void>;
   /** actions of the transaction under way, run once it commits */
@@ -126,7 +127,6 @@ export class Daemon {
   ) {
     this.clock = opts.clock ?? systemClock;
     this.log = new Logger(null, 'fail2ban');
-    this.dns = new DnsCache({ clock: this.clock });
     this.dbpurgeage = config.server.dbpurgeage;
     this.stopRequested = new Promise((resolve) => (this.requestStop = resolve));
   }
@@ -569,10 +569,11 @@ export class Daemon {
 
   /**
    * What needs waiting for before failures are counted: host names resolved (usedns yes/warn)
-   * and the ignorecommand asked. Returns per failure its jail and, when ignored, the rule.
+   * and the ignore rules asked, the ignorecommand included. Returns per failure its jail and the
+   * rule that ignores it (null: none).
    */
-  private async resolve(jails: RunningJail[], found: FoundFailure[][]): Promise<{ rj: RunningJail; f: FoundFailure; ignoredBy?: string; weight: number }[]> {
-    const out: { rj: RunningJail; f: FoundFailure; ignoredBy?: string; weight: number }[] = [];
+  private async resolve(jails: RunningJail[], found: FoundFailure[][]): Promise<Resolved[]> {
+    const out: Resolved[] = [];
     for (let i = 0; i < found.length; i++) {
       const rj = jails[i];
       for (const f of found[i]) {
@@ -587,14 +588,14 @@ export class Daemon {
           const ip = g.fields.ip ?? g.id;
           // banprefix6: an IPv6 attacker is counted and banned by its prefix (it rotates inside it)
           if (rj.banprefix6 !== null && addressFamily(g.id) === 6) g = { ...g, id: prefixOf(g.id, rj.banprefix6), fields: { ...g.fields, ip } };
-          let ignoredBy = rj.jail.ignoredBy(ip);
+          let ignoredBy = rj.jail.ignoredBy(ip) ?? null;
           if (!ignoredBy && rj.ignores.hasCommand) {
             const d = await rj.ignores.checkCommand(ip, { fid: g.id, time: g.time ?? undefined, matches: g.matches, fields: g.fields });
             // an answer from ignorecache is not logged again, as in fail2ban
             if (d.ignored && d.cached) continue;
             if (d.ignored) ignoredBy = d.rule ?? 'command';
           }
-          out.push({ rj, f: g, ignoredBy, weight: 1 });
+          out.push({ rj, f: g, ignoredBy });
         }
       }
     }
@@ -602,7 +603,7 @@ export class Daemon {
   }
 
   /** Count resolved failures (inside a commit). */
-  private addFailures(list: { rj: RunningJail; f: FoundFailure; ignoredBy?: string; weight: number }[]): void {
+  private addFailures(list: Resolved[]): void {
     for (const { rj, f, ignoredBy } of list) {
       if (this.jails.get(rj.def.name) !== rj) continue; // stopped meanwhile
       let weight = 1;
@@ -946,6 +947,13 @@ export class Daemon {
   get version(): string {
     return packageVersion();
   }
+}
+
+/** A failure ready to count: its jail, and the ignore rule that matched it (null: none). */
+interface Resolved {
+  rj: RunningJail;
+  f: FoundFailure;
+  ignoredBy: string | null;
 }
 
 /** `2001:db8:1:2::7` with 64 -> `2001:db8:1:2::/64`. */

@@ -107,17 +107,17 @@ export class Jail {
   }
 
   /**
-   * One failure from the filter. `ignoredBy` is the ignore rule that already matched (the
-   * daemon asks ignorecommand, which is asynchronous, before); undefined = check the static
-   * rules here. `weight`: how many attempts the failure counts for (bantime.increment's weight
+   * One failure from the filter. `ignoredBy` is what the caller's ignore check found (the daemon
+   * asks every rule, ignorecommand included, which is asynchronous): a rule, or null when none
+   * matched; undefined = check the static rules here. `weight`: how many attempts the failure counts for (bantime.increment's weight
    * for an address banned before). Returns the ban it caused, if any.
    */
-  addFailure(f: FoundFailure, ignoredBy?: string, weight = 1): Ban | undefined {
+  addFailure(f: FoundFailure, ignoredBy?: string | null, weight = 1): Ban | undefined {
     const now = this.clock.now();
     // a failure is never in the future
     const time = Math.min(f.time ?? now, now);
     const ip = f.fields.ip ?? f.id;
-    const rule = ignoredBy ?? this.ignoredBy(ip);
+    const rule = ignoredBy === undefined ? this.ignoredBy(ip) : ignoredBy;
     if (rule) {
       this.log.info(`[${this.name}] Ignore ${ip} by ${rule}`);
       return undefined;
