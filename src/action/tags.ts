@@ -68,7 +68,8 @@ export interface ShellCommand {
 }
 
 const MAX_REPLACEMENTS = 25;
-const TAG = /<([^ <>]+)>/g;
+/** `<tag>` as fail2ban finds tags in a command (for matchAll and replace, which copy it) */
+export const TAG = /<([^ <>]+)>/g;
 /** capture-group tags; upper case only, as fail2ban */
 const FIELD_TAG = /<F-([A-Z0-9_-]+)>/g;
 /** tags whose static value is backslash-escaped */

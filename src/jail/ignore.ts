@@ -21,6 +21,7 @@ import { str2seconds } from '../config/timespec';
 import { F2bError } from '../errors';
 import { silentLogger, type Logger } from '../log/logger';
 import { TtlCache, type DnsCache } from '../net/dns';
+import { fieldKey, pyFloat, reversePointer, TAG } from '../action/tags';
 import { addressFamily, normalizeAddress, parseAddress, parseSubnet, subnetContains, type Subnet } from '../net/ip';
 
 /** What fail2ban logs in "Ignore <ip> by <rule>". */
@@ -138,29 +139,12 @@ function parseEntry(text: string, where: { file?: string; line?: number; jail?: 
   return { text, net };
 }
 
-/** `<tag>` as fail2ban finds tags in a command */
-const TAG = /<([^ <>]+)>/g;
 /** `<F-NAME>`: a filter capture (upper case only, as in fail2ban) */
 const FIELD_TAG = /^F-([A-Z0-9_-]+)$/;
-const FIELD_ALIASES: Record<string, string> = { id: 'fid', port: 'fport' };
 
 /** What a tag stands for: text put in the command as is (<br>, <sp>, an absent <F-*>), or a
  *  value handed over in a variable. */
 type TagValue = { inline: string } | { value: string };
-
-/** Python's str() of a number as a ticket holds it: times are floats there. */
-const pyFloatText = (n: number): string => (Number.isInteger(n) ? `${n}.0` : String(n));
-
-/** The PTR name of an address without its arpa suffix, as fail2ban's <ip-rev> (trailing dot). */
-function reversePointer(ip: string): string {
-  const a = parseAddress(ip);
-  if (!a) return '';
-  const parts =
-    a.family === 4
-      ? [24n, 16n, 8n, 0n].map((s) => String((a.bits >> s) & 0xffn))
-      : a.bits.toString(16).padStart(32, '0').split('');
-  return `${parts.reverse().join('.')}.`;
-}
 
 /**
  * The command's text with each tag replaced by a reference to a variable, and those variables.
@@ -443,8 +427,7 @@ export class IgnoreList {
       let v: TagValue | undefined;
       const field = FIELD_TAG.exec(name);
       if (field) {
-        const key = field[1].toLowerCase();
-        const value = ticket.fields?.[FIELD_ALIASES[key] ?? key];
+        const value = ticket.fields?.[fieldKey(field[1])];
         // fail2ban puts nothing at all for an absent capture
         v = value === undefined ? { inline: '' } : { value };
       } else {
@@ -465,7 +448,7 @@ export class IgnoreList {
             v = { value: ticket.fid ?? addr };
             break;
           case 'time':
-            if (ticket.time !== undefined) v = { value: pyFloatText(ticket.time) };
+            if (ticket.time !== undefined) v = { value: pyFloat(ticket.time) };
             break;
           case 'matches':
             if (ticket.matches) v = { value: ticket.matches.join('\n') };
