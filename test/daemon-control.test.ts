@@ -351,12 +351,14 @@ test('client start runs the daemon in the background (in a namespace: real nftab
   const ok = await netnsAvailable();
   if (!ok.ok) return t.skip(`network namespaces unavailable: ${ok.reason}`);
   const s = setup(t, (x) => `[sshd]\nlogpath = ${x.log}\nmaxretry = 1\n`);
-  // everything the started daemon uses comes from the tree: socket, log, database
-  fs.writeFileSync(path.join(s.conf, 'fail2ban.local'), `[DEFAULT]\nsocket = ${s.sock}\nlogtarget = ${s.daemonLog}\ndbfile = ${s.db}\n`);
+  // everything the started daemon uses comes from the tree: socket, log, database ([Definition]:
+  // the bundled fail2ban.conf sets them there, where [DEFAULT] would not override them)
+  fs.writeFileSync(path.join(s.conf, 'fail2ban.local'), `[Definition]\nsocket = ${s.sock}\nlogtarget = ${s.daemonLog}\ndbfile = ${s.db}\n`);
   const ns = await createNetns('f2bc');
   t.after(() => ns.destroy());
   const start = await ns.exec([process.execPath, BIN, 'client', '-c', s.conf, 'start'], { timeoutMs: 40_000 });
   assert.equal(start.code, 0, start.stdout + start.stderr + readLog(s));
+  assert.ok(fs.existsSync(s.sock) && fs.existsSync(s.db), 'the daemon uses the socket and database of the tree');
   assert.match(start.stdout, /Server ready/);
   assert.equal((await ns.exec([process.execPath, BIN, 'client', '-c', s.conf, 'start'])).code, 255, 'a second start: already running');
   fs.appendFileSync(s.log, failed('192.0.2.88'));
