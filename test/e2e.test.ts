@@ -187,7 +187,7 @@ test('without nftables, run says so and how to install it; --dry-run still bans'
   const bin = path.join(dir, 'bin');
   fs.mkdirSync(bin);
   fs.symlinkSync(process.execPath, path.join(bin, 'node'));
-  const r = await ns.exec(['env', `PATH=${bin}`, process.execPath, BIN, 'run', '--config', dir, '--logtarget', 'STDERR'], { timeoutMs: 20_000 });
+  const r = await ns.exec(['env', `PATH=${bin}`, process.execPath, BIN, 'run', ...isolated(['--config', dir, '--logtarget', 'STDERR'])], { timeoutMs: 20_000 });
   assert.equal(r.code, 255, r.stderr);
   assert.match(r.stderr, /nftables \(nft\) is not installed.*apt-get install nftables.*--dry-run/);
 
