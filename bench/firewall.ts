@@ -16,7 +16,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
-import { createNetns, netnsAvailable, type Netns } from '../test/helpers/netns';
+import { createLinkedPair, netnsAvailable, startTcpServer, type LinkedPair, type Netns } from '../test/helpers/netns';
 import { StateStore } from '../src/state/store';
 
 const ROOT = path.resolve(__dirname, '../..');
@@ -56,7 +56,9 @@ function setup(work: string, jailExtra = ''): { conf: string; log: string; db: s
 }
 
 function startDaemon(ns: Netns, s: ReturnType<typeof setup>): ChildProcess {
-  return ns.start([process.execPath, BIN, 'run', '--config', s.conf, '--db', s.db, '--socket', s.sock, '--logtarget', s.out, '--table', TABLE]);
+  // F2B_BENCH_NODE_FLAGS: flags for the daemon's node (for example --cpu-prof, which NODE_OPTIONS refuses)
+  const flags = (process.env.F2B_BENCH_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean);
+  return ns.start([process.execPath, ...flags, BIN, 'run', '--config', s.conf, '--db', s.db, '--socket', s.sock, '--logtarget', s.out, '--table', TABLE, ...(process.env.F2B_BENCH_KEEP ? ['--loglevel', 'DEBUG'] : [])]);
 }
 
 async function stopDaemon(child: ChildProcess): Promise<void> {
@@ -68,18 +70,12 @@ async function stopDaemon(child: ChildProcess): Promise<void> {
   clearTimeout(t);
 }
 
-/** Elements in the jail's IPv4 address set (0 while the table does not exist). */
-async function setSize(ns: Netns): Promise<number> {
-  const r = await ns.exec(['nft', '-j', 'list', 'set', 'inet', TABLE, 'addr-set-sshd'], { timeoutMs: 30_000 });
-  if (r.code !== 0) return 0;
-  const set = (JSON.parse(r.stdout) as { nftables: { set?: { elem?: unknown[] } }[] }).nftables.find((x) => x.set)?.set;
-  return set?.elem?.length ?? 0;
-}
-
+/** The jail's IPv4 address set (empty while the table does not exist). */
 async function setMembers(ns: Netns): Promise<Set<string>> {
-  const r = await ns.exec(['nft', '-j', 'list', 'set', 'inet', TABLE, 'addr-set-sshd'], { timeoutMs: 30_000 });
-  const set = (JSON.parse(r.stdout) as { nftables: { set?: { elem?: unknown[] } }[] }).nftables.find((x) => x.set)?.set;
   const out = new Set<string>();
+  const r = await ns.exec(['nft', '-j', 'list', 'set', 'inet', TABLE, 'addr-set-sshd'], { timeoutMs: 30_000 });
+  if (r.code !== 0) return out;
+  const set = (JSON.parse(r.stdout) as { nftables: { set?: { elem?: unknown[] } }[] }).nftables.find((x) => x.set)?.set;
   for (const e of set?.elem ?? []) {
     const v = e as { elem?: { val: string } } | string;
     out.add(typeof v === 'string' ? v : (v.elem?.val ?? ''));
@@ -88,29 +84,125 @@ async function setMembers(ns: Netns): Promise<Set<string>> {
 }
 
 /**
- * Poll until the set holds `want` elements, `last` (the address the daemon bans last) among
- * them. Polling a cheap `nft get element` for `last` finds the moment (listing 100,000 elements
- * takes over a second itself); a full listing then confirms that every element is there.
- * Returns ms from t0 to the first sight of `last` with every element confirmed, and to the end
- * of the listing that confirmed them (an upper bound); NaN past the limit.
+ * Watches, by traffic, when sampled attackers become blocked. `nft get element` cannot do it:
+ * it reads the whole set first (1.2 s at 100,000 elements here), so a poll that starts just
+ * before the daemon's update ends reports it a second late. Instead a prober in the client
+ * namespace holds each sampled address (a /32 on its veth) and connects from it to the
+ * daemon's namespace, port 22, where a server listens, every 10 ms: connected = not banned;
+ * refused = the kernel set holds the address and the jail's rule rejects it (the bundled
+ * jail's blocktype; a timeout, which a drop would give, is also what a prober starved of CPU
+ * sees, so it never counts). It prints `blocked ADDRESS EPOCH_MS` (the start of the first attempt that failed)
+ * for each address, once. The bystander address must stay connected; it prints
+ * `bystander-blocked` if not.
  */
-async function waitForAll(ns: Netns, last: string, want: number, t0: number, limitMs: number): Promise<{ seenMs: number; confirmedMs: number }> {
-  let seen = NaN;
-  for (;;) {
-    const now = performance.now();
-    if (now - t0 > limitMs) return { seenMs: NaN, confirmedMs: NaN };
-    if (Number.isNaN(seen)) {
-      const r = await ns.exec(['nft', 'get', 'element', 'inet', TABLE, 'addr-set-sshd', `{ ${last} }`], { timeoutMs: 10_000 });
-      if (r.code !== 0) {
-        await new Promise((res) => setTimeout(res, 50));
-        continue;
-      }
-      seen = performance.now() - t0;
+const PROBER = `
+const net = require('node:net');
+const [host, bystander, ...addrs] = process.argv.slice(1);
+const now = () => performance.timeOrigin + performance.now();
+const pending = new Set(addrs);
+// 'connected', 'refused' (the jail's reject) or 'timeout' (a drop, or a prober starved of CPU)
+const attempt = (local, ms) => new Promise((resolve) => {
+  const s = net.connect({ host, port: 22, localAddress: local });
+  const t = setTimeout(() => { s.destroy(); resolve('timeout'); }, ms);
+  s.on('connect', () => { clearTimeout(t); s.destroy(); resolve('connected'); });
+  s.on('error', (e) => { clearTimeout(t); resolve(e.code === 'ECONNREFUSED' ? 'refused' : 'timeout'); });
+});
+// a ban is a refusal, and the time is that attempt's start (the time of a timeout says nothing)
+const blocked = async (local) => (await attempt(local, 200)) === 'refused';
+(async () => {
+  process.stdout.write('ready\\n');
+  for (let round = 0; ; round++) {
+    const started = now();
+    await Promise.all([...pending].map(async (a) => {
+      const t = now();
+      if (await blocked(a)) { pending.delete(a); process.stdout.write('blocked ' + a + ' ' + t.toFixed(1) + '\\n'); }
+    }));
+    if (round % 8 === 0 && (await blocked(bystander))) process.stdout.write('bystander-blocked\\n');
+    const wait = 25 - (now() - started);
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+  }
+})();
+`;
+
+interface Prober {
+  /** epoch ms at which every sampled address was first seen blocked; NaN past the limit */
+  allBlocked(limitMs: number): Promise<number>;
+  bystanderBlocked(): boolean;
+  stop(): void;
+}
+
+/** Sampled attackers: evenly spread over 0..n-1, the last one (the daemon's last ban) included. */
+function sample(n: number, count = 32): number[] {
+  const out = new Set<number>();
+  for (let k = 0; k < count; k++) out.add(Math.floor((k * (n - 1)) / (count - 1)));
+  return [...out];
+}
+
+async function startProber(pair: LinkedPair, addrs: string[]): Promise<Prober> {
+  const must = async (ns: Netns, argv: string[]) => {
+    const r = await ns.exec(argv);
+    if (r.code !== 0) throw new Error(`${argv.join(' ')}: ${r.stderr.trim()}`);
+  };
+  // the attackers' addresses live on the client side; the daemon's side routes 10/8 to them
+  for (const a of addrs) await must(pair.cli, ['ip', 'addr', 'replace', `${a}/32`, 'dev', 'veth-c']);
+  await must(pair.srv, ['ip', 'route', 'replace', '10.0.0.0/8', 'dev', 'veth-s']);
+  
+  const child = pair.cli.start([process.execPath, '-e', PROBER, pair.addr.srv, pair.addr.bystander, ...addrs]);
+  const seen = new Map<string, number>();
+  let bystander = false;
+  let buf = '';
+  let ready!: () => void;
+  const isReady = new Promise<void>((r) => (ready = r));
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+    buf += d;
+    let nl: number;
+    while ((nl = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, nl);
+      buf = buf.slice(nl + 1);
+      const m = /^blocked (\S+) ([\d.]+)$/.exec(line);
+      if (m) seen.set(m[1], Number(m[2]));
+      else if (line === 'bystander-blocked') bystander = true;
+      else if (line === 'ready') ready();
     }
-    const n = await setSize(ns);
-    if (n >= want) return { seenMs: seen, confirmedMs: performance.now() - t0 };
-    // not all there yet: the next sighting counts
-    seen = NaN;
+  });
+  child.stderr!.resume();
+  await isReady;
+  return {
+    async allBlocked(limitMs) {
+      const end = Date.now() + limitMs;
+      while (seen.size < addrs.length) {
+        if (Date.now() > end || child.exitCode !== null) return NaN;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      return Math.max(...seen.values());
+    },
+    bystanderBlocked: () => bystander,
+    stop: () => void child.kill('SIGTERM'),
+  };
+}
+
+/** Before the measure: every sampled address connects (none is blocked yet). */
+async function probeBaseline(p: Prober, n: number): Promise<void> {
+  const early = await p.allBlocked(300);
+  if (!Number.isNaN(early) || p.bystanderBlocked()) throw new Error(`sampled addresses were blocked before the scenario began (of ${n})`);
+}
+
+/**
+ * When every attacker is in the set: the prober's time for the sampled ones (among them the
+ * one the daemon bans or restores last), then listings until one holds all N (its end is an
+ * upper bound). A listing soon after a large update may miss elements: the kernel grows the
+ * set's hash table in the background, and a dump that walks it meanwhile skips some (addresses
+ * the prober had seen dropped were missing from such listings here), so one short listing is
+ * no proof of a missing element. Returns ms from t0 (epoch ms); NaN past the limit.
+ */
+async function waitForAll(ns: Netns, p: Prober, want: number, t0: number, limitMs: number): Promise<{ seenMs: number; confirmedMs: number; listings: number }> {
+  const seen = await p.allBlocked(limitMs);
+  if (Number.isNaN(seen)) return { seenMs: NaN, confirmedMs: NaN, listings: 0 };
+  for (let listings = 1; ; listings++) {
+    const members = await setMembers(ns);
+    if (members.size >= want) return { seenMs: seen - t0, confirmedMs: Date.now() - t0, listings };
+    if (Date.now() - t0 > limitMs) return { seenMs: NaN, confirmedMs: NaN, listings };
+    await new Promise((r) => setTimeout(r, 50));
   }
 }
 
@@ -122,12 +214,15 @@ async function waitForSocket(sock: string, limitMs: number): Promise<void> {
   }
 }
 
-async function burst(ns: Netns, n: number): Promise<Record<string, unknown>> {
+async function burst(pair: LinkedPair, n: number): Promise<Record<string, unknown>> {
+  const ns = pair.srv;
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'f2b-burst-'));
   const s = setup(work);
+  const prober = await startProber(pair, sample(n).map(attacker));
   const child = startDaemon(ns, s);
   try {
     await waitForSocket(s.sock, 30_000);
+    await probeBaseline(prober, n);
     const lines: string[] = [];
     const stamp = syslogTime();
     for (let round = 0; round < 3; round++) {
@@ -135,43 +230,54 @@ async function burst(ns: Netns, n: number): Promise<Record<string, unknown>> {
     }
     const data = lines.join('');
     fs.appendFileSync(s.log, data);
-    const t0 = performance.now();
-    if (process.env.F2B_BENCH_KEEP) console.error(`burst written at ${new Date().toISOString()}`);
-    const ms = await waitForAll(ns, attacker(n - 1), n, t0, 60_000);
+    const t0 = Date.now();
+    if (process.env.F2B_BENCH_KEEP) console.error(`burst written at ${new Date(t0).toISOString()}`);
+    const ms = await waitForAll(ns, prober, n, t0, 60_000);
     const members = await setMembers(ns);
     let missing = 0;
     for (let i = 0; i < n; i++) if (!members.has(attacker(i))) missing++;
-    return { scenario: 'burst', attackers: n, lines: lines.length, bytes: data.length, allInSetMs: Math.round(ms.seenMs), confirmedMs: Math.round(ms.confirmedMs), inSet: members.size, missing, extra: members.size - (n - missing) };
+    return { scenario: 'burst', attackers: n, lines: lines.length, bytes: data.length, allInSetMs: Math.round(ms.seenMs), confirmedMs: Math.round(ms.confirmedMs), listings: ms.listings, inSet: members.size, missing, extra: members.size - (n - missing), bystanderBlocked: prober.bystanderBlocked() };
   } finally {
+    prober.stop();
     await stopDaemon(child);
     if (process.env.F2B_BENCH_KEEP) console.error(`kept ${work}`);
     else fs.rmSync(work, { recursive: true, force: true });
   }
 }
 
-async function restart(ns: Netns, bans: number): Promise<Record<string, unknown>> {
+async function restart(pair: LinkedPair, bans: number): Promise<Record<string, unknown>> {
+  const ns = pair.srv;
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'f2b-restart-'));
   const s = setup(work);
+  let prober: Prober | undefined;
   try {
     const store = StateStore.open(s.db);
     const now = Math.floor(Date.now() / 1000);
+    // bans made over the last two minutes: the daemon restores them oldest first
+    const timeofban = (i: number) => now - 120 + Math.floor((i * 100) / bans);
     store.transaction(() => {
-      for (let i = 0; i < bans; i++) store.addBan({ jail: 'sshd', ip: attacker(i), timeofban: now - 60, bantime: 3600, bancount: 1, data: { matches: [], failures: 3 } });
+      for (let i = 0; i < bans; i++) store.addBan({ jail: 'sshd', ip: attacker(i), timeofban: timeofban(i), bantime: 3600, bancount: 1, data: { matches: [], failures: 3 } });
     });
     store.close();
-    const t0 = performance.now();
-    if (process.env.F2B_BENCH_KEEP) console.error(`daemon started at ${new Date().toISOString()}`);
+    // the ban restored last (oldest first, then by address text) is among the sampled ones
+    let last = bans - 1;
+    for (let i = 0; i < bans; i++) if (timeofban(i) === timeofban(bans - 1) && attacker(i) > attacker(last)) last = i;
+    prober = await startProber(pair, [...new Set([...sample(bans), last])].map(attacker));
+    await probeBaseline(prober, bans);
+    const t0 = Date.now();
+    if (process.env.F2B_BENCH_KEEP) console.error(`daemon started at ${new Date(t0).toISOString()}`);
     const child = startDaemon(ns, s);
     try {
-      const ms = await waitForAll(ns, attacker(bans - 1), bans, t0, 120_000);
+      const ms = await waitForAll(ns, prober, bans, t0, 120_000);
       const members = await setMembers(ns);
       let missing = 0;
       for (let i = 0; i < bans; i++) if (!members.has(attacker(i))) missing++;
-      return { scenario: 'restart', bans, allInSetMs: Math.round(ms.seenMs), confirmedMs: Math.round(ms.confirmedMs), inSet: members.size, missing };
+      return { scenario: 'restart', bans, allInSetMs: Math.round(ms.seenMs), confirmedMs: Math.round(ms.confirmedMs), listings: ms.listings, inSet: members.size, missing, bystanderBlocked: prober.bystanderBlocked() };
     } finally {
       await stopDaemon(child);
     }
   } finally {
+    prober?.stop();
     if (process.env.F2B_BENCH_KEEP) console.error(`kept ${work}`);
     else fs.rmSync(work, { recursive: true, force: true });
   }
@@ -181,12 +287,14 @@ async function main(): Promise<void> {
   const o = args();
   const ok = await netnsAvailable();
   if (!ok.ok) throw new Error(`network namespaces unavailable: ${ok.reason}`);
-  const ns = await createNetns('f2bfw');
+  // the daemon's namespace (srv, with a TCP server on port 22) and the attackers' (cli)
+  const pair = await createLinkedPair('f2bfw');
   try {
-    if (o.scenario !== 'restart') console.log(JSON.stringify(await burst(ns, o.attackers)));
-    if (o.scenario !== 'burst') console.log(JSON.stringify(await restart(ns, o.bans)));
+    await startTcpServer(pair.srv, 22);
+    if (o.scenario !== 'restart') console.log(JSON.stringify(await burst(pair, o.attackers)));
+    if (o.scenario !== 'burst') console.log(JSON.stringify(await restart(pair, o.bans)));
   } finally {
-    await ns.destroy();
+    await pair.destroy();
   }
 }
 

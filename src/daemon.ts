@@ -22,7 +22,7 @@ import type { FoundFailure } from './filter/filter';
 import { createFirewall, firewallAvailable, FirewallRouter, type BackendKind } from './firewall';
 import type { FirewallBackend, FirewallJailSpec } from './firewall/backend';
 import { FirewallBatcher } from './firewall/batcher';
-import { JailActions } from './action/jail-actions';
+import { JailActions, firewallTimeout } from './action/jail-actions';
 import type { ActionTagSource } from './action/command-action';
 import { Jail, type Ban } from './jail/jail';
 import { failureWeight, nextBanTime, restoreBanTime } from './jail/increment';
@@ -89,6 +89,9 @@ interface WatchedFile {
   chain: Promise<void>;
   removed: boolean;
 }
+
+/** Bans read from the database between two turns of the event loop (primeFirewall, restore). */
+const RESTORE_CHUNK = 10_000;
 
 /** How often old rows leave the database (fail2ban purges once an hour too). */
 const PURGE_INTERVAL_MS = 3600_000;
@@ -184,11 +187,17 @@ export class Daemon {
     await this.checkFirewall(specs);
     await this.backend.init(specs);
     const actionsLog = this.log.child('fail2ban.actions');
-    this.batcher = new FirewallBatcher(this.backend, { log: (m) => actionsLog.error(m) });
+    this.batcher = new FirewallBatcher(this.backend, {
+      log: (m) => actionsLog.error(m),
+      onApplied: ({ blocks, releases, ms }) => actionsLog.debug(`firewall updated: ${blocks} blocks, ${releases} releases in ${Math.round(ms)} ms`),
+    });
 
-    // Bans first: every restored ban goes to the firewall in one batch (the jails restore
-    // synchronously) before the matcher threads and the tailer start and compete for the CPU
-    for (const parts of ready) await this.startJail(parts);
+    // Bans first: every ban of the database goes to the firewall before the matcher threads
+    // and the tailer start and compete for the CPU
+    const primed = await this.primeFirewall(ready);
+    // the jails' restore (the heavier part) waits for the firewall: it would slow it down
+    await this.batcher.flushNow();
+    for (const parts of ready) await this.startJail(parts, primed.get(parts.def.name));
     await this.batcher.flushNow();
 
     const filterLog = this.log.child('fail2ban.filter');
@@ -282,10 +291,10 @@ export class Daemon {
 
   /**
    * Start one jail: its actions, its open failures and its bans from the database (every ban
-   * that is not over goes back to the firewall: one batch with the other jails' at start). Its
-   * files are added by syncFiles(), its journal by startJournal().
+   * that is not over goes back to the firewall; at start, `primed` holds those primeFirewall
+   * put in already). Its files are added by syncFiles(), its journal by startJournal().
    */
-  async startJail(parts: JailParts): Promise<RunningJail> {
+  async startJail(parts: JailParts, primed?: Set<string>): Promise<RunningJail> {
     const { def } = parts;
     const actionsLog = this.log.child('fail2ban.actions');
     const rj = { ...parts, chain: Promise.resolve(), idle: false } as RunningJail;
@@ -306,9 +315,56 @@ export class Daemon {
     this.jails.set(def.name, rj);
     await parts.ignores.prepare();
     await rj.actions.start();
-    this.restore(rj);
+    if (primed) rj.actions.prime(primed);
+    try {
+      await this.restore(rj);
+    } finally {
+      rj.actions.endPriming();
+    }
     this.log.info(`Jail '${def.name}' started`);
     return rj;
+  }
+
+  /**
+   * At start, before any jail restores its bans: the bans of the database go to the firewall
+   * straight from their rows (the address and times only), a page at a time, each page handed
+   * to the batcher, which sends it (nft on another core) while the next is read. The jails
+   * restore them afterwards (restore(): the data of each ban, the Restore Ban lines, the
+   * action.d commands) without blocking them again. A row goes in exactly when the jail's
+   * restore will take it (the same restoreBanTime, ignore rules and end); what it does not
+   * take after all is released when its restore ends (JailActions.endPriming).
+   * Returns per jail the addresses put in.
+   */
+  private async primeFirewall(ready: JailParts[]): Promise<Map<string, Set<string>>> {
+    const out = new Map<string, Set<string>>();
+    const batcher = this.batcher;
+    if (!batcher) return out;
+    const now = this.clock.now();
+    for (const parts of ready) {
+      const name = parts.def.name;
+      if (!parts.fw) continue;
+      await parts.ignores.prepare();
+      const ips = new Set<string>();
+      out.set(name, ips);
+      let after: [string, number, number] | null = null;
+      for (;;) {
+        const rows = this.store.currentBanTimesPage(now, name, after, RESTORE_CHUNK);
+        if (!rows.length) break;
+        after = rows[rows.length - 1];
+        for (const [ip, timeofban, stored] of rows) {
+          const bantime = restoreBanTime(parts.increment, parts.def.bantime, { timeofban, bantime: stored }, now);
+          if (bantime === undefined || parts.ignores.check(ip).ignored) continue;
+          const end = bantime < 0 ? Infinity : timeofban + bantime;
+          if (end <= now) continue;
+          ips.add(ip);
+          batcher.block({ jail: name, ip, timeout: firewallTimeout(end, now) });
+        }
+        if (rows.length < RESTORE_CHUNK) break;
+        // the batcher sends this page while the next is read
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    }
+    return out;
   }
 
   /** bantime.increment: the next ban's length from the address's history in the database. */
@@ -320,26 +376,44 @@ export class Daemon {
     return { bantime: next.bantime, bancount: next.bancount, known: next.known };
   }
 
-  /** Open failures and current bans of a jail, back from the database. */
-  private restore(rj: RunningJail): void {
+  /**
+   * Open failures and current bans of a jail, back from the database: each ban with its data
+   * through the jail (the Restore Ban line, the action.d commands, the firewall unless
+   * primeFirewall put it in already), a page at a time with a turn of the event loop after each,
+   * so that 100,000 bans do not hold everything else up for a second (a reload restores while
+   * the other jails run).
+   */
+  private async restore(rj: RunningJail): Promise<void> {
     const name = rj.def.name;
     const now = this.clock.now();
     rj.jail.failures.load(this.store.loadTickets(name).filter((t) => t.last > now - rj.def.findtime));
     let restored = 0;
-    this.commit(() => {
-      for (const rec of this.store.currentBans(now, name)) {
-        const bantime = restoreBanTime(rj.increment, rj.def.bantime, rec, now);
-        if (bantime === undefined) continue;
-        const { matches, failures } = rec.data;
-        const fields: Record<string, string> = {};
-        for (const k in rec.data) {
-          if (k === 'matches' || k === 'failures') continue;
-          const v = rec.data[k];
-          fields[k] = typeof v === 'string' ? v : JSON.stringify(v);
-        }
-        if (rj.jail.restore({ ip: rec.ip, time: rec.timeofban, bantime, bancount: rec.bancount, failures, matches, fields })) restored++;
+    let after: { timeofban: number; ip: string } | null = null;
+    for (let page = 0; ; page++) {
+      if (page > 0) {
+        await new Promise((resolve) => setImmediate(resolve));
+        // the jail stopped meanwhile (reload, stop)
+        if (this.stopped || this.jails.get(name) !== rj) return;
       }
-    });
+      const rows = this.store.currentBansPage(now, name, after, RESTORE_CHUNK);
+      if (!rows.length) break;
+      after = rows[rows.length - 1];
+      this.commit(() => {
+        for (const rec of rows) {
+          const bantime = restoreBanTime(rj.increment, rj.def.bantime, rec, now);
+          if (bantime === undefined) continue;
+          const { matches, failures } = rec.data;
+          const fields: Record<string, string> = {};
+          for (const k in rec.data) {
+            if (k === 'matches' || k === 'failures') continue;
+            const v = rec.data[k];
+            fields[k] = typeof v === 'string' ? v : JSON.stringify(v);
+          }
+          if (rj.jail.restore({ ip: rec.ip, time: rec.timeofban, bantime, bancount: rec.bancount, failures, matches, fields })) restored++;
+        }
+      });
+      if (rows.length < RESTORE_CHUNK) break;
+    }
     if (restored) this.log.child('fail2ban.actions').info(`[${name}] ${restored} ban${restored === 1 ? '' : 's'} restored from the state database`);
   }
 

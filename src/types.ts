@@ -118,4 +118,7 @@ export interface FirewallEntry {
 export interface FirewallChanges {
   block: FirewallEntry[];
   release: FirewallEntry[];
+  /** set by the batcher: no address of a jail appears twice (in either list), so the
+   *  backends need not deduplicate 100,000 entries again */
+  unique?: boolean;
 }

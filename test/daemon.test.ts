@@ -7,6 +7,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Daemon } from '../src/daemon';
 import { tmpDir } from './helpers/tmp';
+import { StateStore } from '../src/state/store';
+import type { DryRunBackend } from '../src/firewall/dryrun';
 import { syslog, waitFor } from './helpers/logs';
 
 const ROOT = path.resolve(__dirname, '../..');
@@ -144,4 +146,47 @@ test('banprefix6: IPv6 attackers are counted and banned by their /64; IPv4 and i
   assert.deepEqual(jail.status().bannedList, ['2001:db8:1:2::/64']);
   assert.match(fs.readFileSync(path.join(dir, 'f2b.log'), 'utf8'), /\[sshd\] Ignore 2001:db8:1:2::99 by ip/);
   assert.match(fs.readFileSync(path.join(dir, 'f2b.log'), 'utf8'), /would block 2001:db8:1:2::\/64 in sshd/);
+});
+
+test('restart: the bans of the database reach the firewall before the jail restores them, once each, ignored and over ones not at all', async (t) => {
+  const { dir, log, conf } = await start(t, 'maxretry = 3\nbantime = 1h\nignoreip = 198.51.100.0/24\n');
+  fs.writeFileSync(log, '');
+  const db = path.join(dir, 'state.sqlite3');
+  const now = Math.floor(Date.now() / 1000);
+  const N = 25_000; // more than two pages of the restore
+  const ip = (i: number) => `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
+  const store = StateStore.open(db);
+  store.transaction(() => {
+    for (let i = 0; i < N; i++) store.addBan({ jail: 'sshd', ip: ip(i), timeofban: now - 60 + (i % 7), bantime: 3600, bancount: 1, data: { failures: 3, user: `u${i}` } });
+    // ignored now (ignoreip), over, and another jail's: none of them goes in
+    store.addBan({ jail: 'sshd', ip: '198.51.100.7', timeofban: now - 60, bantime: 3600, bancount: 1 });
+    store.addBan({ jail: 'sshd', ip: '203.0.113.1', timeofban: now - 7200, bantime: 3600, bancount: 1 });
+    store.addBan({ jail: 'other', ip: '203.0.113.2', timeofban: now - 60, bantime: 3600, bancount: 1 });
+  });
+  store.close();
+
+  const d = await Daemon.start({ configDir: conf, dryRun: true, logtarget: path.join(dir, 'f2b.log'), db, socket: null, threads: 0 });
+  t.after(() => d.stop());
+  const calls = (d as unknown as { backend: DryRunBackend }).backend.calls;
+  const blocked = new Map<string, number>();
+  for (const c of calls) if (c.method === 'update') for (const e of c.changes.block) blocked.set(e.ip, (blocked.get(e.ip) ?? 0) + 1);
+  assert.equal(blocked.size, N);
+  assert.deepEqual([...blocked.values()].filter((n) => n !== 1), [], 'every address is blocked once');
+  for (let i = 0; i < N; i += 997) assert.ok(blocked.has(ip(i)), ip(i));
+  for (const other of ['198.51.100.7', '203.0.113.1', '203.0.113.2']) assert.equal(blocked.has(other), false, other);
+  assert.ok(calls.every((c) => c.method !== 'update' || c.changes.release.length === 0), 'nothing released');
+  // the entries' timeouts are what is left of each ban
+  const first = calls.find((c) => c.method === 'update' && c.changes.block.length);
+  const e0 = first?.method === 'update' ? first.changes.block[0] : undefined;
+  assert.ok(e0 && e0.timeout !== null && Math.abs(e0.timeout - 3540) <= 2, JSON.stringify(e0));
+  // the jail holds them all, with their data, as restored bans
+  const jail = d.jails.get('sshd')!.jail;
+  assert.equal(jail.status().currentlyBanned, N);
+  assert.equal(jail.getBan(ip(1234))?.fields.user, 'u1234');
+  assert.equal(jail.getBan(ip(1234))?.restored, true);
+  assert.equal(jail.isBanned('198.51.100.7'), false);
+  const text = fs.readFileSync(path.join(dir, 'f2b.log'), 'utf8');
+  assert.equal(text.match(/NOTICE  \[sshd\] Restore Ban /g)?.length, N);
+  assert.match(text, /\[sshd\] Ignore 198\.51\.100\.7 by ip: not restored/);
+  assert.match(text, new RegExp(`\\[sshd\\] ${N} bans restored from the state database`));
 });

@@ -23,6 +23,11 @@ import type { BackendKind } from '../src/firewall/backend';
 import { compileJail } from '../src/firewall/jailspec';
 import { createLinkedPair, netnsAvailable, startTcpServer, tryConnect, type LinkedPair } from './helpers/netns';
 import { entry, rejectsWith, services, spec } from './helpers/firewall';
+import { JailActions } from '../src/action/jail-actions';
+import type { Ban } from '../src/jail/jail';
+import { silentLogger } from '../src/log/logger';
+
+const T = 1_700_000_000;
 
 
 /** A runner that records scripts and answers from a list (default: success). */
@@ -521,6 +526,8 @@ describe('firewall batcher', () => {
     assert.deepEqual(fake.updates[0], {
       block: [entry('192.0.2.2', 60), entry('192.0.2.3', 60, 'sshd')],
       release: [entry('192.0.2.1'), entry('2001:DB8:0::1'), entry('192.0.2.3', 60, 'other')],
+      // each address once: the backends skip their own deduplication
+      unique: true,
     });
   });
 
@@ -556,6 +563,43 @@ describe('firewall batcher', () => {
     await batcher.flushNow();
     assert.equal(fake.updates.length, 1);
     assert.equal(fake.updates[0].block.length, 2);
+  });
+
+  test('onApplied hears each update the backend took, with its size', async () => {
+    const fake = new FakeBackend();
+    const applied: { blocks: number; releases: number; ms: number }[] = [];
+    const batcher = new FirewallBatcher(fake, { log: () => {}, onApplied: (i) => applied.push(i) });
+    batcher.block(entry('192.0.2.1'));
+    batcher.block(entry('192.0.2.2'));
+    batcher.release(entry('192.0.2.3'));
+    await batcher.flushNow();
+    assert.equal(applied.length, 1);
+    assert.equal(applied[0].blocks, 2);
+    assert.equal(applied[0].releases, 1);
+    assert.ok(applied[0].ms >= 0);
+  });
+
+  test('primed addresses (put in at start straight from the database) are not blocked again when the jail restores them; the rest is released', async () => {
+    const fake = new FakeBackend();
+    const batcher = new FirewallBatcher(fake, { log: () => {} });
+    const actions = new JailActions('sshd', { batcher, spec: spec('sshd'), names: ['nftables'] }, [], silentLogger, () => T);
+    const ban = (ip: string, restored: boolean): Ban => ({ ip, time: T - 10, bantime: 600, end: T + 590, bancount: 1, failures: 3, matches: [], fields: {}, restored });
+    actions.prime(new Set(['192.0.2.1', '192.0.2.2', '192.0.2.3', '192.0.2.5']));
+    actions.ban(ban('192.0.2.1', true));
+    actions.ban(ban('192.0.2.3', true));
+    // a new ban (not a restore) is blocked as usual, a primed address's too: the jail owns it
+    actions.ban(ban('192.0.2.2', false));
+    actions.ban(ban('192.0.2.4', false));
+    // 192.0.2.5 was put in, and the jail did not restore it (ignored now, or over meanwhile)
+    assert.equal(actions.endPriming(), 1);
+    await batcher.flushNow();
+    assert.equal(fake.updates.length, 1);
+    assert.deepEqual(fake.updates[0].block.map((e) => [e.ip, e.timeout]), [['192.0.2.2', 590], ['192.0.2.4', 590]]);
+    assert.deepEqual(fake.updates[0].release.map((e) => e.ip), ['192.0.2.5']);
+    // after the priming, a restored ban is blocked like any other
+    actions.ban(ban('192.0.2.9', true));
+    await batcher.flushNow();
+    assert.deepEqual(fake.updates[1].block.map((e) => e.ip), ['192.0.2.9']);
   });
 
   test('errors go to onError and the log, never to the caller; later batches still run', async () => {

@@ -192,6 +192,39 @@ test('bans, tickets, positions and cursors survive a reopen', (t) => {
   assert.deepEqual(store.loadTickets('nginx'), []);
 });
 
+test('currentBansPage and currentBanTimesPage read a jail\'s current bans a page at a time, in currentBans\' order', (t) => {
+  const store = openStore(t, path.join(tmpDir(t), 'state.db'));
+  store.transaction(() => {
+    // three bans at each of 7 times (the pages split ties by address), a permanent one, one
+    // over, and another jail's
+    for (let i = 0; i < 21; i++) store.addBan({ jail: 'sshd', ip: `192.0.2.${(i * 37) % 250}`, timeofban: T0 - 100 + Math.floor(i / 3), bantime: 600, bancount: 1, data: { failures: i } });
+    store.addBan({ jail: 'sshd', ip: '2001:db8::1', timeofban: T0 - 50, bantime: -1, bancount: 2 });
+    store.addBan({ jail: 'sshd', ip: '198.51.100.1', timeofban: T0 - 1000, bantime: 600, bancount: 1 });
+    store.addBan({ jail: 'nginx', ip: '192.0.2.5', timeofban: T0 - 99, bantime: 600, bancount: 1 });
+  });
+  const all = store.currentBans(T0, 'sshd');
+  assert.equal(all.length, 22);
+  for (const limit of [1, 2, 3, 4, 22, 100]) {
+    const pages: BanRecord[] = [];
+    const times: [string, number, number][] = [];
+    for (let after: BanRecord | null = null; ; ) {
+      const page = store.currentBansPage(T0, 'sshd', after, limit);
+      assert.ok(page.length <= limit);
+      pages.push(...page);
+      if (page.length < limit) break;
+      after = page[page.length - 1];
+    }
+    for (let after: [string, number, number] | null = null; ; ) {
+      const page = store.currentBanTimesPage(T0, 'sshd', after, limit);
+      times.push(...page);
+      if (page.length < limit) break;
+      after = page[page.length - 1];
+    }
+    assert.deepEqual(pages, all, `limit ${limit}`);
+    assert.deepEqual(times, all.map((b) => [b.ip, b.timeofban, b.bantime]), `limit ${limit}`);
+  }
+});
+
 test('a transaction commits everything or, when fn throws, nothing', (t) => {
   const file = path.join(tmpDir(t), 'state.db');
   const store = openStore(t, file);

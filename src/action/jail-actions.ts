@@ -35,8 +35,31 @@ export class JailActions {
     for (const c of this.commands) await c.start();
   }
 
+  /**
+   * At start the daemon puts the database's bans in the firewall straight from their rows
+   * (Daemon.primeFirewall), before the jail restores them: their restore does not block them
+   * a second time.
+   */
+  prime(ips: Set<string>): void {
+    this.primed = ips;
+  }
+
+  /** The restore is over: a primed address the jail did not restore (ignored now, or over
+   *  meanwhile) leaves the firewall. Returns how many did. */
+  endPriming(): number {
+    const left = this.primed;
+    this.primed = null;
+    for (const ip of left ?? []) this.firewall?.batcher.release({ jail: this.jail, ip, timeout: null });
+    return left?.size ?? 0;
+  }
+
+  private primed: Set<string> | null = null;
+
   ban(ban: Ban): void {
-    this.firewall?.batcher.block({ jail: this.jail, ip: ban.ip, timeout: this.timeout(ban) });
+    // a primed address is the jail's from here on: restored, it is in already; banned anew, it
+    // is blocked with this ban's timeout
+    const primed = this.primed?.delete(ban.ip) ?? false;
+    if (!(primed && ban.restored)) this.firewall?.batcher.block({ jail: this.jail, ip: ban.ip, timeout: this.timeout(ban) });
     if (!this.commands.length) return;
     const ticket = ticketOf(ban);
     this.tickets.set(ban.ip, ticket);
@@ -55,6 +78,7 @@ export class JailActions {
   }
 
   unban(ban: Ban): void {
+    this.primed?.delete(ban.ip);
     this.firewall?.batcher.release({ jail: this.jail, ip: ban.ip, timeout: null });
     if (!this.commands.length) return;
     const ticket = this.tickets.get(ban.ip) ?? ticketOf(ban);
@@ -86,7 +110,7 @@ export class JailActions {
   }
 
   private timeout(ban: Ban): number | null {
-    return ban.end === Infinity ? null : Math.max(1, Math.ceil(ban.end - this.now()));
+    return firewallTimeout(ban.end, this.now());
   }
 
   private track(p: Promise<boolean>, what: string): void {
@@ -97,6 +121,11 @@ export class JailActions {
     this.pending.add(q);
     void q.finally(() => this.pending.delete(q));
   }
+}
+
+/** The kernel's timeout of a ban's firewall entry (null: permanent), whole seconds, at least 1. */
+export function firewallTimeout(end: number, now: number): number | null {
+  return end === Infinity ? null : Math.max(1, Math.ceil(end - now));
 }
 
 /** The action.d view of a ban. */

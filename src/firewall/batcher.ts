@@ -14,11 +14,15 @@ export interface FirewallBatcherOptions {
   onError?(e: Error, changes: FirewallChanges): void;
   /** where errors are logged; default console.error */
   log?: (msg: string) => void;
+  /** called after each update the backend took: how many changes and how long it ran */
+  onApplied?(info: { blocks: number; releases: number; ms: number }): void;
 }
 
 export class FirewallBatcher {
-  /** jail + canonical address -> its last change this tick; Map order = order of last change */
-  private pending = new Map<string, { block: boolean; entry: FirewallEntry }>();
+  /** jail -> canonical address -> its last change this tick (Map order = order of last change);
+   *  per jail, so that 100,000 changes need no jail+address key strings */
+  private pending = new Map<string, Map<string, { block: boolean; entry: FirewallEntry }>>();
+  private pendingCount = 0;
   private timer: { cancel(): void } | null = null;
   /** the running drain loop: at most one update in flight */
   private loop: Promise<void> | null = null;
@@ -71,9 +75,11 @@ export class FirewallBatcher {
       return;
     }
     // a block and a release of one address in one tick: the later one wins
-    const key = `${e.jail}\0${parseBanTarget(e.ip)?.text ?? e.ip}`;
-    this.pending.delete(key);
-    this.pending.set(key, { block, entry: { ...e } });
+    const key = parseBanTarget(e.ip)?.text ?? e.ip;
+    let jail = this.pending.get(e.jail);
+    if (!jail) this.pending.set(e.jail, (jail = new Map()));
+    if (!jail.delete(key)) this.pendingCount++;
+    jail.set(key, { block, entry: { jail: e.jail, ip: e.ip, timeout: e.timeout } });
     this.schedule();
   }
 
@@ -95,19 +101,23 @@ export class FirewallBatcher {
   private drain(): Promise<void> {
     if (!this.loop) {
       this.loop = (async () => {
-        while (this.pending.size) {
-          const changes: FirewallChanges = { block: [], release: [] };
-          for (const { block, entry } of this.pending.values()) (block ? changes.block : changes.release).push(entry);
+        while (this.pendingCount) {
+          // pending is keyed by jail and canonical address: each is there once
+          const changes: FirewallChanges = { block: [], release: [], unique: true };
+          for (const jail of this.pending.values()) for (const { block, entry } of jail.values()) (block ? changes.block : changes.release).push(entry);
           this.pending.clear();
+          this.pendingCount = 0;
           try {
+            const t0 = performance.now();
             await this.backend.update(changes);
+            this.opts.onApplied?.({ blocks: changes.block.length, releases: changes.release.length, ms: performance.now() - t0 });
           } catch (e) {
             this.report(e, changes);
           }
         }
       })().finally(() => {
         this.loop = null;
-        if (this.pending.size) this.schedule();
+        if (this.pendingCount) this.schedule();
       });
     }
     return this.loop;

@@ -25,6 +25,8 @@ export interface GatheredChanges<J> {
 /** `jailOf` finds the backend's own state of a jail (undefined: it has none). */
 export function gatherChanges<J>(changes: FirewallChanges, jailOf: (jail: string) => J | undefined, what = 'firewall sets'): GatheredChanges<J> {
   const rejected: string[] = [];
+  // the batcher's changes hold each address once: a list does, without 100,000 map keys
+  const list: Change<J>[] = [];
   const kept = new Map<string, Change<J>>();
   const take = (e: FirewallEntry, block: boolean) => {
     const jail = jailOf(e.jail);
@@ -35,13 +37,14 @@ export function gatherChanges<J>(changes: FirewallChanges, jailOf: (jail: string
     if (block && timeout !== null && !(timeout >= 0 && Number.isFinite(timeout))) {
       return void rejected.push(`${e.jail} ${addr.text}: bad timeout ${timeout}`);
     }
+    if (changes.unique) return void list.push({ jail, addr, block, timeout });
     const key = `${e.jail}\0${addr.text}`;
     kept.delete(key); // the last change of an address wins, and takes its place in the order
     kept.set(key, { jail, addr, block, timeout });
   };
   for (const e of changes.release) take(e, false);
   for (const e of changes.block) take(e, true);
-  return { changes: [...kept.values()], rejected, total: changes.release.length + changes.block.length };
+  return { changes: changes.unique ? list : [...kept.values()], rejected, total: changes.release.length + changes.block.length };
 }
 
 /** flush(jail?): that jail's state, or every jail's; a jail the backend does not know is an error. */

@@ -1,7 +1,12 @@
-// Running a firewall tool: an argv array (never a shell), the script on stdin, a time limit.
+// Running a firewall tool: an argv array (never a shell), the script on stdin (a pipe, or an
+// unlinked file when it is large), a time limit.
 // Backends take a CommandRunner so that tests can count or fake the processes they start.
 
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { F2bError } from '../errors';
 
 export interface CommandResult {
@@ -14,6 +19,43 @@ export interface CommandResult {
 /** Runs argv[0] with the rest as arguments and `input` on stdin. */
 export type CommandRunner = (argv: readonly string[], input: string) => Promise<CommandResult>;
 
+/** Input up to this size goes through a pipe; more through an unlinked file (inputFile). */
+const PIPE_INPUT_MAX = 64 * 1024;
+
+/**
+ * A large script (100,000 bans: 4 MB) as a file descriptor the command reads as stdin: a
+ * file created in the temp directory (0600, a random name, never an existing one), unlinked
+ * at once, written without moving its offset. Through a pipe the script trickles in 64 KB at
+ * a time, one turn of our event loop each, and the command waits whenever the main thread is
+ * busy (a restart restoring the next page of bans); a file it reads at its own pace. Null when
+ * the file cannot be made (the temp directory full or read-only): the pipe then.
+ */
+function inputFile(input: string): number | null {
+  let fd: number;
+  const file = path.join(os.tmpdir(), `.f2b-fast-input-${process.pid}-${randomBytes(8).toString('hex')}`);
+  try {
+    const { O_CREAT, O_EXCL, O_RDWR, O_NOFOLLOW } = fs.constants;
+    fd = fs.openSync(file, O_CREAT | O_EXCL | O_RDWR | O_NOFOLLOW, 0o600);
+  } catch {
+    return null;
+  }
+  try {
+    fs.unlinkSync(file);
+    const buf = Buffer.from(input, 'utf8');
+    // positional writes: the offset the command starts reading at stays 0
+    for (let at = 0; at < buf.length; ) at += fs.writeSync(fd, buf, at, buf.length - at, at);
+    return fd;
+  } catch {
+    fs.closeSync(fd);
+    try {
+      fs.unlinkSync(file);
+    } catch {
+      // unlinked already
+    }
+    return null;
+  }
+}
+
 /**
  * The real runner. A command that outlives timeoutMs is killed (SIGKILL, by its pid) and
  * reported as FIREWALL_COMMAND; a program that is not installed is FIREWALL_UNAVAILABLE.
@@ -21,7 +63,14 @@ export type CommandRunner = (argv: readonly string[], input: string) => Promise<
 export function spawnRunner(timeoutMs = 60_000): CommandRunner {
   return (argv, input) =>
     new Promise<CommandResult>((resolve, reject) => {
-      const child = spawn(argv[0], argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] });
+      const fd = input.length > PIPE_INPUT_MAX ? inputFile(input) : null;
+      let child;
+      try {
+        child = spawn(argv[0], argv.slice(1), { stdio: [fd ?? 'pipe', 'pipe', 'pipe'] });
+      } finally {
+        // the command holds its own copy of the descriptor
+        if (fd !== null) fs.closeSync(fd);
+      }
       const out: Buffer[] = [];
       const err: Buffer[] = [];
       let timedOut = false;
@@ -33,10 +82,10 @@ export function spawnRunner(timeoutMs = 60_000): CommandRunner {
           // it exited meanwhile
         }
       }, timeoutMs);
-      child.stdout.on('data', (b: Buffer) => out.push(b));
-      child.stderr.on('data', (b: Buffer) => err.push(b));
+      child.stdout!.on('data', (b: Buffer) => out.push(b));
+      child.stderr!.on('data', (b: Buffer) => err.push(b));
       // a command that exits before reading all of stdin must not crash us with EPIPE
-      child.stdin.on('error', () => {});
+      child.stdin?.on('error', () => {});
       child.on('error', (e: NodeJS.ErrnoException) => {
         clearTimeout(timer);
         reject(
@@ -53,7 +102,7 @@ export function spawnRunner(timeoutMs = 60_000): CommandRunner {
         }
         resolve({ code, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') });
       });
-      child.stdin.end(input);
+      child.stdin?.end(input);
     });
 }
 

@@ -53,7 +53,7 @@ export class FirewallRouter implements FirewallBackend {
     const part = (jail: string): FirewallChanges => {
       const kind = this.route.get(jail) ?? 'nftables';
       let p = parts.get(kind);
-      if (!p) parts.set(kind, (p = { block: [], release: [] }));
+      if (!p) parts.set(kind, (p = { block: [], release: [], unique: changes.unique }));
       return p;
     };
     for (const e of changes.release) part(e.jail).release.push(e);

@@ -89,6 +89,10 @@ export function formatLogTime(ms: number): string {
 
 const lastTime = { ms: NaN, text: '' };
 
+/** Control characters in a message: escaped as \\xNN. */
+const CONTROL = /[\x00-\x08\x0b-\x1f\x7f]/;
+const CONTROLS = /[\x00-\x08\x0b-\x1f\x7f]/g;
+
 /** One line to log, before formatting. */
 export interface LogRecord {
   /** epoch milliseconds */
@@ -119,10 +123,18 @@ export interface LogTarget {
 /** The default line: fail2ban's format with or without the time and the padding. */
 export function defaultFormatter(opts: { datetime: boolean; padding: boolean }): LogFormatter {
   const pid = process.pid;
+  // `NAME[PID]: LEVEL ` per logger name and level, made once (a restart logs 100,000 lines)
+  const heads = new Map<string, string>();
   return (r) => {
-    const name = opts.padding ? r.name.padEnd(24) : r.name;
-    const level = opts.padding ? levelName(r.level).padEnd(7) : levelName(r.level);
-    return `${opts.datetime ? `${formatLogTime(r.time)} ` : ''}${name}[${pid}]: ${level} ${r.message}`;
+    const key = `${r.name}\0${r.level}`;
+    let head = heads.get(key);
+    if (head === undefined) {
+      const name = opts.padding ? r.name.padEnd(24) : r.name;
+      const level = opts.padding ? levelName(r.level).padEnd(7) : levelName(r.level);
+      head = `${name}[${pid}]: ${level} `;
+      if (heads.size < 1000) heads.set(key, head);
+    }
+    return opts.datetime ? `${formatLogTime(r.time)} ${head}${r.message}` : `${head}${r.message}`;
   };
 }
 
@@ -555,7 +567,7 @@ export class LogSink {
     const n = typeof level === 'number' ? level : LEVELS[level];
     if (n < this.threshold) return;
     // control characters from log lines never reach a terminal or a syslog parser raw
-    const safe = message.replace(/[\x00-\x08\x0b-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+    const safe = CONTROL.test(message) ? message.replace(CONTROLS, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`) : message;
     const err = this.current.write({ time: now, name, level: n, message: safe });
     if (err) this.failed(err);
     else if (this.failure) this.recovered();

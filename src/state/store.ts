@@ -16,7 +16,7 @@ import { F2bError } from '../errors';
 import { roundHalfEven, type FailTicket } from '../jail/failures';
 
 /** The version of the f2b_* layout this code writes (row in f2b_schema). */
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
 /** fail2ban's default for dbmaxmatches. */
 export const DEFAULT_MAX_MATCHES = 10;
@@ -139,6 +139,9 @@ const MIGRATIONS: readonly string[] = [
    CREATE TABLE f2b_positions(path TEXT PRIMARY KEY, position INTEGER NOT NULL, first_line_hash TEXT NOT NULL,
      lines_read INTEGER NOT NULL, saved_at REAL NOT NULL) WITHOUT ROWID;
    CREATE TABLE f2b_cursors(key TEXT PRIMARY KEY, cursor TEXT NOT NULL, time REAL NOT NULL) WITHOUT ROWID;`,
+  // 2: a restart reads a jail's bans a page at a time, in ban order (currentBansPage), and
+  // their times from the index alone (currentBanTimesPage)
+  `CREATE INDEX IF NOT EXISTS bips_jail_timeofban_ip_bantime ON bips(jail, timeofban, ip, bantime);`,
 ];
 
 interface BanRow {
@@ -181,11 +184,12 @@ export function parseBanData(raw: unknown): BanData {
       obj = {};
     }
   }
-  const rec: Record<string, unknown> = obj !== null && typeof obj === 'object' && !Array.isArray(obj) ? { ...(obj as Record<string, unknown>) } : {};
-  const matches = Array.isArray(rec.matches) ? rec.matches.map(matchLine) : [];
+  // obj is ours (just parsed): it becomes the result, without copies (a restart reads 100,000)
+  const rec: Record<string, unknown> = obj !== null && typeof obj === 'object' && !Array.isArray(obj) ? (obj as Record<string, unknown>) : {};
+  rec.matches = Array.isArray(rec.matches) ? rec.matches.map(matchLine) : [];
   // a row without a count stands for one failure (fail2ban's getBansMerged reads it so)
-  const failures = typeof rec.failures === 'number' && Number.isFinite(rec.failures) ? rec.failures : 1;
-  return { ...rec, matches, failures };
+  rec.failures = typeof rec.failures === 'number' && Number.isFinite(rec.failures) ? rec.failures : 1;
+  return rec as BanData;
 }
 
 function errorText(e: unknown): string {
@@ -354,6 +358,28 @@ export class StateStore {
       this.#s.deleteBansJail.run(jail);
       return this.#s.deleteBipsJail.run(jail).changes;
     });
+  }
+
+  /**
+   * One page of a jail's bans to restore, as currentBans(now, jail) orders them: the first
+   * `limit` after `after` (the last row of the page before; null: from the start). A restart
+   * reads 100,000 bans in pages so that the first reach the firewall while the rest are read.
+   */
+  currentBansPage(now: number, jail: string, after: { timeofban: number; ip: string } | null, limit: number): BanRecord[] {
+    return this.#guard(() => {
+      const rows = (
+        after === null ? this.#s.currentJailFirst.all(now, jail, limit) : this.#s.currentJailAfter.all(now, jail, after.timeofban, after.ip, limit)
+      ) as [string, string, number, number, number, unknown][];
+      return rows.map(([jail, ip, timeofban, bantime, bancount, data]) => toBanRecord({ jail, ip, timeofban, bantime, bancount, data }));
+    });
+  }
+
+  /** currentBansPage without the data, as [ip, timeofban, bantime] (no object per row): what
+   *  the firewall needs of each ban. `after` is the last row of the page before. */
+  currentBanTimesPage(now: number, jail: string, after: readonly [string, number, number] | null, limit: number): [string, number, number][] {
+    return this.#guard(
+      () => (after === null ? this.#s.banTimesFirst.all(now, jail, limit) : this.#s.banTimesAfter.all(now, jail, after[1], after[0], limit)) as [string, number, number][],
+    );
   }
 
   /**
@@ -607,6 +633,10 @@ function prepareStatements(db: Database.Database) {
     // rows as arrays: a restart reads 100,000 of them, and row objects cost twice the time
     currentAll: p(`SELECT ${banCols} FROM bips WHERE ${running} ORDER BY jail, timeofban, ip`).raw(true),
     currentJail: p(`SELECT ${banCols} FROM bips WHERE ${running} AND jail = ? ORDER BY timeofban, ip`).raw(true),
+    currentJailFirst: p(`SELECT ${banCols} FROM bips WHERE ${running} AND jail = ? ORDER BY timeofban, ip LIMIT ?`).raw(true),
+    banTimesFirst: p(`SELECT ip, timeofban, bantime FROM bips WHERE ${running} AND jail = ? ORDER BY timeofban, ip LIMIT ?`).raw(true),
+    banTimesAfter: p(`SELECT ip, timeofban, bantime FROM bips WHERE ${running} AND jail = ? AND (timeofban, ip) > (?, ?) ORDER BY timeofban, ip LIMIT ?`).raw(true),
+    currentJailAfter: p(`SELECT ${banCols} FROM bips WHERE ${running} AND jail = ? AND (timeofban, ip) > (?, ?) ORDER BY timeofban, ip LIMIT ?`).raw(true),
     historyOverall: p(
       'SELECT sum(bancount) AS bancount, max(timeofban) AS timeofban, sum(bantime) AS bantime FROM bips WHERE ip = ? AND timeofban > ?',
     ),
