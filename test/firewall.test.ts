@@ -3,6 +3,9 @@
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
 import { F2bError } from '../src/errors';
 import type { FirewallChanges } from '../src/types';
 import {
@@ -493,6 +496,26 @@ class FakeBackend implements FirewallBackend {
     this.closed++;
   }
 }
+
+describe('spawnRunner', () => {
+  test('a script larger than a pipe holds reaches the command whole, through a file removed at once', async () => {
+    const run = spawnRunner(20_000);
+    const before = new Set(fs.readdirSync(os.tmpdir()));
+    // 1 MB of lines, with multi-byte text: the command sees every byte, from the first
+    const script = Array.from({ length: 20_000 }, (_, i) => `add element inet t s { 10.0.${i >> 8}.${i & 255} } # ü ${i}`).join('\n') + '\n';
+    const r = await run(['sha256sum'], script);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.split(' ')[0], createHash('sha256').update(script, 'utf8').digest('hex'));
+    const left = fs.readdirSync(os.tmpdir()).filter((f) => !before.has(f) && f.startsWith('.f2b-fast-input-'));
+    assert.deepEqual(left, []);
+    // the command reads a file, at its own pace; small input keeps the pipe
+    assert.equal((await run(['stat', '-L', '-c', '%F', '/dev/stdin'], script)).stdout.trim(), 'regular file');
+    assert.equal((await run(['stat', '-L', '-c', '%F', '/dev/stdin'], 'short\n')).stdout.trim(), 'socket'); // node's pipes are socket pairs
+    assert.equal((await run(['cat'], 'short\n')).stdout, 'short\n');
+    // a command that does not read it is no error
+    assert.equal((await run(['true'], script)).code, 0);
+  });
+});
 
 describe('firewall batcher', () => {
   test('every call of one tick becomes one update', async () => {
