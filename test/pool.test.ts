@@ -37,3 +37,30 @@ test('a line past the time budget costs that line only; other batches go on mean
   const [again] = await pool.scan([good], [line('denied 192.0.2.5')], NOW);
   assert.equal(again.hits.length, 1);
 });
+
+test('a large batch is cut into one part per thread; the result is the one batch matched whole', async (t) => {
+  const pool = new MatcherPool({ threads: 3 });
+  const local = new MatcherPool({ threads: 0 });
+  t.after(() => pool.close());
+  const filters = [spec('a', ['^\\s*\\S+ app\\[\\d+\\]: auth failure from <HOST>$']), spec('b', ['^\\s*\\S+ app\\[\\d+\\]: bad user <F-USER>\\S+</F-USER> from <HOST>$'])];
+  // 4,001 lines: parts of 1,333 and 1,334; undated lines and hits right at the cuts
+  const lines = Array.from({ length: 4001 }, (_, i) =>
+    i % 7 === 3 ? `no date here ${i}` : line(i % 2 ? `auth failure from 10.0.${i >> 8}.${i & 255}` : `bad user u${i} from 10.1.${i >> 8}.${i & 255}`),
+  );
+  // filter a sees only its lines (the native prefilter's selection), b every line
+  const selA = Uint32Array.from(lines.flatMap((l, i) => (l.includes('auth failure') ? [i] : [])));
+  const whole = await local.scan(filters, lines, NOW, [selA, null]);
+  const cut = await pool.scan(filters, lines, NOW, [selA, null]);
+  assert.equal(cut.length, 2);
+  for (let f = 0; f < 2; f++) {
+    assert.deepEqual([...cut[f].times], [...whole[f].times], `times of filter ${f}`);
+    assert.deepEqual(cut[f].hits, whole[f].hits, `hits of filter ${f}`);
+  }
+  // both filters found their lines, on both sides of every cut
+  for (let f = 0; f < 2; f++) {
+    assert.ok(whole[f].hits.length > 1500, `filter ${f}: ${whole[f].hits.length} hits`);
+    for (const [from, to] of [[1300, 1333], [1333, 1370], [2640, 2667], [2667, 2700]]) {
+      assert.ok(whole[f].hits.some((h) => h.line >= from && h.line < to), `filter ${f} between ${from} and ${to}`);
+    }
+  }
+});

@@ -344,7 +344,15 @@ export function toFirewallAddress(id: string): string | undefined {
   return normalizeAddress(id);
 }
 
-/** `YYYY-mm-dd HH:MM:SS` local time, as in fail2ban's "Found" lines. */
+/** `YYYY-mm-dd HH:MM:SS` local time, as in fail2ban's "Found" lines. Its own one-second
+ *  cache: formatLogTime's (of the line's own time) changes every millisecond of a burst. */
 function formatTime(epoch: number): string {
-  return formatLogTime(epoch * 1000).slice(0, 19);
+  const sec = Math.floor(epoch);
+  if (sec !== lastFound.sec) {
+    lastFound.sec = sec;
+    lastFound.text = formatLogTime(sec * 1000).slice(0, 19);
+  }
+  return lastFound.text;
 }
+
+const lastFound = { sec: NaN, text: '' };

@@ -36,6 +36,53 @@ export interface SlowLine {
 
 export const DEFAULT_LINE_BUDGET_MS = 1000;
 
+/** A batch is cut into parts for the threads only if each part has at least this many lines. */
+const MIN_PART_LINES = 1000;
+
+/** Where `parts` equal parts of n lines start. */
+function cutPoints(n: number, parts: number): number[] {
+  return Array.from({ length: parts }, (_, k) => Math.floor((k * n) / parts));
+}
+
+/** The lines and each filter's selection (line indexes, ascending) of each part, renumbered
+ *  from the part's start. */
+function cutParts(lines: string[], select: (Uint32Array | null)[], parts: number): { lines: string[]; select: (Uint32Array | null)[] }[] {
+  const starts = cutPoints(lines.length, parts);
+  return starts.map((from, k) => {
+    const to = k + 1 < parts ? starts[k + 1] : lines.length;
+    return {
+      lines: lines.slice(from, to),
+      select: select.map((sel) => {
+        if (!sel) return null;
+        let a = 0;
+        while (a < sel.length && sel[a] < from) a++;
+        let b = a;
+        while (b < sel.length && sel[b] < to) b++;
+        return sel.slice(a, b).map((i) => i - from);
+      }),
+    };
+  });
+}
+
+/** The parts' results as one per filter: times end to end, hits renumbered from the start. */
+function joinParts(results: MatchResult[], starts: number[]): FilterScanMessage[] {
+  return results[0].scans.map((_, fi) => {
+    const total = results.reduce((n, r) => n + r.scans[fi].times.length, 0);
+    const times = new Float64Array(total);
+    const hits: FilterScanMessage['hits'] = [];
+    results.forEach((r, k) => {
+      const scan = r.scans[fi];
+      times.set(scan.times, starts[k]);
+      // the hits came from the worker, ours to change
+      for (const h of scan.hits) {
+        h.line += starts[k];
+        hits.push(h);
+      }
+    });
+    return { times, hits };
+  });
+}
+
 export class MatcherPool {
   private readonly piscina?: Piscina<MatchTask, MatchResult>;
   private readonly local = new Map<string, FilterScanner>();
@@ -77,8 +124,16 @@ export class MatcherPool {
     const remote = filters.map((f, i) => ({ f, sel: select?.[i] ?? null })).filter(({ f }) => f.maxlines <= 1);
     const out = new Map<string, FilterScanMessage>();
     if (remote.length && this.piscina) {
-      const res = await this.runGuarded({ filters: remote.map((r) => r.f), lines, now, select: remote.map((r) => r.sel) });
-      remote.forEach((r, i) => out.set(r.f.key, res.scans[i]));
+      const filters = remote.map((r) => r.f);
+      const select = remote.map((r) => r.sel);
+      // a large batch (a burst: the tailer hands 10,000 lines at once) is cut into one part per
+      // thread, matched side by side: every thread works on it, none waits for the next batch
+      const parts = lines.length >= 2 * MIN_PART_LINES ? Math.min(this.threads, Math.floor(lines.length / MIN_PART_LINES)) : 1;
+      const res =
+        parts > 1
+          ? joinParts(await Promise.all(cutParts(lines, select, parts).map((p) => this.runGuarded({ filters, lines: p.lines, now, select: p.select }))), cutPoints(lines.length, parts))
+          : (await this.runGuarded({ filters, lines, now, select })).scans;
+      remote.forEach((r, i) => out.set(r.f.key, res[i]));
     }
     for (const [i, f] of filters.entries()) {
       if (out.has(f.key)) continue;
