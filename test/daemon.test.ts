@@ -190,3 +190,28 @@ test('restart: the bans of the database reach the firewall before the jail resto
   assert.match(text, /\[sshd\] Ignore 198\.51\.100\.7 by ip: not restored/);
   assert.match(text, new RegExp(`\\[sshd\\] ${N} bans restored from the state database`));
 });
+
+test('a jail whose firewall values the firewall cannot take is reported with its file and line and skipped; the others run', async (t) => {
+  const { dir, log, conf } = await start(
+    t,
+    'maxretry = 1\n' +
+      '[web]\nenabled = true\nfilter = sshd\nlogpath = /dev/null\nport = nope\n' +
+      `[dock]\nenabled = true\nfilter = sshd\nlogpath = /dev/null\nbanaction = iptables-ipset-proto6\nchain = DOCKER-USER\n` +
+      `[fwd]\nenabled = true\nfilter = sshd\nlogpath = /dev/null\nbanaction = iptables-multiport\nchain = DOCKER-USER\nblocktype = REJECT --reject-with icmp-host-prohibited\n`,
+  );
+  fs.writeFileSync(log, '');
+  const d = await Daemon.start({ configDir: conf, dryRun: true, logtarget: path.join(dir, 'f2b.log'), db: ':memory:', socket: null, threads: 0 });
+  t.after(() => d.stop());
+  assert.deepEqual([...d.jails.keys()].sort(), ['fwd', 'sshd']);
+  const text = fs.readFileSync(path.join(dir, 'f2b.log'), 'utf8');
+  const local = path.join(conf, 'jail.local');
+  const lineOf = (section: string) => fs.readFileSync(local, 'utf8').split('\n').indexOf(`[${section}]`) + 1;
+  assert.match(text, new RegExp(`${local.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:${lineOf('web')}: \\[web\\] unknown service name 'nope'.* - jail skipped`));
+  assert.match(text, /\[dock\] chain DOCKER-USER: the ipset backend \(iptables-ipset\* actions\) hooks INPUT only.* - jail skipped/);
+  // the DOCKER-USER jail of an iptables action: the forward hook, its reject type per family
+  const calls = (d as unknown as { backend: DryRunBackend }).backend.calls;
+  const init = calls.find((c) => c.method === 'init');
+  const fwd = init?.method === 'init' ? init.jails.find((j) => j.jail === 'fwd') : undefined;
+  assert.equal(fwd?.chain, 'DOCKER-USER');
+  assert.equal(fwd?.blocktype, 'REJECT --reject-with icmp-host-prohibited');
+});

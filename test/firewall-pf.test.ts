@@ -278,7 +278,9 @@ describe('pf backend with a recording runner', () => {
       [undefined, 'block in quick'],
       ['', 'block in quick'],
       ['reject', 'block return in quick'],
-      ['REJECT --reject-with icmp-port-unreachable', 'block return in quick'],
+      // iptables' ICMP types keep their ICMP answer (plain `return` sends a TCP RST)
+      ['REJECT --reject-with icmp-port-unreachable', 'block return-icmp (port-unr, port-unr) in quick'],
+      ['REJECT --reject-with icmp-host-prohibited', 'block return-icmp (filter-prohib, admin-unr) in quick'],
       ['return', 'block return in quick'],
       ['drop', 'block drop in quick'],
       ['DROP', 'block drop in quick'],

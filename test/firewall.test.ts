@@ -24,7 +24,8 @@ import {
 } from '../src/firewall';
 import type { BackendKind } from '../src/firewall/backend';
 import { compileJail } from '../src/firewall/jailspec';
-import { createLinkedPair, netnsAvailable, startTcpServer, tryConnect, type LinkedPair } from './helpers/netns';
+import { iptablesTarget } from '../src/firewall/ipset';
+import { createLinkedPair, createNetns, netnsAvailable, startTcpServer, tryConnect, type LinkedPair, type Netns } from './helpers/netns';
 import { entry, rejectsWith, services, spec } from './helpers/firewall';
 import { JailActions } from '../src/action/jail-actions';
 import type { Ban } from '../src/jail/jail';
@@ -110,10 +111,46 @@ describe('jail specs', () => {
     const bt = (blocktype?: string) => compileJail(spec('j', { blocktype }), services).blocktype;
     assert.equal(bt(undefined), 'reject');
     assert.equal(bt('DROP'), 'drop');
-    assert.equal(bt('REJECT --reject-with icmp-port-unreachable'), 'reject');
     assert.equal(bt('REJECT --reject-with tcp-reset'), 'reject with tcp reset');
     assert.equal(bt('reject with icmpx type admin-prohibited'), 'reject with icmpx type admin-prohibited');
     assert.equal(compileJail(spec('j', { allports: true, protocol: 'all' }), services).protocols, null);
+  });
+
+  test("iptables' REJECT types keep their ICMP answer, per family (the IPv6 rule gets the nearest ICMPv6 type)", () => {
+    const both = (blocktype?: string, blocktype6?: string) => {
+      const c = compileJail(spec('j', { blocktype, blocktype6 }), services);
+      return [c.blocktype, c.blocktype6];
+    };
+    assert.deepEqual(both(undefined), ['reject', 'reject']);
+    assert.deepEqual(both('REJECT --reject-with icmp-port-unreachable', 'REJECT --reject-with icmp6-port-unreachable'), [
+      'reject with icmp type port-unreachable',
+      'reject with icmpv6 type port-unreachable',
+    ]);
+    assert.deepEqual(both('REJECT --reject-with icmp-host-prohibited'), ['reject with icmp type host-prohibited', 'reject with icmpv6 type admin-prohibited']);
+    assert.deepEqual(both('REJECT --reject-with icmp-net-unreachable', 'REJECT --reject-with icmp6-addr-unreachable'), [
+      'reject with icmp type net-unreachable',
+      'reject with icmpv6 type addr-unreachable',
+    ]);
+    assert.deepEqual(both('reject --reject-with icmp-admin-prohibited'), ['reject with icmp type admin-prohibited', 'reject with icmpv6 type admin-prohibited']);
+    assert.deepEqual(both('reject with icmp type host-unreachable'), ['reject with icmp type host-unreachable', 'reject with icmpv6 type addr-unreachable']);
+    assert.deepEqual(both('reject with icmpv6 type no-route'), ['reject with icmp type net-unreachable', 'reject with icmpv6 type no-route']);
+    assert.deepEqual(both('DROP', 'REJECT --reject-with tcp-reset'), ['drop', 'reject with tcp reset']);
+    for (const badType of ['REJECT --reject-with icmp-bogus', 'reject with icmp type nonsense', 'REJECT --reject-with tcp-reset; rm -rf /']) {
+      assert.throws(() => both(badType), (e: unknown) => e instanceof F2bError && e.code === 'CONFIG_VALUE' && /is not supported/.test(e.message), badType);
+    }
+    // per family, as iptablesTarget prints them for the ipset backend's rules
+    assert.equal(iptablesTarget('reject with icmp type host-prohibited', 4), 'REJECT --reject-with icmp-host-prohibited');
+    assert.equal(iptablesTarget('reject with icmpv6 type admin-prohibited', 6), 'REJECT --reject-with icmp6-adm-prohibited');
+    assert.equal(iptablesTarget('reject with icmp type net-unreachable', 4), 'REJECT --reject-with icmp-net-unreachable');
+  });
+
+  test('chain: INPUT, or FORWARD / DOCKER-USER (the forward hook); nothing else', () => {
+    const c = (chain?: string) => compileJail(spec('j', { chain }), services);
+    assert.deepEqual([c(undefined).hook, c(undefined).chain], ['input', 'INPUT']);
+    assert.deepEqual([c('input').hook, c('INPUT').chain], ['input', 'INPUT']);
+    assert.deepEqual([c('DOCKER-USER').hook, c('DOCKER-USER').chain], ['forward', 'DOCKER-USER']);
+    assert.deepEqual([c('FORWARD').hook, c('forward').chain], ['forward', 'FORWARD']);
+    assert.throws(() => c('f2b-mine'), /chain 'f2b-mine' is not supported by the batched firewall/);
   });
 
   test('jail names become safe, distinct nft identifiers', () => {
@@ -144,6 +181,35 @@ describe('nftables backend scripts (fake runner)', () => {
     assert.match(s, /meta l4proto tcp th dport \{ 22 \} ip6 saddr @addr6-set-sshd reject\n/);
     assert.match(s, /meta l4proto tcp th dport \{ 80, 443 \} ip saddr @net-set-web drop\n/);
     assert.match(s, /\t\tip saddr @addr-set-all reject\n/);
+  });
+
+  test('init: a forward chain for jails of chain DOCKER-USER / FORWARD; per-family reject types', async () => {
+    const { run, scripts } = fakeRunner();
+    const b = new NftablesBackend({ run, services, table: 't1' });
+    await b.init([
+      spec('sshd', { blocktype: 'REJECT --reject-with icmp-host-prohibited' }),
+      spec('web', { port: 'http,https', chain: 'DOCKER-USER', blocktype: 'REJECT --reject-with icmp-port-unreachable', blocktype6: 'REJECT --reject-with icmp6-adm-prohibited' }),
+    ]);
+    const s = scripts[0];
+    const input = /chain input \{\n([^}]*(?:\{[^}]*\}[^}]*)*)\t\}/.exec(s)?.[1] ?? '';
+    const forward = /chain forward \{\n([^}]*(?:\{[^}]*\}[^}]*)*)\t\}/.exec(s)?.[1] ?? '';
+    assert.match(forward, /type filter hook forward priority -1; policy accept;/);
+    assert.match(input, /th dport \{ 22 \} ip saddr @addr-set-sshd reject with icmp type host-prohibited\n/);
+    assert.match(input, /th dport \{ 22 \} ip6 saddr @addr6-set-sshd reject with icmpv6 type admin-prohibited\n/);
+    assert.doesNotMatch(input, /-web/);
+    assert.match(forward, /th dport \{ 80, 443 \} ip saddr @addr-set-web reject with icmp type port-unreachable\n/);
+    assert.match(forward, /th dport \{ 80, 443 \} ip6 saddr @net6-set-web reject with icmpv6 type admin-prohibited\n/);
+    assert.doesNotMatch(forward, /-sshd/);
+    // no forward jail, no forward chain
+    await b.init([spec('sshd')]);
+    assert.doesNotMatch(scripts[1], /chain forward/);
+  });
+
+  test('the ipset backend refuses a jail whose rule would not hang from INPUT', async () => {
+    const { run, scripts } = fakeRunner();
+    const b = createFirewall('ipset', { run, services });
+    await rejectsWith(b.init([spec('web', { chain: 'DOCKER-USER', backend: 'ipset' })]), 'CONFIG_VALUE', /chain DOCKER-USER: the ipset backend .* hooks INPUT only/);
+    assert.equal(scripts.length, 0);
   });
 
   test('init rejects a bad jail before running anything', async () => {
@@ -734,8 +800,24 @@ describe('banaction names', () => {
   test('jail spec: the jail port/protocol, allports from the name or type=allports, action options win', () => {
     const jail = { port: 'ssh', protocol: 'tcp' };
     assert.deepEqual(jailSpecForBanaction('sshd', 'iptables-multiport', jail), {
-      jail: 'sshd', port: 'ssh', protocol: 'tcp', allports: false, blocktype: undefined, backend: 'nftables',
+      jail: 'sshd', port: 'ssh', protocol: 'tcp', allports: false, backend: 'nftables',
     });
+    // the action file's values (its [Init] as the jail overrides it): blocktype per family, the
+    // chain of an iptables action, the hook of an nftables action (whose `chain` is a name)
+    const ipt = { name: 'iptables-multiport', options: {}, properties: { chain: 'DOCKER-USER', blocktype: 'REJECT --reject-with icmp-port-unreachable', 'blocktype?family=inet6': 'REJECT --reject-with icmp6-port-unreachable' } };
+    assert.deepEqual(jailSpecForBanaction('web', ipt, jail), {
+      jail: 'web', port: 'ssh', protocol: 'tcp', allports: false, backend: 'nftables', chain: 'DOCKER-USER',
+      blocktype: 'REJECT --reject-with icmp-port-unreachable', blocktype6: 'REJECT --reject-with icmp6-port-unreachable',
+    });
+    assert.equal(jailSpecForBanaction('web', { ...ipt, properties: { chain: 'INPUT' } }, jail)?.chain, undefined);
+    // a blocktype given with the action name (the reader resolves it into the file's values
+    // too) is both families'; an unresolved `<known/chain>` is no value
+    const drop = jailSpecForBanaction('web', { ...ipt, options: { blocktype: 'DROP', chain: '<known/chain>' }, properties: { ...ipt.properties, blocktype: 'DROP', chain: 'INPUT' } }, jail);
+    assert.deepEqual([drop?.blocktype, drop?.blocktype6, drop?.chain], ['DROP', undefined, undefined]);
+    assert.equal(jailSpecForBanaction('web', { name: 'iptables-multiport', options: { chain: '<known/chain>' } }, { ...jail, chain: 'DOCKER-USER' })?.chain, 'DOCKER-USER');
+    const nft = { name: 'nftables-multiport', options: {}, properties: { chain: 'f2b-chain', chain_hook: 'forward', blocktype: 'reject' } };
+    assert.equal(jailSpecForBanaction('web', nft, jail)?.chain, 'FORWARD');
+    assert.equal(jailSpecForBanaction('web', { ...nft, properties: { chain: 'DOCKER-USER', chain_hook: 'input' } }, jail)?.chain, undefined);
     assert.equal(jailSpecForBanaction('r', 'iptables-allports', jail)?.allports, true);
     assert.equal(jailSpecForBanaction('r', 'iptables-ipset-proto6-allports', jail)?.allports, true);
     assert.equal(jailSpecForBanaction('r', 'nftables[type=allports]', jail)?.allports, true);
@@ -746,5 +828,69 @@ describe('banaction names', () => {
     assert.equal(jailSpecForBanaction('p', 'pf', jail)?.backend, 'pf');
     assert.equal(jailSpecForBanaction('i', 'iptables-ipset-proto6', jail)?.backend, 'ipset');
     assert.equal(jailSpecForBanaction('x', 'ufw', jail), null);
+  });
+});
+
+describe('nftables forward hook (chain = DOCKER-USER) in a routed namespace chain', () => {
+  // cli (attacker, bystander) -- rtr (the firewall, forwarding) -- dst (a server on 8080): the
+  // traffic of a published container port, which the input hook never sees
+  let cli: Netns | null = null;
+  let rtr: Netns | null = null;
+  let dst: Netns | null = null;
+  let skip: string | false = false;
+  let backend: NftablesBackend;
+  const PORT = 8080;
+
+  before(async () => {
+    const avail = await netnsAvailable();
+    if (!avail.ok) return void (skip = avail.reason ?? 'network namespaces unavailable');
+    [cli, rtr, dst] = [await createNetns('f2bc'), await createNetns('f2br'), await createNetns('f2bd')];
+    const must = async (ns: Netns, argv: string[]) => {
+      const r = await ns.exec(argv);
+      if (r.code !== 0) throw new Error(`${ns.name}: ${argv.join(' ')}: ${r.stderr}`);
+    };
+    // made inside rtr, each peer moved straight into its namespace: nothing in the host's
+    await must(rtr, ['ip', 'link', 'add', 'to-cli', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', cli.name]);
+    await must(rtr, ['ip', 'link', 'add', 'to-dst', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', dst.name]);
+    await must(rtr, ['ip', 'addr', 'add', '198.51.100.1/24', 'dev', 'to-cli']);
+    await must(rtr, ['ip', 'addr', 'add', '203.0.113.1/24', 'dev', 'to-dst']);
+    await must(cli, ['ip', 'addr', 'add', '198.51.100.10/24', 'dev', 'eth0']);
+    await must(cli, ['ip', 'addr', 'add', '198.51.100.20/24', 'dev', 'eth0']);
+    await must(dst, ['ip', 'addr', 'add', '203.0.113.2/24', 'dev', 'eth0']);
+    for (const [ns, devs] of [[cli, ['lo', 'eth0']], [dst, ['lo', 'eth0']], [rtr, ['lo', 'to-cli', 'to-dst']]] as const) {
+      for (const d of devs) await must(ns, ['ip', 'link', 'set', d, 'up']);
+    }
+    await must(cli, ['ip', 'route', 'add', 'default', 'via', '198.51.100.1']);
+    await must(dst, ['ip', 'route', 'add', 'default', 'via', '203.0.113.1']);
+    await must(rtr, ['sysctl', '-qw', 'net.ipv4.ip_forward=1']);
+    const exec = ['ip', 'netns', 'exec', rtr.name];
+    try {
+      await NftablesBackend.available({ exec });
+    } catch (e) {
+      return void (skip = (e as Error).message);
+    }
+    backend = new NftablesBackend({ exec, run: spawnRunner(20_000) });
+    await startTcpServer(dst, PORT);
+    await startTcpServer(rtr, PORT);
+  });
+
+  after(async () => {
+    await Promise.all([cli?.destroy(), rtr?.destroy(), dst?.destroy()]);
+  });
+
+  const connect = (localAddress: string, host: string) => tryConnect(cli!, { host, port: PORT, localAddress, timeoutMs: 1500 });
+
+  test('a ban of a DOCKER-USER jail stops forwarded traffic from the attacker with its reject type; the host itself and the bystander are untouched', async (t) => {
+    if (skip) return t.skip(skip);
+    await backend.init([spec('web', { port: String(PORT), chain: 'DOCKER-USER', blocktype: 'REJECT --reject-with icmp-host-prohibited' })]);
+    t.after(() => backend.close());
+    assert.equal(await connect('198.51.100.10', '203.0.113.2'), 'connected', 'forwarded before the ban');
+    await backend.update({ block: [{ jail: 'web', ip: '198.51.100.10', timeout: 600 }], release: [] });
+    // icmp host-prohibited: the kernel reports EHOSTUNREACH (a plain reject would be refused)
+    assert.equal(await connect('198.51.100.10', '203.0.113.2'), 'error:EHOSTUNREACH');
+    assert.equal(await connect('198.51.100.20', '203.0.113.2'), 'connected', 'the bystander');
+    assert.equal(await connect('198.51.100.10', '198.51.100.1'), 'connected', 'the host itself: the input hook has no rule for this jail');
+    await backend.update({ block: [], release: [{ jail: 'web', ip: '198.51.100.10', timeout: null }] });
+    assert.equal(await connect('198.51.100.10', '203.0.113.2'), 'connected', 'after the release');
   });
 });

@@ -211,7 +211,7 @@ function checkJail(def: JailDef, locate: Locator, problems: Problem[]): JailRepo
   let fw: FirewallJailSpec | null = null;
   for (const a of actions) {
     const label = formatFilterSpec(a.name, a.options);
-    const spec = jailSpecForBanaction(def.name, a, { port: def.port, protocol: def.protocol });
+    const spec = jailSpecForBanaction(def.name, a, { port: def.port, protocol: def.protocol, blocktype: def.options.blocktype, chain: def.options.chain, chain_hook: def.options.chain_hook });
     if (spec) {
       if (fw && JSON.stringify(fw) !== JSON.stringify(spec)) {
         report.actions.push({ label, runs: 'ignored (the jail already has a firewall action with other ports)' });

@@ -12,8 +12,17 @@ export interface FirewallJailSpec {
   protocol: string;
   /** block every port of the protocol (fail2ban's *-allports actions) */
   allports: boolean;
-  /** 'reject' (default, like fail2ban's nftables action), 'drop', ... */
+  /** 'reject' (default, like fail2ban's nftables action), 'drop', iptables' 'REJECT
+   *  --reject-with icmp-host-prohibited', ...: for both families, or IPv4's when blocktype6 is set */
   blocktype?: string;
+  /** IPv6's blocktype (fail2ban's iptables actions: `blocktype?family=inet6`) */
+  blocktype6?: string;
+  /**
+   * Where the jail's rule sits: 'INPUT' (default: traffic to this host), or 'FORWARD' /
+   * 'DOCKER-USER' (traffic forwarded to containers or other hosts: fail2ban's `chain =
+   * DOCKER-USER` for published container ports, `chain_hook = forward` of its nftables actions).
+   */
+  chain?: string;
   /** which batched backend holds the jail's entries (default nftables) */
   backend?: BackendKind;
 }

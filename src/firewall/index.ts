@@ -3,9 +3,10 @@
 import { parseFilterSpec } from '../config/spec';
 import type { BackendKind, FirewallBackend, FirewallJailSpec } from './backend';
 import { DryRunBackend } from './dryrun';
-import { IpsetBackend, type IpsetOptions } from './ipset';
+import { checkIpsetJail, IpsetBackend, type IpsetOptions } from './ipset';
+import { compileJail, loadServices, type ServiceTable } from './jailspec';
 import { NftablesBackend, type NftablesOptions } from './nftables';
-import { PfBackend, type PfOptions } from './pf';
+import { compilePfJail, PfBackend, type PfOptions } from './pf';
 
 export type { BackendKind, FirewallBackend, FirewallJailSpec } from './backend';
 export { FirewallBatcher, type FirewallBatcherOptions } from './batcher';
@@ -88,21 +89,53 @@ export function mapBanaction(banaction: string): BackendKind | null {
  */
 export function jailSpecForBanaction(
   jail: string,
-  banaction: string | { name: string; options: Record<string, string> },
-  values: { port: string; protocol: string; blocktype?: string },
+  banaction: string | { name: string; options: Record<string, string>; properties?: Record<string, string> },
+  values: { port: string; protocol: string; blocktype?: string; chain?: string; chain_hook?: string },
 ): FirewallJailSpec | null {
   const { name, options } = typeof banaction === 'string' ? parseAction(banaction) : banaction;
   const backend = mapBanaction(name);
   if (!backend) return null;
+  // the action file's own values (its [Init], with the options given with the action name, the
+  // jail's and action.d/*.local overrides applied), where the config has the file
+  const props = (typeof banaction === 'string' ? undefined : banaction.properties) ?? {};
+  // (resolved: options may still say `<known/chain>`, which only the file's values resolve; the
+  // jail's own values stand in where the config has no action file for it)
+  const set = (v: string | undefined) => (v === undefined || /<[^<>]*>/.test(v) ? undefined : v);
+  const opt = (key: string): string | undefined =>
+    set(props[key]) ?? set(options[key]) ?? (key === 'chain' || key === 'chain_hook' ? set(values[key]) : undefined);
+  const blocktype = opt('blocktype') ?? values.blocktype;
+  // IPv6's own (fail2ban's iptables actions: REJECT types differ per family), unless the jail
+  // gave a blocktype with the action (`iptables-multiport[blocktype=DROP]`: both families)
+  const blocktype6 = set(options['blocktype?family=inet6']) ?? (set(options.blocktype) ? undefined : opt('blocktype?family=inet6'));
+  // iptables actions name the chain the rule hangs from; nftables actions the hook of theirs
+  // (their `chain` is the name of fail2ban's own chain, not a place)
+  const hook = name.startsWith('nftables') ? opt('chain_hook') : undefined;
+  const chain = name.startsWith('iptables') ? opt('chain') : hook === undefined || hook.trim().toLowerCase() === 'input' ? undefined : hook.trim().toLowerCase() === 'forward' ? 'FORWARD' : hook;
   return {
     jail,
     port: options.port ?? values.port,
     protocol: options.protocol ?? values.protocol,
     // pf's action says actiontype=<allports>
     allports: name.endsWith('-allports') || options.type === 'allports' || options.actiontype === '<allports>',
-    blocktype: options.blocktype ?? values.blocktype,
+    ...(blocktype !== undefined ? { blocktype } : {}),
+    ...(blocktype6 !== undefined && blocktype6 !== blocktype ? { blocktype6 } : {}),
+    ...(chain !== undefined && chain.trim().toUpperCase() !== 'INPUT' ? { chain: chain.trim() } : {}),
     backend,
   };
+}
+
+let serviceTable: ServiceTable | undefined;
+
+/**
+ * Checks a jail's firewall spec as its backend will take it (ports, protocol, blocktype, chain):
+ * throws F2bError('CONFIG_VALUE') naming the jail, so that the jail is reported and skipped
+ * before the firewall is set up, instead of failing the setup of every jail.
+ */
+export function checkJailSpec(spec: FirewallJailSpec, services: ServiceTable = (serviceTable ??= loadServices())): void {
+  const backend = spec.backend ?? 'nftables';
+  if (backend === 'pf') compilePfJail(spec, services);
+  else if (backend === 'ipset') checkIpsetJail(compileJail(spec, services));
+  else compileJail(spec, services);
 }
 
 /** 'name[key=value, key="a,b"]' -> name and options, with the config reader's own parser. */

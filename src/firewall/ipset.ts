@@ -185,7 +185,7 @@ export class IpsetBackend implements FirewallBackend {
         const other = owners.get(sets[0]);
         if (other !== undefined) throw new F2bError('CONFIG_VALUE', `ipset names collide with jail '${other}'`, { jail: spec.jail });
         owners.set(sets[0], spec.jail);
-        jails.set(spec.jail, { compiled: compileJail(spec, services), sets });
+        jails.set(spec.jail, { compiled: checkIpsetJail(compileJail(spec, services)), sets });
       }
       this.jails = new Map();
 
@@ -335,7 +335,7 @@ export class IpsetBackend implements FirewallBackend {
     // an ICMP of the other family can never match: no rule (nft's rule would never match either)
     const protocols = c.protocols === null ? [null] : c.protocols.filter((p) => p !== (fam === 4 ? 'ipv6-icmp' : 'icmp'));
     const portLists = c.ports === null ? [null] : multiportLists(c.ports);
-    const target = iptablesTarget(c.blocktype, fam);
+    const target = iptablesTarget(fam === 4 ? c.blocktype : c.blocktype6, fam);
     const rules: string[] = [];
     SETS.forEach((s, i) => {
       if (s.family !== fam) return;
@@ -466,6 +466,30 @@ function multiportLists(ports: { from: number; to: number }[]): string[] {
   return lists;
 }
 
+const ICMP_WORDS = new Map([
+  ['port-unreachable', 'icmp-port-unreachable'],
+  ['host-unreachable', 'icmp-host-unreachable'],
+  ['net-unreachable', 'icmp-net-unreachable'],
+  ['prot-unreachable', 'icmp-proto-unreachable'],
+  ['net-prohibited', 'icmp-net-prohibited'],
+  ['host-prohibited', 'icmp-host-prohibited'],
+  ['admin-prohibited', 'icmp-admin-prohibited'],
+]);
+const ICMPV6_WORDS = new Map([
+  ['port-unreachable', 'icmp6-port-unreachable'],
+  ['addr-unreachable', 'icmp6-addr-unreachable'],
+  ['no-route', 'icmp6-no-route'],
+  ['admin-prohibited', 'icmp6-adm-prohibited'],
+]);
+
+/** A jail this backend can hold: its rule hangs from INPUT (our chain's one jump). */
+export function checkIpsetJail(c: CompiledJail): CompiledJail {
+  if (c.chain !== 'INPUT') {
+    throw new F2bError('CONFIG_VALUE', `chain ${c.chain}: the ipset backend (iptables-ipset* actions) hooks INPUT only; iptables-multiport or nftables-multiport block forwarded traffic`, { jail: c.jail });
+  }
+  return c;
+}
+
 /** jailspec's verdict (nft words) as an iptables target of one family; fail2ban's defaults for reject. */
 export function iptablesTarget(blocktype: string, fam: Fam): string {
   const icmp = (v4: string, v6: string) => `REJECT --reject-with ${fam === 4 ? v4 : v6}`;
@@ -487,6 +511,12 @@ export function iptablesTarget(blocktype: string, fam: Fam): string {
       return icmp('icmp-host-unreachable', 'icmp6-addr-unreachable');
     case 'reject with icmpx type no-route':
       return icmp('icmp-net-unreachable', 'icmp6-no-route');
+  }
+  // jailspec's per-family types: nft's names, iptables' words
+  const t = /^reject with (icmp|icmpv6) type ([\w-]+)$/.exec(blocktype);
+  if (t && (t[1] === 'icmp') === (fam === 4)) {
+    const word = t[1] === 'icmp' ? ICMP_WORDS.get(t[2]) : ICMPV6_WORDS.get(t[2]);
+    if (word) return `REJECT --reject-with ${word}`;
   }
   throw new F2bError('CONFIG_VALUE', `blocktype '${blocktype}' has no iptables equivalent`);
 }

@@ -17,8 +17,15 @@ export interface CompiledJail {
   protocols: string[] | null;
   /** sorted, merged port ranges, or null for every port (allports) */
   ports: PortRange[] | null;
-  /** nftables verdict: 'reject', 'drop', 'reject with tcp reset', ... */
+  /** nftables verdict for IPv4: 'reject', 'drop', 'reject with tcp reset',
+   *  'reject with icmp type host-prohibited', ... */
   blocktype: string;
+  /** ... and for IPv6 ('reject with icmpv6 type admin-prohibited', ...) */
+  blocktype6: string;
+  /** the hook of the jail's rule: input (INPUT) or forward (FORWARD, DOCKER-USER) */
+  hook: 'input' | 'forward';
+  /** the iptables chain its rule hangs from (ipset backend): INPUT, FORWARD or DOCKER-USER */
+  chain: 'INPUT' | 'FORWARD' | 'DOCKER-USER';
 }
 
 /** name (or alias) -> protocol -> port, as in /etc/services */
@@ -68,11 +75,24 @@ export function compileJail(spec: FirewallJailSpec, services: ServiceTable): Com
   }
 
   const ports = spec.allports ? null : parsePorts(spec.port, protocols ?? PORT_PROTOCOLS, services, bad);
-  const blocktype = parseBlocktype(spec.blocktype, bad);
-  if (blocktype === 'reject with tcp reset' && (protocols?.length !== 1 || protocols[0] !== 'tcp')) {
-    throw bad(`blocktype '${spec.blocktype}' needs protocol tcp alone`);
+  const blocktype = parseBlocktype(spec.blocktype, bad, 4);
+  const blocktype6 = parseBlocktype(spec.blocktype6 ?? spec.blocktype, bad, 6);
+  for (const b of [blocktype, blocktype6]) {
+    if (b === 'reject with tcp reset' && (protocols?.length !== 1 || protocols[0] !== 'tcp')) {
+      throw bad(`blocktype '${spec.blocktype}' needs protocol tcp alone`);
+    }
   }
-  return { jail: spec.jail, protocols, ports, blocktype };
+  const chain = parseChain(spec.chain, bad);
+  return { jail: spec.jail, protocols, ports, blocktype, blocktype6, hook: chain === 'INPUT' ? 'input' : 'forward', chain };
+}
+
+/** fail2ban's `chain` (iptables actions) as the place of the jail's rule. */
+export function parseChain(value: string | undefined, bad: (msg: string) => Error): CompiledJail['chain'] {
+  const v = (value ?? '').trim();
+  if (v === '' || v.toUpperCase() === 'INPUT') return 'INPUT';
+  if (v.toUpperCase() === 'FORWARD') return 'FORWARD';
+  if (v.toUpperCase() === 'DOCKER-USER') return 'DOCKER-USER';
+  throw bad(`chain '${value}' is not supported by the batched firewall (INPUT, FORWARD or DOCKER-USER; run your own action.d action for others)`);
 }
 
 /** fail2ban's port value ('ssh', 'http,https', '1000:2000', '0:65535') as merged ranges. */
@@ -118,17 +138,61 @@ export function parsePorts(
 }
 
 /**
- * The verdict for banned packets, in nft words. Accepts nft's own ('reject', 'drop',
- * 'reject with tcp reset', 'reject with icmpx type admin-prohibited') and iptables-style values
- * jail.local files carry over from iptables actions ('DROP', 'REJECT --reject-with tcp-reset').
+ * iptables' REJECT types as nft's, per family: [IPv4's, IPv6's]. A type of the other family
+ * (an IPv4 type where the jail bans IPv6 too: ip6tables would refuse it) becomes its nearest
+ * equivalent there.
  */
-export function parseBlocktype(value: string | undefined, bad: (msg: string) => Error): string {
+const REJECT_TYPES = new Map<string, [string, string]>([
+  ['icmp-port-unreachable', ['icmp type port-unreachable', 'icmpv6 type port-unreachable']],
+  ['icmp6-port-unreachable', ['icmp type port-unreachable', 'icmpv6 type port-unreachable']],
+  ['port-unreach', ['icmp type port-unreachable', 'icmpv6 type port-unreachable']],
+  ['icmp-host-unreachable', ['icmp type host-unreachable', 'icmpv6 type addr-unreachable']],
+  ['host-unreach', ['icmp type host-unreachable', 'icmpv6 type addr-unreachable']],
+  ['icmp6-addr-unreachable', ['icmp type host-unreachable', 'icmpv6 type addr-unreachable']],
+  ['addr-unreach', ['icmp type host-unreachable', 'icmpv6 type addr-unreachable']],
+  ['icmp-net-unreachable', ['icmp type net-unreachable', 'icmpv6 type no-route']],
+  ['net-unreach', ['icmp type net-unreachable', 'icmpv6 type no-route']],
+  ['icmp6-no-route', ['icmp type net-unreachable', 'icmpv6 type no-route']],
+  ['no-route', ['icmp type net-unreachable', 'icmpv6 type no-route']],
+  ['icmp-proto-unreachable', ['icmp type prot-unreachable', 'icmpv6 type port-unreachable']],
+  ['proto-unreach', ['icmp type prot-unreachable', 'icmpv6 type port-unreachable']],
+  ['icmp-net-prohibited', ['icmp type net-prohibited', 'icmpv6 type admin-prohibited']],
+  ['net-prohib', ['icmp type net-prohibited', 'icmpv6 type admin-prohibited']],
+  ['icmp-host-prohibited', ['icmp type host-prohibited', 'icmpv6 type admin-prohibited']],
+  ['host-prohib', ['icmp type host-prohibited', 'icmpv6 type admin-prohibited']],
+  ['icmp-admin-prohibited', ['icmp type admin-prohibited', 'icmpv6 type admin-prohibited']],
+  ['admin-prohib', ['icmp type admin-prohibited', 'icmpv6 type admin-prohibited']],
+  ['icmp6-adm-prohibited', ['icmp type admin-prohibited', 'icmpv6 type admin-prohibited']],
+  ['adm-prohibited', ['icmp type admin-prohibited', 'icmpv6 type admin-prohibited']],
+]);
+
+/** nft's own icmp (IPv4) and icmpv6 reject types. */
+const NFT_ICMP = new Set(['host-unreachable', 'net-unreachable', 'prot-unreachable', 'port-unreachable', 'net-prohibited', 'host-prohibited', 'admin-prohibited']);
+const NFT_ICMPV6 = new Set(['no-route', 'admin-prohibited', 'addr-unreachable', 'port-unreachable', 'policy-fail', 'reject-route']);
+
+/**
+ * The verdict for banned packets of one family, in nft words. Accepts nft's own ('reject',
+ * 'drop', 'reject with tcp reset', 'reject with icmpx type admin-prohibited', 'reject with icmp
+ * type host-prohibited') and iptables-style values jail.local files carry over from iptables
+ * actions ('DROP', 'REJECT --reject-with icmp-host-prohibited', 'REJECT --reject-with tcp-reset').
+ */
+export function parseBlocktype(value: string | undefined, bad: (msg: string) => Error, family: 4 | 6 = 4): string {
   const v = (value ?? '').trim().toLowerCase().replace(/\s+/g, ' ');
   if (v === '' || v === 'reject') return 'reject';
   if (v === 'drop' || v === 'return' || v === 'accept') return v;
-  if (v === 'reject with tcp reset' || v === 'reject --reject-with tcp-reset') return 'reject with tcp reset';
+  if (v === 'reject with tcp reset' || v === 'reject --reject-with tcp-reset' || v === 'reject --reject-with tcp-rst') return 'reject with tcp reset';
   const icmpx = /^reject with icmpx (?:type )?(port-unreachable|admin-prohibited|host-unreachable|no-route)$/.exec(v);
   if (icmpx) return `reject with icmpx type ${icmpx[1]}`;
-  if (/^reject --reject-with [\w-]+$/.test(v)) return 'reject';
-  throw bad(`blocktype '${value}' is not supported (use reject, drop, 'reject with tcp reset' or 'reject with icmpx type ...')`);
+  const nft = /^reject with (icmp|icmpv6) (?:type )?([\w-]+)$/.exec(v);
+  if (nft && (nft[1] === 'icmp' ? NFT_ICMP : NFT_ICMPV6).has(nft[2])) {
+    // nft's type of the other family: its nearest equivalent here
+    const mine = (nft[1] === 'icmp') === (family === 4);
+    if (mine) return `reject with ${nft[1]} type ${nft[2]}`;
+    const same = [...REJECT_TYPES.values()].find(([v4, v6]) => (nft[1] === 'icmp' ? v4 : v6) === `${nft[1]} type ${nft[2]}`);
+    if (same) return `reject with ${same[family === 4 ? 0 : 1]}`;
+  }
+  const ipt = /^reject --reject-with ([\w-]+)$/.exec(v);
+  const types = ipt && REJECT_TYPES.get(ipt[1]);
+  if (types) return `reject with ${types[family === 4 ? 0 : 1]}`;
+  throw bad(`blocktype '${value}' is not supported (use reject, drop, 'reject with tcp reset', 'reject with icmpx type ...' or iptables' 'REJECT --reject-with TYPE')`);
 }

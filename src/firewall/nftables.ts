@@ -147,11 +147,18 @@ export class NftablesBackend implements FirewallBackend {
       for (const j of jails.values()) {
         SETS.forEach((s, i) => lines.push(`\tset ${j.sets[i]} { type ${s.type}; flags ${s.flags}; }`));
       }
-      lines.push('\tchain input {', '\t\ttype filter hook input priority -1; policy accept;');
-      for (const j of jails.values()) {
-        SETS.forEach((s, i) => lines.push(`\t\t${ruleMatch(j.compiled)}${s.match} @${j.sets[i]} ${j.compiled.blocktype}`));
+      // a chain per hook the jails use: input (traffic to this host) and forward (to containers
+      // behind published ports, fail2ban's chain = DOCKER-USER; before Docker's own at priority 0)
+      for (const hook of ['input', 'forward'] as const) {
+        const here = [...jails.values()].filter((j) => j.compiled.hook === hook);
+        if (!here.length && hook !== 'input') continue;
+        lines.push(`\tchain ${hook} {`, `\t\ttype filter hook ${hook} priority -1; policy accept;`);
+        for (const j of here) {
+          SETS.forEach((s, i) => lines.push(`\t\t${ruleMatch(j.compiled)}${s.match} @${j.sets[i]} ${s.type === 'ipv4_addr' ? j.compiled.blocktype : j.compiled.blocktype6}`));
+        }
+        lines.push('\t}');
       }
-      lines.push('\t}', '}');
+      lines.push('}');
       this.jails = new Map();
       await this.nftOrThrow(lines, 'cannot create the nftables table');
       this.jails = jails;

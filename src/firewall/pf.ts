@@ -79,12 +79,32 @@ const PF_BLOCKTYPE_WORDS = new Map([
   ['return-icmp6', 'reject'],
 ]);
 
+/** A jail as pf takes it: its spec compiled (pf's own blocktype words too) and what follows
+ *  `block` in its rule; throws F2bError('CONFIG_VALUE') naming the jail. */
+export function compilePfJail(spec: FirewallJailSpec, services: ServiceTable): { compiled: CompiledJail; block: string } {
+  const bad = (msg: string) => new F2bError('CONFIG_VALUE', msg, { jail: spec.jail });
+  const blocktype = spec.blocktype?.trim().toLowerCase();
+  const compiled = compileJail({ ...spec, blocktype: PF_BLOCKTYPE_WORDS.get(blocktype ?? '') ?? spec.blocktype }, services);
+  const noPorts = compiled.ports && compiled.protocols?.find((p) => !PF_PORT_PROTOCOLS.includes(p));
+  if (noPorts) throw bad(`pf matches no ports of protocol '${noPorts}' (use ${PF_PORT_PROTOCOLS.join(', ')}, or an allports action)`);
+  return { compiled, block: blockSpec(blocktype, compiled.blocktype, bad) };
+}
+
 /** nft's icmpx reject types as pf `return-icmp (icmp code, icmp6 code)` */
 const ICMPX = new Map([
   ['port-unreachable', 'port-unr, port-unr'],
   ['admin-prohibited', 'filter-prohib, admin-unr'],
   ['host-unreachable', 'host-unr, addr-unr'],
   ['no-route', 'net-unr, noroute-unr'],
+]);
+
+/** nft's icmp/icmpv6 reject types as the icmpx type pf's rule uses. */
+const NEAREST_ICMPX = new Map([
+  ['addr-unreachable', 'host-unreachable'],
+  ['net-unreachable', 'no-route'],
+  ['prot-unreachable', 'port-unreachable'],
+  ['net-prohibited', 'admin-prohibited'],
+  ['host-prohibited', 'admin-prohibited'],
 ]);
 
 /**
@@ -154,13 +174,9 @@ export class PfBackend implements FirewallBackend {
         const other = tables.get(table);
         if (other !== undefined) throw new F2bError('CONFIG_VALUE', `pf table names collide with jail '${other}'`, { jail: spec.jail });
         tables.set(table, spec.jail);
-        const bad = (msg: string) => new F2bError('CONFIG_VALUE', msg, { jail: spec.jail });
-        const blocktype = spec.blocktype?.trim().toLowerCase();
-        const compiled = compileJail({ ...spec, blocktype: PF_BLOCKTYPE_WORDS.get(blocktype ?? '') ?? spec.blocktype }, services);
-        const noPorts = compiled.ports && compiled.protocols?.find((p) => !PF_PORT_PROTOCOLS.includes(p));
-        if (noPorts) throw bad(`pf matches no ports of protocol '${noPorts}' (use ${PF_PORT_PROTOCOLS.join(', ')}, or an allports action)`);
+        const { compiled, block } = compilePfJail(spec, services);
         jails.set(spec.jail, { compiled, table });
-        rules.push(ruleText(compiled, table, blockSpec(blocktype, compiled.blocktype, bad)));
+        rules.push(ruleText(compiled, table, block));
       }
       const script = [...[...jails.values()].map((j) => `table <${j.table}> { }`), ...rules];
       this.jails = new Map();
@@ -262,7 +278,10 @@ function blockSpec(configured: string | undefined, blocktype: string, bad: (msg:
     case 'reject with tcp reset':
       return 'return-rst';
   }
-  const codes = ICMPX.get(blocktype.replace(/^reject with icmpx type /, ''));
+  // iptables' per-family reject types (jailspec: 'reject with icmp type host-prohibited'): pf's
+  // rule serves both families, with the nearest of nft's family-neutral types
+  const t = /^reject with (?:icmpx|icmp|icmpv6) type ([\w-]+)$/.exec(blocktype)?.[1] ?? '';
+  const codes = ICMPX.get(NEAREST_ICMPX.get(t) ?? t);
   if (codes) return `return-icmp (${codes})`;
   throw bad(`blocktype '${configured}' does not block; pf takes reject (or return), drop, 'reject with tcp reset' (or return-rst)`);
 }

@@ -8,7 +8,7 @@
 import type { Clock } from '../clock';
 import type { ActionDef, JailDef } from '../config/types';
 import { FailureTracker, FilterScanner, filterSpecOf } from '../filter/filter';
-import { jailSpecForBanaction } from '../firewall';
+import { checkJailSpec, jailSpecForBanaction } from '../firewall';
 import type { FirewallJailSpec } from '../firewall/backend';
 import type { Logger } from '../log/logger';
 import type { DnsCache } from '../net/dns';
@@ -75,7 +75,7 @@ export function buildJailParts(def: JailDef, ctx: PartsContext): JailParts {
   const commands: CommandAction[] = [];
   const defs = jailActionDefs(def);
   for (const a of defs) {
-    const s = jailSpecForBanaction(def.name, a, { port: def.port, protocol: def.protocol });
+    const s = jailSpecForBanaction(def.name, a, { port: def.port, protocol: def.protocol, blocktype: def.options.blocktype, chain: def.options.chain, chain_hook: def.options.chain_hook });
     if (s) {
       if (fw && JSON.stringify(fw) !== JSON.stringify(s)) {
         actionsLog.warn(`[${def.name}] a second firewall action '${a.actname ?? a.name}' with other ports is ignored: the jail blocks ${fw.allports ? 'every port' : `port ${fw.port}`} of ${fw.protocol}`);
@@ -94,6 +94,9 @@ export function buildJailParts(def: JailDef, ctx: PartsContext): JailParts {
       }),
     );
   }
+
+  // a port, blocktype or chain the firewall cannot take: this jail is skipped, not the firewall
+  if (fw) checkJailSpec(fw);
 
   const ignores = new IgnoreList(
     { ignoreip: def.ignoreip, ignoreself: def.ignoreself, ignorecommand: def.ignorecommand || undefined, ignorecache: def.options.ignorecache },
