@@ -4,18 +4,19 @@
 // no other).
 //
 //   node dist/bench/firewall.js [--scenario burst|restart|all] [--attackers 10000] [--bans 100000]
+//                               [--warmup LINES]
 //
 // burst:   a running daemon (sshd jail, maxretry 3) gets one append of 3 failures from each of
-//          N distinct attackers; measured: from the end of the write until every attacker is in
-//          the kernel's set (the last one polled with `nft get element` every 50 ms, which costs the daemon little CPU; all confirmed with a
-//          full listing).
-// restart: a state database holding B active bans; measured: from the start of `f2b-fast run`
+//          N distinct attackers (after --warmup lines of ordinary traffic, default 0); measured:
+//          from the end of the write until every attacker is in the kernel's set (seen by
+//          traffic: see PROBER; all confirmed with a full listing).
+// restart: a state database holding B active bans; measured: from the spawn of `f2b-fast run`
 //          until all B are in the kernel's set.
 
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { createLinkedPair, netnsAvailable, startTcpServer, type LinkedPair, type Netns } from '../test/helpers/netns';
 import { StateStore } from '../src/state/store';
 
@@ -25,6 +26,9 @@ const TABLE = 'f2bbench';
 
 interface Args {
   scenario: 'burst' | 'restart' | 'all';
+  /** burst: lines of ordinary traffic the daemon reads before the burst (0: the burst is the
+   *  first thing it reads, its matcher threads cold) */
+  warmup: number;
   attackers: number;
   bans: number;
 }
@@ -35,7 +39,7 @@ function args(): Args {
   for (let i = 0; i < v.length; i += 2) a[v[i].replace(/^--/, '')] = v[i + 1];
   const scenario = (a.scenario ?? 'all') as Args['scenario'];
   if (!['burst', 'restart', 'all'].includes(scenario)) throw new Error('--scenario burst|restart|all');
-  return { scenario, attackers: Number(a.attackers ?? 10_000), bans: Number(a.bans ?? 100_000) };
+  return { scenario, attackers: Number(a.attackers ?? 10_000), bans: Number(a.bans ?? 100_000), warmup: Number(a.warmup ?? 0) };
 }
 
 /** The i-th distinct attacker: IPv4 from 10.0.0.0/8. */
@@ -224,7 +228,39 @@ async function waitForSocket(sock: string, limitMs: number): Promise<void> {
   }
 }
 
-async function burst(pair: LinkedPair, n: number): Promise<Record<string, unknown>> {
+/** `Total failed` of the sshd jail, through the control socket (NaN when it does not answer). */
+function totalFailed(sock: string): number {
+  const r = spawnSync(process.execPath, [BIN, 'client', '--socket', sock, 'status', 'sshd'], { encoding: 'utf8', timeout: 30_000 });
+  return Number(/Total failed:\s*(\d+)/.exec(r.stdout ?? '')?.[1] ?? NaN);
+}
+
+/**
+ * A running daemon's day before the burst: `lines` lines of ordinary sshd traffic (one failure
+ * each from distinct addresses of 172.16/12, below maxretry, between accepted logins), read
+ * and counted before the burst comes.
+ */
+async function warmUp(s: ReturnType<typeof setup>, lines: number): Promise<void> {
+  if (lines <= 0) return;
+  const stamp = syslogTime();
+  const out: string[] = [];
+  let failures = 0;
+  for (let i = 0; i < lines; i++) {
+    const ip = `172.${16 + ((i >> 16) & 15)}.${(i >> 8) & 255}.${i & 255}`;
+    if (i % 4 === 3) out.push(`${stamp} web1 sshd[${2000 + (i % 3000)}]: Accepted publickey for deploy from ${ip} port 40000 ssh2: ED25519 SHA256:abc\n`);
+    else {
+      out.push(`${stamp} web1 sshd[${2000 + (i % 3000)}]: Failed password for invalid user u${i} from ${ip} port 40000 ssh2\n`);
+      failures++;
+    }
+  }
+  fs.appendFileSync(s.log, out.join(''));
+  const end = Date.now() + 60_000;
+  while (!(totalFailed(s.sock) >= failures)) {
+    if (Date.now() > end) throw new Error(`the daemon did not count the ${failures} warm-up failures within 60 s`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+async function burst(pair: LinkedPair, n: number, warmup: number): Promise<Record<string, unknown>> {
   const ns = pair.srv;
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'f2b-burst-'));
   const s = setup(work);
@@ -232,6 +268,7 @@ async function burst(pair: LinkedPair, n: number): Promise<Record<string, unknow
   const child = startDaemon(ns, s);
   try {
     await waitForSocket(s.sock, 30_000);
+    await warmUp(s, warmup);
     await probeBaseline(prober, n);
     const lines: string[] = [];
     const stamp = syslogTime();
@@ -246,7 +283,7 @@ async function burst(pair: LinkedPair, n: number): Promise<Record<string, unknow
     const members = await setMembers(ns);
     let missing = 0;
     for (let i = 0; i < n; i++) if (!members.has(attacker(i))) missing++;
-    return { scenario: 'burst', attackers: n, lines: lines.length, bytes: data.length, allInSetMs: Math.round(ms.seenMs), confirmedMs: Math.round(ms.confirmedMs), listings: ms.listings, inSet: members.size, missing, extra: members.size - (n - missing), bystanderBlocked: prober.bystanderBlocked() };
+    return { scenario: 'burst', warmupLines: warmup, attackers: n, lines: lines.length, bytes: data.length, allInSetMs: Math.round(ms.seenMs), confirmedMs: Math.round(ms.confirmedMs), listings: ms.listings, inSet: members.size, missing, extra: members.size - (n - missing), bystanderBlocked: prober.bystanderBlocked() };
   } finally {
     prober.stop();
     await stopDaemon(child);
@@ -301,7 +338,7 @@ async function main(): Promise<void> {
   const pair = await createLinkedPair('f2bfw');
   try {
     await startTcpServer(pair.srv, 22);
-    if (o.scenario !== 'restart') console.log(JSON.stringify(await burst(pair, o.attackers)));
+    if (o.scenario !== 'restart') console.log(JSON.stringify(await burst(pair, o.attackers, o.warmup)));
     if (o.scenario !== 'burst') console.log(JSON.stringify(await restart(pair, o.bans)));
   } finally {
     await pair.destroy();

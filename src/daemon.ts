@@ -310,7 +310,7 @@ export class Daemon {
       this.clock,
       { banned: (_j, ban, how) => this.onBanned(rj, ban, how), unbanned: (_j, ban, why) => this.onUnbanned(rj, ban, why) },
       this.log.child('fail2ban.actions'),
-      { ignores: parts.ignores, banTime: (ip, time, bantime) => this.banTime(rj, ip, time, bantime) },
+      { ignores: parts.ignores, banTime: (ip, time, bantime) => this.banTime(rj, ip, time, bantime), filterLog: this.log.child('fail2ban.filter') },
     );
     this.jails.set(def.name, rj);
     await parts.ignores.prepare();

@@ -61,7 +61,11 @@ test('ignoreip is honoured end to end and the jail keeps counting others', async
   assert.ok(await waitFor(() => jail.isBanned('192.0.2.99'), 5000));
   await d.drain();
   assert.deepEqual(jail.status().bannedList, ['192.0.2.99']);
-  assert.match(fs.readFileSync(path.join(dir, 'f2b.log'), 'utf8'), /\[sshd\] Ignore 192\.0\.2\.5 by ip/);
+  // as fail2ban: Found and Ignore are the filter's lines, Ban the actions'
+  const text = fs.readFileSync(path.join(dir, 'f2b.log'), 'utf8');
+  assert.match(text, /fail2ban\.filter +\[\d+\]: INFO +\[sshd\] Ignore 192\.0\.2\.5 by ip/);
+  assert.match(text, /fail2ban\.filter +\[\d+\]: INFO +\[sshd\] Found 192\.0\.2\.99 - \d{4}-/);
+  assert.match(text, /fail2ban\.actions +\[\d+\]: NOTICE +\[sshd\] Ban 192\.0\.2\.99/);
 });
 
 test('two jails on one file: the native prefilter hands each only its lines, and counts every line', async (t) => {

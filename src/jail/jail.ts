@@ -69,6 +69,9 @@ export interface JailStatus {
 export interface JailOptions {
   ignores?: IgnoreCheck;
   banTime?: BanTimePolicy;
+  /** where "Found" and "Ignore ... by" go (fail2ban logs them as fail2ban.filter); default: the
+   *  jail's log */
+  filterLog?: Logger;
 }
 
 export class Jail {
@@ -91,7 +94,10 @@ export class Jail {
     this.failures = new FailureCounter(settings.findtime, settings.maxmatches);
     this.ignores = opts.ignores;
     this.banTime = opts.banTime;
+    this.filterLog = opts.filterLog ?? log;
   }
+
+  private readonly filterLog: Logger;
 
   /** Change findtime/maxretry/maxmatches/bantime while running (client `set`, reload). Bans
    *  already in place keep their end, as in fail2ban. */
@@ -119,13 +125,13 @@ export class Jail {
     const ip = f.fields.ip ?? f.id;
     const rule = ignoredBy === undefined ? this.ignoredBy(ip) : ignoredBy;
     if (rule) {
-      this.log.info(`[${this.name}] Ignore ${ip} by ${rule}`);
+      this.filterLog.info(`[${this.name}] Ignore ${ip} by ${rule}`);
       return undefined;
     }
     // A banned address's failures still count, as in fail2ban (its filter does not know about
     // bans): at maxretry, ban() says "already banned" and moves the ban's end later, and the
     // failures seen during a ban count toward the next one once it has expired.
-    this.log.info(`[${this.name}] Found ${f.id} - ${formatTime(time)}`);
+    this.filterLog.info(`[${this.name}] Found ${f.id} - ${formatTime(time)}`);
     const t = this.failures.add(f.id, time, f.matches, f.fields, weight);
     let ban: Ban | undefined;
     if (t.retry >= this.settings.maxretry) {
