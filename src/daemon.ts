@@ -319,7 +319,8 @@ export class Daemon {
     try {
       await this.restore(rj);
     } finally {
-      rj.actions.endPriming();
+      // (a daemon stopping meanwhile takes the whole table down: nothing to release one by one)
+      if (!this.stopped) rj.actions.endPriming();
     }
     this.log.info(`Jail '${def.name}' started`);
     return rj;
