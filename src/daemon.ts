@@ -24,7 +24,7 @@ import type { FirewallBackend, FirewallJailSpec } from './firewall/backend';
 import { FirewallBatcher } from './firewall/batcher';
 import { JailActions, firewallTimeout } from './action/jail-actions';
 import type { ActionTagSource } from './action/command-action';
-import { Jail, type Ban } from './jail/jail';
+import { banEnd, Jail, type Ban } from './jail/jail';
 import { failureWeight, nextBanTime, restoreBanTime } from './jail/increment';
 import { buildJailParts, type JailParts } from './jail/running';
 import { LogSink, Logger, parseLevel } from './log/logger';
@@ -355,7 +355,7 @@ export class Daemon {
         for (const [ip, timeofban, stored] of rows) {
           const bantime = restoreBanTime(parts.increment, parts.def.bantime, { timeofban, bantime: stored }, now);
           if (bantime === undefined || parts.ignores.check(ip).ignored) continue;
-          const end = bantime < 0 ? Infinity : timeofban + bantime;
+          const end = banEnd(timeofban, bantime);
           if (end <= now) continue;
           ips.add(ip);
           batcher.block({ jail: name, ip, timeout: firewallTimeout(end, now) });

@@ -107,10 +107,12 @@ export function jailSpecForBanaction(
   // IPv6's own (fail2ban's iptables actions: REJECT types differ per family), unless the jail
   // gave a blocktype with the action (`iptables-multiport[blocktype=DROP]`: both families)
   const blocktype6 = set(options['blocktype?family=inet6']) ?? (set(options.blocktype) ? undefined : opt('blocktype?family=inet6'));
-  // iptables actions name the chain the rule hangs from; nftables actions the hook of theirs
-  // (their `chain` is the name of fail2ban's own chain, not a place)
-  const hook = name.startsWith('nftables') ? opt('chain_hook') : undefined;
-  const chain = name.startsWith('iptables') ? opt('chain') : hook === undefined || hook.trim().toLowerCase() === 'input' ? undefined : hook.trim().toLowerCase() === 'forward' ? 'FORWARD' : hook;
+  // where the rule sits: iptables actions name the chain it hangs from, nftables actions its hook
+  // (their `chain` is the name of fail2ban's own chain, not a place); input and forward are
+  // written as the chains INPUT and FORWARD, anything else is left for checkJailSpec to refuse
+  const place = (name.startsWith('iptables') ? opt('chain') : name.startsWith('nftables') ? opt('chain_hook') : undefined)?.trim();
+  const known = place?.toUpperCase();
+  const chain = known === 'INPUT' || known === 'FORWARD' || known === 'DOCKER-USER' ? known : place;
   return {
     jail,
     port: options.port ?? values.port,
@@ -119,7 +121,7 @@ export function jailSpecForBanaction(
     allports: name.endsWith('-allports') || options.type === 'allports' || options.actiontype === '<allports>',
     ...(blocktype !== undefined ? { blocktype } : {}),
     ...(blocktype6 !== undefined && blocktype6 !== blocktype ? { blocktype6 } : {}),
-    ...(chain !== undefined && chain.trim().toUpperCase() !== 'INPUT' ? { chain: chain.trim() } : {}),
+    ...(chain !== undefined && chain !== 'INPUT' ? { chain } : {}),
     backend,
   };
 }

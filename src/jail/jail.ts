@@ -167,7 +167,7 @@ export class Jail {
       return undefined;
     }
     const { bantime, bancount, known } = this.banTime?.(ip, time, this.settings.bantime) ?? { bantime: this.settings.bantime, bancount: 1 };
-    const end = bantime < 0 ? Infinity : time + bantime;
+    const end = banEnd(time, bantime);
     if (end <= now) {
       this.log.info(`[${this.name}] Ignore ${id}, expired bantime`);
       return undefined;
@@ -204,7 +204,7 @@ export class Jail {
    */
   private extend(existing: Ban, time: number, now: number): void {
     const base = this.settings.bantime;
-    const end = base < 0 ? Infinity : time + base;
+    const end = banEnd(time, base);
     if (end <= now) {
       this.log.info(`[${this.name}] Ignore ${existing.ip}, expired bantime`);
       return;
@@ -226,7 +226,7 @@ export class Jail {
    * is over, or the address is ignored now or already banned.
    */
   restore(b: Omit<Ban, 'restored' | 'end'>): boolean {
-    const end = b.bantime < 0 ? Infinity : b.time + b.bantime;
+    const end = banEnd(b.time, b.bantime);
     if (end <= this.clock.now() || this.bans.has(b.ip)) return false;
     const rule = this.ignoredBy(b.ip);
     if (rule) {
@@ -339,6 +339,11 @@ export class Jail {
       bannedList: [...this.bans.keys()],
     };
   }
+}
+
+/** When a ban made at `time` for `bantime` seconds ends (bantime < 0: permanent, Infinity). */
+export function banEnd(time: number, bantime: number): number {
+  return bantime < 0 ? Infinity : time + bantime;
 }
 
 /** Canonical address or subnet text, or undefined if the id is neither. */

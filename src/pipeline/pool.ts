@@ -44,12 +44,11 @@ function cutPoints(n: number, parts: number): number[] {
   return Array.from({ length: parts }, (_, k) => Math.floor((k * n) / parts));
 }
 
-/** The lines and each filter's selection (line indexes, ascending) of each part, renumbered
- *  from the part's start. */
-function cutParts(lines: string[], select: (Uint32Array | null)[], parts: number): { lines: string[]; select: (Uint32Array | null)[] }[] {
-  const starts = cutPoints(lines.length, parts);
+/** The lines and each filter's selection (line indexes, ascending) of each part (starting at
+ *  `starts`), renumbered from the part's start. */
+function cutParts(lines: string[], select: (Uint32Array | null)[], starts: number[]): { lines: string[]; select: (Uint32Array | null)[] }[] {
   return starts.map((from, k) => {
-    const to = k + 1 < parts ? starts[k + 1] : lines.length;
+    const to = k + 1 < starts.length ? starts[k + 1] : lines.length;
     return {
       lines: lines.slice(from, to),
       select: select.map((sel) => {
@@ -129,9 +128,10 @@ export class MatcherPool {
       // a large batch (a burst: the tailer hands 10,000 lines at once) is cut into one part per
       // thread, matched side by side: every thread works on it, none waits for the next batch
       const parts = lines.length >= 2 * MIN_PART_LINES ? Math.min(this.threads, Math.floor(lines.length / MIN_PART_LINES)) : 1;
+      const starts = cutPoints(lines.length, parts);
       const res =
         parts > 1
-          ? joinParts(await Promise.all(cutParts(lines, select, parts).map((p) => this.runGuarded({ filters, lines: p.lines, now, select: p.select }))), cutPoints(lines.length, parts))
+          ? joinParts(await Promise.all(cutParts(lines, select, starts).map((p) => this.runGuarded({ filters, lines: p.lines, now, select: p.select }))), starts)
           : (await this.runGuarded({ filters, lines, now, select })).scans;
       remote.forEach((r, i) => out.set(r.f.key, res[i]));
     }
