@@ -45,7 +45,8 @@ function tree(t: TestContext, local = '', server = 'loglevel = INFO\nlogtarget =
       '',
     ].join('\n'),
   );
-  if (local) fs.writeFileSync(path.join(dir, 'jail.local'), local.replaceAll('LOGDIR', dir).replaceAll('LOG', log));
+  // one pass: the directory's random name may itself hold "LOG"
+  if (local) fs.writeFileSync(path.join(dir, 'jail.local'), local.replace(/LOGDIR|LOG/g, (m) => (m === 'LOGDIR' ? dir : log)));
   return { dir, log };
 }
 
