@@ -6,10 +6,12 @@
 // beside it.
 //
 // Crash safety: the failures of one batch of lines, the bans they cause and the file position
-// after the batch are written in ONE transaction; the bans reach the firewall only after it
-// commits. A `kill -9` at any moment therefore leaves either the whole batch (re-applied from the
-// database at restart) or none of it (the lines are read again): no ban that was in the firewall
-// is lost, and no line is counted twice.
+// after the batch are saved as ONE unit (StateStore.unit): whole or not at all. Units are
+// written behind (StateStore.deferWrites): the firewall gets a batch's bans at once, and the
+// database gets the queued units in one transaction when the pipeline is idle, or at least
+// every MAX_WRITE_DELAY_MS. A `kill -9` at any moment therefore leaves the database at the end
+// of some batch: what came after it is read again at restart and counted once. A ban the
+// firewall had but the database had not yet is made again from those lines, so none is lost.
 
 import * as fs from 'node:fs';
 import { systemClock, type Clock } from './clock';
@@ -95,6 +97,10 @@ const RESTORE_CHUNK = 10_000;
 
 /** How often old rows leave the database (fail2ban purges once an hour too). */
 const PURGE_INTERVAL_MS = 3600_000;
+/** The longest a saved change waits in memory while batches keep coming (write-behind). */
+const MAX_WRITE_DELAY_MS = 1000;
+/** After a failed database write, when to try again if nothing else writes first. */
+const WRITE_RETRY_MS = 5000;
 
 export class Daemon {
   readonly jails = new Map<string, RunningJail>();
@@ -119,6 +125,11 @@ export class Daemon {
   private stopping?: Promise<void>;
   /** actions of the transaction under way, run once it commits */
   private deferred: (() => void)[] | null = null;
+  /** log batches read and not yet applied: the database is written behind when this is 0 */
+  private inFlight = 0;
+  private flushTimer?: NodeJS.Timeout;
+  private flushSoon?: NodeJS.Immediate;
+  private waitingFirewall = false;
   /** the control socket asked to stop: run.ts waits on this */
   readonly stopRequested: Promise<void>;
   private requestStop!: () => void;
@@ -171,6 +182,7 @@ export class Daemon {
     if (db.note) srv.notice(db.note);
     this.dbFile = db.file;
     this.store = StateStore.open(db.file, { maxMatches: config.server.dbmaxmatches });
+    this.store.deferWrites();
     srv.info(db.file === MEMORY_DB ? 'No state database (dbfile = None): bans are kept in memory only' : `Connected to the state database ${db.file}`);
 
     const ready = this.buildAll(config.jails);
@@ -442,6 +454,41 @@ export class Daemon {
     this.afterCommit(() => rj.actions.unban(ban));
   }
 
+  /**
+   * When the queued database writes go out: once no batch is in flight and the firewall has
+   * applied what they banned, else when the oldest has waited MAX_WRITE_DELAY_MS. A burst of
+   * batches is thus one transaction, and it does not compete with nft for the CPU.
+   */
+  private scheduleWrite(): void {
+    const { rows, ageMs } = this.store.pendingWrites;
+    if (!rows || this.stopped) return;
+    if (ageMs >= MAX_WRITE_DELAY_MS) {
+      this.writeNow();
+      return;
+    }
+    this.flushTimer ??= setTimeout(() => this.writeNow(), MAX_WRITE_DELAY_MS - ageMs);
+    if (this.inFlight > 0 || this.flushSoon || this.waitingFirewall) return;
+    this.waitingFirewall = true;
+    void (this.batcher?.idle() ?? Promise.resolve()).then(() => {
+      this.waitingFirewall = false;
+      if (this.inFlight === 0 && !this.stopped && this.store.pendingWrites.rows) this.flushSoon ??= setImmediate(() => this.writeNow());
+    });
+  }
+
+  /** Writes the queued database changes now; a failure is reported and retried later. */
+  writeNow(): void {
+    clearTimeout(this.flushTimer);
+    if (this.flushSoon) clearImmediate(this.flushSoon);
+    this.flushTimer = this.flushSoon = undefined;
+    try {
+      this.store.flush();
+    } catch (e) {
+      const { rows } = this.store.pendingWrites;
+      this.log.error(`state database ${this.dbFile}: ${(e as Error).message} (${rows} changes kept in memory, written at the next try)`);
+      if (!this.stopped) this.flushTimer = setTimeout(() => this.writeNow(), WRITE_RETRY_MS);
+    }
+  }
+
   private afterCommit(fn: () => void): void {
     if (this.deferred) this.deferred.push(fn);
     else fn();
@@ -461,7 +508,7 @@ export class Daemon {
     const outer = this.deferred === null;
     if (outer) this.deferred = [];
     try {
-      return this.store.transaction(fn);
+      return this.store.unit(fn);
     } catch (e) {
       this.log.error(`state database ${this.dbFile}: ${(e as Error).message} (the change is applied, not saved)`);
       return undefined;
@@ -476,6 +523,7 @@ export class Daemon {
             this.log.error(`action failed: ${(e as Error).stack ?? e}`);
           }
         }
+        this.scheduleWrite();
       }
     }
   }
@@ -600,6 +648,7 @@ export class Daemon {
         select,
       );
     }
+    this.inFlight++;
     file.chain = file.chain
       .then(async () => {
         const res = scans ? await scans : [];
@@ -613,7 +662,8 @@ export class Daemon {
         });
         file.position = pos.position;
       })
-      .catch((e) => this.log.error(`${file.path}: failed to process lines: ${(e as Error).stack ?? e}`));
+      .catch((e) => this.log.error(`${file.path}: failed to process lines: ${(e as Error).stack ?? e}`))
+      .finally(() => this.landed());
   }
 
   /** One file's scan results for a jail, in line order: the failures to count. */
@@ -677,6 +727,12 @@ export class Daemon {
     return out;
   }
 
+  /** A batch was applied (or dropped): the last one lets the database be written. */
+  private landed(): void {
+    this.inFlight--;
+    this.scheduleWrite();
+  }
+
   /** Count resolved failures (inside a commit). */
   private addFailures(list: Resolved[]): void {
     for (const { rj, f, ignoredBy } of list) {
@@ -725,6 +781,7 @@ export class Daemon {
   private onJournalBatch(rj: RunningJail, b: JournalBatch): void {
     if (this.stopped) return;
     const now = this.clock.now();
+    this.inFlight++;
     rj.chain = rj.chain
       .then(async () => {
         const found: FoundFailure[] = [];
@@ -745,7 +802,8 @@ export class Daemon {
           this.store.saveCursor(journalCursorKey(rj.def.name), b.cursor, last);
         });
       })
-      .catch((e) => this.log.error(`[${rj.def.name}] failed to process journal entries: ${(e as Error).stack ?? e}`));
+      .catch((e) => this.log.error(`[${rj.def.name}] failed to process journal entries: ${(e as Error).stack ?? e}`))
+      .finally(() => this.landed());
   }
 
   // ---- time ----------------------------------------------------------------------------------
@@ -997,7 +1055,10 @@ export class Daemon {
     this.stopped = true;
     for (const rj of this.jails.values()) await rj.reader?.close();
     await Promise.all([...this.jails.values()].map((rj) => rj.chain.catch(() => undefined)));
-    if (this.store) this.commit(() => this.saveTickets(this.jails.values()));
+    if (this.store) {
+      this.commit(() => this.saveTickets(this.jails.values()));
+      this.writeNow();
+    }
     for (const rj of [...this.jails.values()].reverse()) {
       try {
         const bans = this.sink ? this.sink.corked(() => rj.jail.takeBans()) : rj.jail.takeBans();
@@ -1009,7 +1070,13 @@ export class Daemon {
     }
     await this.batcher?.close();
     await this.pool?.close();
-    this.store?.close();
+    clearTimeout(this.flushTimer);
+    if (this.flushSoon) clearImmediate(this.flushSoon);
+    try {
+      this.store?.close();
+    } catch (e) {
+      this.log.error(`state database ${this.dbFile}: ${(e as Error).message} (changes since the last write are lost)`);
+    }
     this.log.info('Exiting f2b-fast');
     this.sink?.close();
   }

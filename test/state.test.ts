@@ -273,6 +273,120 @@ test('a transaction commits everything or, when fn throws, nothing', (t) => {
   assert.equal(store.loadCursor('async'), undefined);
 });
 
+test('write-behind: units are queued and merged, written by flush in one transaction; close writes them too', (t) => {
+  const file = path.join(tmpDir(t), 'state.db');
+  const store = openStore(t, file);
+  store.deferWrites();
+  const count = (sql: string) => rows(file, sql)[0].n as number;
+  // the daemon's burst: one ticket created, updated, then banned and deleted, in three units
+  const live = ticket('192.0.2.1', T0);
+  store.unit(() => {
+    store.saveTickets('sshd', [live, ticket('192.0.2.7', T0)], []);
+    store.savePosition('/log', { position: 10, firstLineHash: 'h', linesRead: 1 }, T0);
+  });
+  store.unit(() => {
+    live.retry = 2;
+    live.last = T0 + 1;
+    store.saveTickets('sshd', [live], []);
+    store.savePosition('/log', { position: 20, firstLineHash: 'h', linesRead: 2 }, T0 + 1);
+    store.saveCursor('journal', 'c1', T0);
+  });
+  store.unit(() => {
+    store.saveTickets('sshd', [], ['192.0.2.1']);
+    store.addBan({ jail: 'sshd', ip: '192.0.2.1', timeofban: T0 + 2, bantime: 600, bancount: 1, data: { failures: 3 } });
+    store.savePosition('/log', { position: 30, firstLineHash: 'h', linesRead: 3 }, T0 + 2);
+    store.saveCursor('journal', 'c2', T0 + 2);
+  });
+  // nothing is in the file yet
+  assert.equal(count('SELECT count(*) AS n FROM bans'), 0);
+  assert.equal(count('SELECT count(*) AS n FROM f2b_positions'), 0);
+  assert.equal(store.pendingWrites.rows, 5);
+  // merged: two tickets (one of them deleted), one ban, the last position and cursor
+  assert.equal(store.flush(), 5);
+  assert.equal(store.pendingWrites.rows, 0);
+  assert.equal(store.flush(), 0);
+  assert.deepEqual(rows(file, 'SELECT id FROM f2b_tickets'), [{ id: '192.0.2.7' }]);
+  assert.deepEqual(rows(file, 'SELECT ip FROM bips'), [{ ip: '192.0.2.1' }]);
+  assert.deepEqual(rows(file, 'SELECT position, lines_read FROM f2b_positions'), [{ position: 30, lines_read: 3 }]);
+  assert.deepEqual(rows(file, 'SELECT cursor FROM f2b_cursors'), [{ cursor: 'c2' }]);
+
+  // a write outside a unit is queued too; close() writes what is queued
+  store.saveCursor('journal', 'c3', T0 + 3);
+  assert.deepEqual(rows(file, 'SELECT cursor FROM f2b_cursors'), [{ cursor: 'c2' }]);
+  store.close();
+  assert.deepEqual(rows(file, 'SELECT cursor FROM f2b_cursors'), [{ cursor: 'c3' }]);
+});
+
+test('write-behind: a unit that reads sees every queued write and its own, and still commits whole or not at all', (t) => {
+  const file = path.join(tmpDir(t), 'state.db');
+  const store = openStore(t, file);
+  store.deferWrites();
+  const positions = () => rows(file, 'SELECT position FROM f2b_positions ORDER BY position').map((r) => r.position);
+  store.unit(() => store.savePosition('/a', { position: 1, firstLineHash: 'h', linesRead: 1 }, T0));
+  store.unit(() => {
+    store.addBan({ jail: 'sshd', ip: '192.0.2.1', timeofban: T0, bantime: 600, bancount: 1 });
+    // the read writes what is queued, in a transaction the unit keeps open
+    assert.deepEqual(store.bannedJails('192.0.2.1', T0), ['sshd']);
+    assert.deepEqual(positions(), [], 'nothing committed during the unit');
+    store.savePosition('/b', { position: 2, firstLineHash: 'h', linesRead: 1 }, T0);
+    assert.equal(store.loadPosition('/b')?.position, 2);
+    assert.equal(store.pendingWrites.rows, 0, 'inside the transaction, writes are not queued');
+  });
+  assert.deepEqual(positions(), [1, 2]);
+  assert.deepEqual(rows(file, 'SELECT ip FROM bans'), [{ ip: '192.0.2.1' }]);
+
+  // a unit that throws after reading: its transaction is rolled back; what was queued before
+  // the read (earlier units' writes and its own) stays queued
+  store.unit(() => store.savePosition('/c', { position: 3, firstLineHash: 'h', linesRead: 1 }, T0));
+  const boom = new Error('boom');
+  assert.throws(
+    () =>
+      store.unit(() => {
+        store.savePosition('/d', { position: 4, firstLineHash: 'h', linesRead: 1 }, T0);
+        assert.equal(store.loadPosition('/c')?.position, 3);
+        store.savePosition('/e', { position: 5, firstLineHash: 'h', linesRead: 1 }, T0);
+        throw boom;
+      }),
+    (e) => e === boom,
+  );
+  assert.deepEqual(positions(), [1, 2]);
+  assert.ok(store.pendingWrites.rows >= 1);
+  store.flush();
+  assert.deepEqual(positions(), [1, 2, 3, 4]);
+  assert.equal(store.loadPosition('/e'), undefined);
+
+  // a unit that throws without reading keeps its writes: they are what memory holds
+  assert.throws(() =>
+    store.unit(() => {
+      store.savePosition('/f', { position: 6, firstLineHash: 'h', linesRead: 1 }, T0);
+      throw boom;
+    }),
+  );
+  store.flush();
+  assert.deepEqual(positions(), [1, 2, 3, 4, 6]);
+});
+
+test('write-behind: a flush that fails (database locked) keeps the writes for the next one', (t) => {
+  const file = path.join(tmpDir(t), 'state.db');
+  const store = StateStore.open(file, { busyTimeoutMs: 50 });
+  t.after(() => store.close());
+  store.deferWrites();
+  store.unit(() => {
+    store.addBan({ jail: 'sshd', ip: '192.0.2.1', timeofban: T0, bantime: 600, bancount: 1 });
+    store.savePosition('/a', { position: 1, firstLineHash: 'h', linesRead: 1 }, T0);
+  });
+  const other = new Database(file);
+  other.exec('BEGIN IMMEDIATE');
+  assert.throws(() => store.flush(), (e) => e instanceof F2bError && /locked|busy/i.test(e.message));
+  assert.equal(store.pendingWrites.rows, 2);
+  store.unit(() => store.savePosition('/a', { position: 2, firstLineHash: 'h', linesRead: 2 }, T0));
+  other.exec('ROLLBACK');
+  other.close();
+  assert.equal(store.flush(), 2);
+  assert.deepEqual(rows(file, 'SELECT ip FROM bans'), [{ ip: '192.0.2.1' }]);
+  assert.deepEqual(rows(file, 'SELECT position FROM f2b_positions'), [{ position: 2 }]);
+});
+
 test('children killed with SIGKILL mid-loop lose no reported commit and leave no partial transaction', { timeout: 180_000 }, async (t) => {
   const file = path.join(tmpDir(t), 'state.db');
   // each transaction writes 40 tickets, 40 bans and the position: a kill lands inside one often;

@@ -53,6 +53,11 @@ export class FirewallBatcher {
     await this.drain();
   }
 
+  /** Resolves once nothing is pending or being applied (at once when idle); never rejects. */
+  async idle(): Promise<void> {
+    while (this.loop || this.pendingCount) await (this.loop ?? this.flushNow());
+  }
+
   /** Applies what is pending, then closes the backend (which removes its rules); never rejects. */
   async close(): Promise<void> {
     if (this.closed) return;

@@ -89,7 +89,7 @@ export class FailureCounter {
       t.failures += 1 + extra;
     }
     if (this.maxmatches > 0) {
-      t.matches.push(...matches);
+      for (let i = 0; i < matches.length; i++) t.matches.push(matches[i]);
       if (t.matches.length > this.maxmatches) t.matches.splice(0, t.matches.length - this.maxmatches);
     }
     return t;

@@ -5,9 +5,13 @@
 // `bans` (history) and `bips` (latest ban per ip + jail) have fail2ban's schema-4 columns, so
 // operators' sqlite3 queries keep working and fail2ban's own file can be opened in place
 // (../shared/fail2ban-reference.md §5). What fail2ban does not persist lives in `f2b_*` tables.
-// The daemon commits once per applied log batch (transaction()): the tickets it changed, the
-// bans it added and the file's new position together, so a restart re-reads exactly the lines
-// whose effects were not committed.
+// The daemon writes once per applied log batch (unit()): the tickets it changed, the bans it
+// added and the file's new position go together, so a restart re-reads exactly the lines whose
+// effects were not saved. With deferWrites() (the daemon's mode) those units are written behind:
+// queued in memory, merged, and written by flush() in one transaction, so a burst of three
+// batches that create, update and then ban-and-delete the same 10,000 tickets costs the database
+// the 10,000 bans, not 50,000 row writes. Every read, and every other write, first writes what
+// is queued (read-your-writes), and a unit that reads runs as a real transaction from then on.
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -196,12 +200,51 @@ function errorText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
+/** Writes queued by a write-behind store (deferWrites), later writes of a key in place of
+ *  earlier ones. */
+interface QueuedWrites {
+  bans: BanRecord[];
+  /** jail -> ticket id -> the ticket to write (the live object: written as it is at flush time,
+   *  its state after the last complete unit) or null to delete */
+  tickets: Map<string, Map<string, StoredTicket | null>>;
+  positions: Map<string, [PositionRecord, number]>;
+  cursors: Map<string, [string, number]>;
+  rows: number;
+}
+
+function noWrites(): QueuedWrites {
+  return { bans: [], tickets: new Map(), positions: new Map(), cursors: new Map(), rows: 0 };
+}
+
+/** Adds `later` to `into` (later writes of a key win). */
+function mergeWrites(into: QueuedWrites, later: QueuedWrites): void {
+  for (const b of later.bans) into.bans.push(b);
+  for (const [jail, m] of later.tickets) {
+    let to = into.tickets.get(jail);
+    if (!to) into.tickets.set(jail, (to = new Map()));
+    for (const [id, t] of m) to.set(id, t);
+  }
+  for (const [k, v] of later.positions) into.positions.set(k, v);
+  for (const [k, v] of later.cursors) into.cursors.set(k, v);
+  into.rows += later.rows;
+}
+
 export class StateStore {
   readonly file: string;
   readonly maxMatches: number;
   readonly #db: Database.Database;
   readonly #tx: Database.Transaction<(fn: () => unknown) => unknown>;
   readonly #s: ReturnType<typeof prepareStatements>;
+  /** write-behind (deferWrites): what is queued, the open unit's writes so far included */
+  #defer = false;
+  #pending = noWrites();
+  /** when the oldest queued write was queued (performance.now()), 0 when none is */
+  #pendingSince = 0;
+  #inUnit = false;
+  /** the open unit became a real transaction (it read, or made a write that is not deferred);
+   *  what was queued is in it, and queued again if it rolls back */
+  #unitTx = false;
+  #carried: QueuedWrites | null = null;
 
   private constructor(file: string, db: Database.Database, maxMatches: number) {
     this.file = file;
@@ -293,7 +336,98 @@ export class StateStore {
    * failing at its first write.
    */
   transaction<T>(fn: () => T): T {
+    this.#sync();
     return this.#guard(() => this.#tx.immediate(fn) as T);
+  }
+
+  /**
+   * Write-behind from now on: addBan, saveTickets, savePosition and saveCursor are queued and
+   * written by flush() (or before the next read or other write). The caller decides when to
+   * flush; a process killed before it loses the queued writes as a whole, never part of a unit.
+   */
+  deferWrites(): void {
+    this.#defer = true;
+  }
+
+  /**
+   * Runs fn as one unit: its writes are saved together, in one transaction. Without
+   * deferWrites() it is transaction(fn). With it, the writes are queued (nothing is written
+   * yet); if fn reads the database or makes a write that is not deferred, what is queued goes
+   * into a transaction that stays open until fn returns, so fn reads its own writes and the
+   * unit commits whole. If fn throws, what it wrote in that transaction is rolled back and what
+   * it queued stays queued: the caller's memory keeps its changes too (a bug path; the daemon
+   * reports it).
+   */
+  unit<T>(fn: () => T): T {
+    if (!this.#defer) return this.transaction(fn);
+    if (this.#inUnit || this.#db.inTransaction) return fn(); // part of the open unit or transaction
+    this.#inUnit = true;
+    let ok = false;
+    try {
+      const r = fn();
+      ok = true;
+      return r;
+    } finally {
+      const tx = this.#unitTx;
+      const carried = this.#carried;
+      this.#inUnit = this.#unitTx = false;
+      this.#carried = null;
+      if (tx) this.#endUnitTx(ok, carried);
+    }
+  }
+
+  #endUnitTx(ok: boolean, carried: QueuedWrites | null): void {
+    if (ok && this.#db.inTransaction) {
+      try {
+        this.#guard(() => this.#s.commit.run());
+        return;
+      } catch (e) {
+        this.#requeue(carried);
+        throw e;
+      }
+    }
+    this.#requeue(carried);
+  }
+
+  /** After a failed transaction: roll it back and queue again what it carried. */
+  #requeue(carried: QueuedWrites | null): void {
+    if (this.#db.inTransaction) this.#guard(() => this.#s.rollback.run());
+    if (!carried) return;
+    mergeWrites(carried, this.#pending);
+    this.#pending = carried;
+    this.#pendingSince ||= performance.now();
+  }
+
+  /** Writes what is queued in one transaction; returns how many rows that was. Inside a unit,
+   *  opens the unit's transaction instead (see unit()). If the write fails, the error is thrown
+   *  (the caller reports it) and the writes stay queued. */
+  flush(): number {
+    if (!this.#defer || this.#db.inTransaction) return 0;
+    const w = this.#pending;
+    if (w.rows === 0) return 0;
+    if (this.#inUnit) {
+      this.#sync();
+      return w.rows;
+    }
+    this.#pending = noWrites();
+    const since = this.#pendingSince;
+    this.#pendingSince = 0;
+    try {
+      this.#guard(() => this.#tx.immediate(() => this.#apply(w)));
+    } catch (e) {
+      // kept for the next flush (a locked or full database may recover); later writes win
+      mergeWrites(w, this.#pending);
+      this.#pending = w;
+      this.#pendingSince = since;
+      throw e;
+    }
+    return w.rows;
+  }
+
+  /** Queued rows not yet written (write-behind), and how long the oldest has waited (ms). */
+  get pendingWrites(): { rows: number; ageMs: number } {
+    const rows = this.#pending.rows;
+    return { rows, ageMs: rows ? performance.now() - this.#pendingSince : 0 };
   }
 
   // ---- bans ----
@@ -305,11 +439,17 @@ export class StateStore {
    */
   addBan(ban: NewBan): void {
     const rec = this.#normalize(ban);
+    const q = this.#queueFor();
+    if (q) {
+      q.bans.push(rec);
+      q.rows++;
+    } else this.#atomic(() => this.#writeBan(rec));
+  }
+
+  #writeBan(rec: BanRecord): void {
     const data = JSON.stringify(rec.data);
-    this.#atomic(() => {
-      this.#s.insertBan.run(rec.jail, rec.ip, rec.timeofban, rec.bantime, rec.bancount, data);
-      this.#s.replaceBip.run(rec.ip, rec.jail, rec.timeofban, rec.bantime, rec.bancount, data);
-    });
+    this.#s.insertBan.run(rec.jail, rec.ip, rec.timeofban, rec.bantime, rec.bancount, data);
+    this.#s.replaceBip.run(rec.ip, rec.jail, rec.timeofban, rec.bantime, rec.bancount, data);
   }
 
   /**
@@ -317,6 +457,7 @@ export class StateStore {
    * already; returns whether it did (for imports, which must be idempotent).
    */
   addBanHistory(ban: NewBan): boolean {
+    this.#sync();
     const rec = this.#normalize(ban);
     return this.#guard(() => {
       const r = this.#s.insertBanIfAbsent.run({ ...rec, data: JSON.stringify(rec.data) });
@@ -327,6 +468,7 @@ export class StateStore {
   /** Makes `ban` the ip's latest ban in its jail (bips) if there is none or it is newer;
    *  returns whether it did. */
   mergeLatestBan(ban: NewBan): boolean {
+    this.#sync();
     const rec = this.#normalize(ban);
     return this.#guard(() => {
       const r = this.#s.upsertBipIfNewer.run(rec.ip, rec.jail, rec.timeofban, rec.bantime, rec.bancount, JSON.stringify(rec.data));
@@ -337,6 +479,7 @@ export class StateStore {
   /** Manual unban: forgets the ip's bans (history and latest) in `jail`, or in every jail when
    *  jail is undefined. Returns how many jails had a latest-ban row for it. */
   deleteBan(jail: string | undefined, ip: string): number {
+    this.#sync();
     return this.#atomic(() => {
       if (jail === undefined) {
         this.#s.deleteBansIp.run(ip);
@@ -350,6 +493,7 @@ export class StateStore {
   /** `unban --all`: forgets every ban of `jail` (or of every jail). Returns the latest-ban rows
    *  removed. */
   deleteBans(jail?: string): number {
+    this.#sync();
     return this.#atomic(() => {
       if (jail === undefined) {
         this.#s.deleteBansAll.run();
@@ -366,6 +510,7 @@ export class StateStore {
    * reads 100,000 bans in pages so that the first reach the firewall while the rest are read.
    */
   currentBansPage(now: number, jail: string, after: { timeofban: number; ip: string } | null, limit: number): BanRecord[] {
+    this.#sync();
     return this.#guard(() => {
       const rows = (
         after === null ? this.#s.currentJailFirst.all(now, jail, limit) : this.#s.currentJailAfter.all(now, jail, after.timeofban, after.ip, limit)
@@ -377,6 +522,7 @@ export class StateStore {
   /** currentBansPage without the data, as [ip, timeofban, bantime] (no object per row): what
    *  the firewall needs of each ban. `after` is the last row of the page before. */
   currentBanTimesPage(now: number, jail: string, after: readonly [string, number, number] | null, limit: number): [string, number, number][] {
+    this.#sync();
     return this.#guard(
       () => (after === null ? this.#s.banTimesFirst.all(now, jail, limit) : this.#s.banTimesAfter.all(now, jail, after[1], after[0], limit)) as [string, number, number][],
     );
@@ -388,6 +534,7 @@ export class StateStore {
    * Capping bantime to the jail's current maximum is the caller's (fail2ban's restore rule).
    */
   currentBans(now: number, jail?: string): BanRecord[] {
+    this.#sync();
     return this.#guard(() => {
       const rows = (jail === undefined ? this.#s.currentAll.all(now) : this.#s.currentJail.all(now, jail)) as [string, string, number, number, number, unknown][];
       return rows.map(([jail, ip, timeofban, bantime, bancount, data]) => toBanRecord({ jail, ip, timeofban, bantime, bancount, data }));
@@ -401,6 +548,7 @@ export class StateStore {
    * without a jail the ip's most recent row. undefined = never banned (within `since`).
    */
   banHistory(ip: string, q: BanHistoryQuery = {}): BanHistory | undefined {
+    this.#sync();
     const since = q.since ?? -Infinity;
     return this.#guard(() => {
       let row: BanHistory | undefined;
@@ -415,6 +563,7 @@ export class StateStore {
   /** Every recorded ban of `ip` (in `jail`, or in any jail) merged into one ticket, as
    *  fail2ban's getBansMerged does; undefined when there is none. */
   mergedBans(ip: string, jail?: string): MergedBans | undefined {
+    this.#sync();
     const rows = this.#guard(() => (jail === undefined ? this.#s.historyRowsIp.all(ip) : this.#s.historyRowsJailIp.all(ip, jail)) as { timeofban: number; data: unknown }[]);
     if (rows.length === 0) return undefined;
     // newest first: each older ban's lines go in front while there is room
@@ -436,6 +585,7 @@ export class StateStore {
 
   /** The jails in which `ip` is banned at `now` (by the latest-ban rows), sorted. */
   bannedJails(ip: string, now: number): string[] {
+    this.#sync();
     return this.#guard(() => this.#s.bannedJails.all(ip, now) as string[]);
   }
 
@@ -444,16 +594,30 @@ export class StateStore {
   /** Writes a jail's changed tickets and drops the ones that left it (banned, expired). */
   saveTickets(jail: string, upserts: readonly StoredTicket[], removedIds: readonly string[]): void {
     if (upserts.length === 0 && removedIds.length === 0) return;
+    const q = this.#queueFor();
+    if (q) {
+      // queued as the live ticket: a later unit's change of it is written instead
+      let m = q.tickets.get(jail);
+      if (!m) q.tickets.set(jail, (m = new Map()));
+      const before = m.size;
+      for (const t of upserts) m.set(t.id, t);
+      for (const id of removedIds) m.set(id, null);
+      q.rows += m.size - before;
+      return;
+    }
     this.#atomic(() => {
-      for (const t of upserts) {
-        this.#s.upsertTicket.run(jail, t.id, t.first, t.last, t.retry, t.failures, JSON.stringify(t.matches), JSON.stringify(t.fields));
-      }
+      for (const t of upserts) this.#writeTicket(jail, t);
       for (const id of removedIds) this.#s.deleteTicket.run(jail, id);
     });
   }
 
+  #writeTicket(jail: string, t: StoredTicket): void {
+    this.#s.upsertTicket.run(jail, t.id, t.first, t.last, t.retry, t.failures, JSON.stringify(t.matches), JSON.stringify(t.fields));
+  }
+
   /** A jail's open tickets, oldest last failure first. */
   loadTickets(jail: string): StoredTicket[] {
+    this.#sync();
     return this.#guard(() =>
       (this.#s.loadTickets.all(jail) as TicketRow[]).map((r) => ({
         id: r.id,
@@ -469,6 +633,7 @@ export class StateStore {
 
   /** Forgets the tickets of `jail` (or of every jail); returns how many. */
   clearTickets(jail?: string): number {
+    this.#sync();
     return this.#guard(() => (jail === undefined ? this.#s.clearTicketsAll.run() : this.#s.clearTicketsJail.run(jail)).changes);
   }
 
@@ -477,19 +642,29 @@ export class StateStore {
   /** Where reading `file` resumes. `savedAt` (epoch seconds, the daemon's clock) lets purge()
    *  forget positions of files gone for longer than dbpurgeage. */
   savePosition(file: string, pos: PositionRecord, savedAt: number): void {
-    this.#guard(() => this.#s.savePosition.run(file, pos.position, pos.firstLineHash, pos.linesRead, savedAt));
+    const q = this.#queueFor();
+    if (q) {
+      if (!q.positions.has(file)) q.rows++;
+      q.positions.set(file, [{ position: pos.position, firstLineHash: pos.firstLineHash, linesRead: pos.linesRead }, savedAt]);
+    } else this.#guard(() => this.#s.savePosition.run(file, pos.position, pos.firstLineHash, pos.linesRead, savedAt));
   }
 
   loadPosition(file: string): PositionRecord | undefined {
+    this.#sync();
     return this.#guard(() => this.#s.loadPosition.get(file) as PositionRecord | undefined);
   }
 
   /** A journal reader's cursor under `key` (e.g. the jail's journalmatch), with the entry's time. */
   saveCursor(key: string, cursor: string, time: number): void {
-    this.#guard(() => this.#s.saveCursor.run(key, cursor, time));
+    const q = this.#queueFor();
+    if (q) {
+      if (!q.cursors.has(key)) q.rows++;
+      q.cursors.set(key, [cursor, time]);
+    } else this.#guard(() => this.#s.saveCursor.run(key, cursor, time));
   }
 
   loadCursor(key: string): CursorRecord | undefined {
+    this.#sync();
     return this.#guard(() => this.#s.loadCursor.get(key) as CursorRecord | undefined);
   }
 
@@ -503,6 +678,7 @@ export class StateStore {
    * no longer exists (a file that exists keeps its position however idle it is).
    */
   purge(now: number, purgeage: number, opts: PurgeOptions = {}): PurgeCounts {
+    this.#sync();
     const limit = now - purgeage;
     // fail2ban compares bips against int(now) - purgeage
     const bipsLimit = Math.trunc(now) - purgeage;
@@ -522,9 +698,64 @@ export class StateStore {
     });
   }
 
-  /** Closes the database (idempotent). Uncommitted work is rolled back. */
+  /** Writes what is queued, then closes the database (idempotent). A unit still open (a
+   *  transaction) is rolled back. */
   close(): void {
-    if (this.#db.open) this.#db.close();
+    if (!this.#db.open) return;
+    try {
+      if (!this.#inUnit) this.flush();
+    } finally {
+      this.#db.close();
+    }
+  }
+
+  /** Where a deferred write goes: the queue, or null = write it now (write-through, or inside
+   *  a transaction). */
+  #queueFor(): QueuedWrites | null {
+    if (!this.#defer || this.#db.inTransaction) return null;
+    this.#pendingSince ||= performance.now();
+    return this.#pending;
+  }
+
+  /** Before a read or an undeferred write: write what is queued. Inside a unit, open the unit's
+   *  transaction with the queue (the unit's writes so far included) in it. */
+  #sync(): void {
+    if (!this.#defer || this.#db.inTransaction || this.#pending.rows === 0) return;
+    if (!this.#inUnit) {
+      this.flush();
+      return;
+    }
+    const carried = this.#pending;
+    this.#pending = noWrites();
+    const since = this.#pendingSince;
+    this.#pendingSince = 0;
+    try {
+      this.#guard(() => {
+        this.#s.beginImmediate.run();
+        this.#apply(carried);
+      });
+    } catch (e) {
+      // the unit goes on queued, as if nothing had been tried
+      if (this.#db.inTransaction) this.#s.rollback.run();
+      mergeWrites(carried, this.#pending);
+      this.#pending = carried;
+      this.#pendingSince = since;
+      throw e;
+    }
+    this.#unitTx = true;
+    this.#carried = carried;
+  }
+
+  #apply(w: QueuedWrites): void {
+    for (const b of w.bans) this.#writeBan(b);
+    for (const [jail, m] of w.tickets) {
+      for (const [id, ticket] of m) {
+        if (ticket) this.#writeTicket(jail, ticket);
+        else this.#s.deleteTicket.run(jail, id);
+      }
+    }
+    for (const [file, [pos, savedAt]] of w.positions) this.#s.savePosition.run(file, pos.position, pos.firstLineHash, pos.linesRead, savedAt);
+    for (const [key, [cursor, time]] of w.cursors) this.#s.saveCursor.run(key, cursor, time);
   }
 
   #normalize(ban: NewBan): BanRecord {
@@ -610,9 +841,15 @@ function migrate(db: Database.Database, version: number): void {
 
 function prepareStatements(db: Database.Database) {
   const p = (sql: string) => db.prepare(sql);
+  const control = {
+    beginImmediate: p('BEGIN IMMEDIATE'),
+    commit: p('COMMIT'),
+    rollback: p('ROLLBACK'),
+  };
   const banCols = 'jail, ip, timeofban, bantime, bancount, data';
   const running = '(timeofban + bantime > ? OR bantime <= -1)';
   return {
+    ...control,
     insertBan: p(`INSERT INTO bans(jail, ip, timeofban, bantime, bancount, data) VALUES (?, ?, ?, ?, ?, ?)`),
     replaceBip: p(`INSERT OR REPLACE INTO bips(ip, jail, timeofban, bantime, bancount, data) VALUES (?, ?, ?, ?, ?, ?)`),
     insertBanIfAbsent: p(
