@@ -22,7 +22,7 @@ import { StateStore } from '../src/state/store';
 
 const ROOT = path.resolve(__dirname, '../..');
 const BIN = path.join(ROOT, 'bin/f2b-fast');
-const TABLE = 'f2bbench';
+export const TABLE = 'f2bbench';
 
 interface Args {
   scenario: 'burst' | 'restart' | 'all';
@@ -43,14 +43,14 @@ function args(): Args {
 }
 
 /** The i-th distinct attacker: IPv4 from 10.0.0.0/8. */
-const attacker = (i: number) => `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
+export const attacker = (i: number) => `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
 
-function syslogTime(d = new Date()): string {
+export function syslogTime(d = new Date()): string {
   const mon = d.toLocaleString('en-US', { month: 'short' });
   return `${mon} ${String(d.getDate()).padStart(2, ' ')} ${d.toTimeString().slice(0, 8)}`;
 }
 
-function setup(work: string, jailExtra = ''): { conf: string; log: string; db: string; sock: string; out: string } {
+export function setup(work: string, jailExtra = ''): { conf: string; log: string; db: string; sock: string; out: string } {
   const conf = path.join(work, 'conf');
   fs.cpSync(path.join(ROOT, 'filters'), conf, { recursive: true });
   const log = path.join(work, 'auth.log');
@@ -59,13 +59,13 @@ function setup(work: string, jailExtra = ''): { conf: string; log: string; db: s
   return { conf, log, db: path.join(work, 'state.sqlite3'), sock: path.join(work, 'f2b.sock'), out: path.join(work, 'daemon.log') };
 }
 
-function startDaemon(ns: Netns, s: ReturnType<typeof setup>): ChildProcess {
+export function startDaemon(ns: Netns, s: ReturnType<typeof setup>): ChildProcess {
   // F2B_BENCH_NODE_FLAGS: flags for the daemon's node (for example --cpu-prof, which NODE_OPTIONS refuses)
   const flags = (process.env.F2B_BENCH_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean);
   return ns.start([process.execPath, ...flags, BIN, 'run', '--config', s.conf, '--db', s.db, '--socket', s.sock, '--logtarget', s.out, '--table', TABLE, ...(process.env.F2B_BENCH_KEEP ? ['--loglevel', 'DEBUG'] : [])]);
 }
 
-async function stopDaemon(child: ChildProcess): Promise<void> {
+export async function stopDaemon(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null) return;
   const exited = new Promise((r) => child.once('exit', r));
   child.kill('SIGTERM');
@@ -75,7 +75,7 @@ async function stopDaemon(child: ChildProcess): Promise<void> {
 }
 
 /** The jail's IPv4 address set (empty while the table does not exist). */
-async function setMembers(ns: Netns): Promise<Set<string>> {
+export async function setMembers(ns: Netns): Promise<Set<string>> {
   const out = new Set<string>();
   const r = await ns.exec(['nft', '-j', 'list', 'set', 'inet', TABLE, 'addr-set-sshd'], { timeoutMs: 30_000 });
   if (r.code !== 0) return out;
@@ -133,7 +133,7 @@ const [watch] = addrs;
 })();
 `;
 
-interface Prober {
+export interface Prober {
   /** epoch ms at which every sampled address was first seen blocked; NaN past the limit */
   allBlocked(limitMs: number): Promise<number>;
   bystanderBlocked(): boolean;
@@ -141,14 +141,14 @@ interface Prober {
 }
 
 /** Sampled attackers: evenly spread over 0..n-1, the last one (the daemon's last ban) included. */
-function sample(n: number, count = 32): number[] {
+export function sample(n: number, count = 32): number[] {
   const out = new Set<number>();
   for (let k = 0; k < count; k++) out.add(Math.floor((k * (n - 1)) / (count - 1)));
   return [...out];
 }
 
 /** `addrs[0]` is the address the daemon bans last. */
-async function startProber(pair: LinkedPair, addrs: string[]): Promise<Prober> {
+export async function startProber(pair: LinkedPair, addrs: string[]): Promise<Prober> {
   const must = async (ns: Netns, argv: string[]) => {
     const r = await ns.exec(argv);
     if (r.code !== 0) throw new Error(`${argv.join(' ')}: ${r.stderr.trim()}`);
@@ -196,7 +196,7 @@ async function startProber(pair: LinkedPair, addrs: string[]): Promise<Prober> {
 }
 
 /** Before the measure: every sampled address connects (none is blocked yet). */
-async function probeBaseline(p: Prober, n: number): Promise<void> {
+export async function probeBaseline(p: Prober, n: number): Promise<void> {
   const early = await p.allBlocked(300);
   if (!Number.isNaN(early) || p.bystanderBlocked()) throw new Error(`sampled addresses were blocked before the scenario began (of ${n})`);
 }
@@ -220,7 +220,7 @@ async function waitForAll(ns: Netns, p: Prober, want: number, t0: number, limitM
   }
 }
 
-async function waitForSocket(sock: string, limitMs: number): Promise<void> {
+export async function waitForSocket(sock: string, limitMs: number): Promise<void> {
   const end = Date.now() + limitMs;
   while (!fs.existsSync(sock)) {
     if (Date.now() > end) throw new Error(`the daemon did not create ${sock} in ${limitMs} ms`);
@@ -229,7 +229,7 @@ async function waitForSocket(sock: string, limitMs: number): Promise<void> {
 }
 
 /** `Total failed` of the sshd jail, through the control socket (NaN when it does not answer). */
-function totalFailed(sock: string): number {
+export function totalFailed(sock: string): number {
   const r = spawnSync(process.execPath, [BIN, 'client', '--socket', sock, 'status', 'sshd'], { encoding: 'utf8', timeout: 30_000 });
   return Number(/Total failed:\s*(\d+)/.exec(r.stdout ?? '')?.[1] ?? NaN);
 }
@@ -345,7 +345,9 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((e) => {
-  console.error(e);
-  process.exit(1);
-});
+if (require.main === module) {
+  main().catch((e) => {
+    console.error(e);
+    process.exit(1);
+  });
+}
