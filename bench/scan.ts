@@ -8,13 +8,13 @@
 // interleaved (run 1 of each, then run 2, ...) so drift on the machine hits all alike.
 // Exit: 0 ok; 1 a correctness mismatch; 2 bad usage; 3 a rival failed or a time bound was hit.
 
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { FILTER, generate, Kind, Truth } from './generate';
+import { machine, ROOT, row, which, writeReport, type Row } from './report';
 
-const ROOT = path.resolve(__dirname, '../..');
 const BIN = path.join(ROOT, 'bin/f2b-fast');
 const RESULTS = path.join(ROOT, 'bench/results');
 
@@ -37,11 +37,13 @@ interface Opts {
   timeoutS: number;
   maxMinutes: number;
   quick: boolean;
+  /** write a ScenarioReport (bench/report.ts) for the suite here */
+  json?: string;
 }
 
 function usage(msg?: string): never {
   if (msg) process.stderr.write(`scan: ${msg}\n`);
-  process.stderr.write('usage: node dist/bench/scan.js [--quick] [--lines N] [--runs K] [--kind sshd|nginx|all] [--f2b-runs K] [--seed S] [--timeout SECONDS] [--max-minutes M]\n');
+  process.stderr.write('usage: node dist/bench/scan.js [--quick] [--lines N] [--runs K] [--kind sshd|nginx|all] [--f2b-runs K] [--seed S] [--timeout SECONDS] [--max-minutes M] [--json FILE]\n');
   process.exit(2);
 }
 
@@ -63,6 +65,7 @@ function parseOpts(argv: string[]): Opts {
       case '--seed': o.seed = int(argv[++i], a, 0, 0xffffffff); break;
       case '--timeout': o.timeoutS = int(argv[++i], a, 1, 86_400); break;
       case '--max-minutes': o.maxMinutes = int(argv[++i], a, 1, 24 * 60); break;
+      case '--json': o.json = argv[++i] ?? usage('--json needs a file'); break;
       case '--kind': {
         const k = argv[++i];
         if (k === 'all') o.kinds = ['sshd', 'nginx'];
@@ -76,16 +79,6 @@ function parseOpts(argv: string[]): Opts {
   }
   if (o.f2bRuns < 0) o.f2bRuns = o.runs;
   return o;
-}
-
-function sh(cmd: string, args: string[]): string | null {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 30_000 });
-  return r.status === 0 ? (r.stdout + r.stderr).trim() : null;
-}
-
-function which(cmd: string): string | null {
-  const r = spawnSync('sh', ['-c', 'command -v "$1"', 'sh', cmd], { encoding: 'utf8', timeout: 10_000 });
-  return r.status === 0 ? r.stdout.trim() : null;
 }
 
 interface Sample {
@@ -213,24 +206,6 @@ function loud(lines: string[]): void {
   process.stdout.write(`\n${bar}\n${lines.join('\n')}\n${bar}\n\n`);
 }
 
-function machine(): Record<string, unknown> {
-  const cpus = os.cpus();
-  const gitRev = sh('git', ['-C', ROOT, 'rev-parse', '--short', 'HEAD']);
-  const dirty = sh('git', ['-C', ROOT, 'status', '--porcelain', '--untracked-files=no']);
-  const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string };
-  return {
-    cpu: cpus[0]?.model ?? 'unknown', cores: cpus.length, ramGB: +(os.totalmem() / 2 ** 30).toFixed(1),
-    os: `${os.type()} ${os.release()} ${os.arch()}`, loadavg: os.loadavg(),
-    versions: {
-      node: process.version,
-      'f2b-fast': `${pkg.version}${gitRev ? ` (${gitRev}${dirty ? ', dirty tree' : ''})` : ''}`,
-      fail2ban: sh('fail2ban-regex', ['-V']),
-      python: sh('python3', ['--version']),
-      grep: sh('grep', ['--version'])?.split('\n')[0] ?? null,
-    },
-  };
-}
-
 const fmt = (n: number | null | undefined, d = 2) => (n === null || n === undefined ? '-' : n.toFixed(d));
 const big = (n: number) => (n >= 1e6 ? `${(n / 1e6).toFixed(2)}M` : n >= 1e3 ? `${(n / 1e3).toFixed(1)}k` : n.toFixed(0));
 
@@ -245,6 +220,8 @@ async function main(): Promise<number> {
   const report: Record<string, unknown>[] = [];
   const table: string[] = [];
   const ratios: string[] = [];
+  const rows: Row[] = [];
+  const checks: string[] = [];
   let status = 0;
   process.stdout.write(`scan: ${o.lines} lines, ${o.runs} run(s) (fail2ban-regex: ${o.f2bRuns}), seed ${o.seed}, filters from ${config}, work dir ${work}\n`);
   if (!f2bRegex) process.stdout.write('scan: fail2ban-regex is NOT installed: its columns are reported as missing\n');
@@ -322,6 +299,7 @@ async function main(): Promise<number> {
       } else {
         process.stdout.write(`[${kind}] correctness OK: ${check.compared.join(' = ')}: ${truth.failures} failures from ${truthMap.size} addresses\n`);
       }
+      checks.push(`${kind}: ${!fastMap ? 'f2b-fast --json did not run' : d.length ? `${d.length} addresses differ` : `${check.compared.join(' = ')} (${truth.failures} failures from ${truthMap.size} addresses)`}`);
       if (!f2bMap) process.stdout.write(`[${kind}] fail2ban-regex comparison SKIPPED: ${f2bRegex ? 'it did not run successfully' : 'not installed'}\n`);
       const sl = check.summaryLine;
       if (sl['f2b-fast'] && sl['fail2ban-regex'] && sl['f2b-fast'] !== sl['fail2ban-regex']) {
@@ -345,6 +323,15 @@ async function main(): Promise<number> {
         ratios.push(`${kind.padEnd(5)} ${label.padEnd(52)} ${v === null ? 'n/a' : `${v.toFixed(2)}x`} wall, ${c === null ? 'n/a' : `${c.toFixed(2)}x`} cpu`);
         return v;
       };
+      for (const r of rivals) {
+        if (r.missing) continue;
+        const ok = r.samples.filter((x) => x.exit !== null && r.okExit.includes(x.exit));
+        const tool = `${r.tool} ${r.mode}`;
+        rows.push(row(tool, `${kind}: lines/s`, 'lines/s', 'higher', ok.map((x) => truth.lines / x.wallS)));
+        rows.push(row(tool, `${kind}: wall`, 's', 'lower', ok.map((x) => x.wallS)));
+        rows.push(row(tool, `${kind}: CPU`, 's', 'lower', ok.filter((x) => x.userS !== null).map((x) => x.userS! + x.sysS!)));
+        rows.push(row(tool, `${kind}: peak RSS`, 'MB', 'lower', ok.filter((x) => x.maxRssKB !== null).map((x) => x.maxRssKB! / 1024)));
+      }
       const vsF2b = ratio('fast', 'f2b', 'f2b-fast summary speed-up over fail2ban-regex summary');
       ratio('fast-json', 'f2b-ip', 'f2b-fast --json speed-up over fail2ban-regex -o ip');
       const vsGrep = ratio('grep', 'fast', 'f2b-fast summary time / grep -cE time (slower by)');
@@ -371,6 +358,15 @@ async function main(): Promise<number> {
     argv: process.argv.slice(2), options: o, config, machine: machine(), exitStatus: status, results: report,
   }, null, 1) + '\n');
   process.stdout.write(`\nresults: ${file}\n`);
+  writeReport(o.json, {
+    scenario: 'scan',
+    title: `fail2ban-regex's job on ${o.lines} generated lines (${o.kinds.map((k) => `${k}: ${FILTER[k]}`).join(', ')}), each tool in a fresh process`,
+    params: { lines: o.lines, runs: o.runs, fail2banRegexRuns: o.f2bRuns, seed: o.seed, config, kinds: o.kinds },
+    rows,
+    check: { ok: status !== 1 && checks.length === o.kinds.length, detail: `failure addresses and counts, f2b-fast --json vs fail2ban-regex -o ip vs the generator's ground truth: ${checks.join('; ')}` },
+    missing: f2bRegex ? [] : [{ tool: 'fail2ban-regex', reason: 'not on PATH (Debian: apt-get install fail2ban)' }],
+    raw: { results: report, ratios },
+  });
   if (status) process.stdout.write(`scan: exit ${status} (${status === 1 ? 'correctness mismatch' : 'a rival failed or a time bound was hit'})\n`);
   return status;
 }

@@ -1,5 +1,6 @@
 // bench/: the generator is deterministic and its ground truth is what its lines say; the scan
-// scenario runs end to end. No timing is asserted here (design.md: measured in bench/ only).
+// scenario and the suite run end to end; the suite's tables and chart show what the reports
+// hold. No timing is asserted here (design.md: measured in bench/ only).
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -8,6 +9,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { tmpDir } from './helpers/tmp';
 import { generate, Kind, Truth } from '../bench/generate';
+import { percentile, row, summarize, type ScenarioReport } from '../bench/report';
+import { markdown, svgChart, textTable } from '../bench/render';
 
 const ROOT = path.resolve(__dirname, '../..');
 
@@ -101,4 +104,84 @@ test('catchup runs end to end on a small log and reads every line', () => {
     assert.equal(r.status, 0, r.stdout + r.stderr);
     assert.match(r.stdout, new RegExp(`^catch-up ${kind}: 3000 lines, [\\d.]+ MB in [\\d.]+ s`));
   }
+});
+
+// ---- the suite: report helpers, rendering, and one quick run ----
+
+const fakeReports = (): ScenarioReport[] => [
+  {
+    scenario: 'scan',
+    title: 'scan <of> 1000 lines',
+    params: {},
+    rows: [
+      row('f2b-fast summary', 'sshd: lines/s', 'lines/s', 'higher', [2_000_000, 2_500_000, 3_000_000]),
+      row('fail2ban-regex summary', 'sshd: lines/s', 'lines/s', 'higher', [20_000]),
+      row('grep -cE', 'sshd: lines/s', 'lines/s', 'higher', [9_000_000]),
+    ],
+    check: { ok: true, detail: 'same failures' },
+    missing: [],
+  },
+  {
+    scenario: 'latency',
+    title: 'latency',
+    params: {},
+    rows: [row('f2b-fast', 'p50 latency', 'ms', 'lower', [40, 60]), row('fail2ban-server', 'p50 latency', 'ms', 'lower', [900])],
+    check: { ok: false, detail: 'a|b' },
+    missing: [{ tool: 'sshguard', reason: 'not installed' }],
+  },
+];
+
+test('report helpers: medians, spreads and nearest-rank percentiles, non-finite samples left out', () => {
+  assert.deepEqual(summarize([3, 1, 2, NaN]), { median: 2, min: 1, max: 3, runs: 3 });
+  assert.deepEqual(summarize([4, 1]), { median: 2.5, min: 1, max: 4, runs: 2 });
+  assert.deepEqual(summarize([]), { median: null, min: null, max: null, runs: 0 });
+  const v = Array.from({ length: 100 }, (_, i) => 100 - i);
+  assert.equal(percentile(v, 50), 50);
+  assert.equal(percentile(v, 99), 99);
+  assert.equal(percentile(v, 100), 100);
+  assert.ok(Number.isNaN(percentile([], 50)));
+});
+
+test('rendering: the text and Markdown tables hold every row, check and missing rival; the chart scales its bars', () => {
+  const reports = fakeReports();
+  const text = textTable(reports);
+  assert.match(text, /sshd: lines\/s\s+f2b-fast summary\s+2,500,000 lines\/s\s+2,000,000–3,000,000\s+3/);
+  assert.match(text, /latency: check FAILED: a\|b/);
+  assert.match(text, /latency: sshguard not run: not installed/);
+  const md = markdown(reports);
+  assert.match(md, /\| p50 latency \| f2b-fast \| 50.0 ms \| 40.0–60.0 \| 2 \|/);
+  assert.match(md, /Check: \*\*FAILED\*\*\. a\\\|b/);
+  assert.match(md, /### scan\n\nscan <of> 1000 lines\n/);
+  const svg = svgChart(reports, 'caption <x>')!;
+  assert.ok(svg.startsWith('<svg xmlns="http://www.w3.org/2000/svg"') && svg.trim().endsWith('</svg>'));
+  assert.ok(!/<x>|<of>/.test(svg), 'text is escaped');
+  // one bar per tool with a figure; on the log scale a faster tool has the longer bar
+  const widths = [...svg.matchAll(/<rect x="\d+" y="[\d.]+" width="(\d+)" height="\d+" class="(m|o)"><title>([^<]+)<\/title>/g)].map((m) => ({ w: Number(m[1]), mine: m[2] === 'm', title: m[3] }));
+  assert.equal(widths.length, 5);
+  const by = (s: string) => widths.find((x) => x.title.startsWith(s))!;
+  assert.ok(by('grep').w > by('f2b-fast summary').w && by('f2b-fast summary').w > by('fail2ban-regex').w);
+  assert.ok(by('fail2ban-server').w > by('f2b-fast:').w);
+  assert.ok(by('f2b-fast summary').mine && !by('grep').mine);
+  assert.equal(svgChart([{ ...reports[0], scenario: 'memory' }], 'c'), null);
+});
+
+test('the suite runs a scenario in its own process and writes the run\'s JSON and Markdown', (t) => {
+  const out = tmpDir(t);
+  const r = spawnSync(process.execPath, [path.join(ROOT, 'dist/bench/suite.js'), '--quick', '--only', 'scan', '--out', out], { encoding: 'utf8', timeout: 240_000, cwd: ROOT });
+  assert.equal(r.status, 0, r.stdout + r.stderr);
+  const files = fs.readdirSync(out);
+  const json = files.find((f) => /^suite-.*\.json$/.test(f));
+  assert.ok(json && files.some((f) => /^suite-.*\.md$/.test(f)) && files.some((f) => /^suite-.*\.svg$/.test(f)), files.join(' '));
+  const doc = JSON.parse(fs.readFileSync(path.join(out, json!), 'utf8')) as { quick: boolean; machine: { cores: number }; scenarios: (ScenarioReport & { exit: number; command: string })[] };
+  assert.equal(doc.quick, true);
+  assert.ok(doc.machine.cores > 0);
+  assert.equal(doc.scenarios.length, 1);
+  const scan = doc.scenarios[0];
+  assert.equal(scan.scenario, 'scan');
+  assert.equal(scan.exit, 0);
+  assert.equal(scan.check.ok, true, scan.check.detail);
+  assert.match(scan.command, /^node dist\/bench\/scan\.js --quick/);
+  const fast = scan.rows.find((x) => x.tool === 'f2b-fast summary' && x.metric === 'sshd: lines/s');
+  assert.ok(fast && fast.runs === 1 && fast.median! > 0, JSON.stringify(scan.rows));
+  assert.match(r.stdout, /scan: check OK/);
 });
