@@ -20,8 +20,13 @@ function spread(r: Row): string {
   return `${fmtNum(r.min)}–${fmtNum(r.max)}`;
 }
 
+/** The median with its unit, "≥" in front when it is a lower bound. */
+function figure(r: Row): string {
+  return `${r.atLeast ? '≥ ' : ''}${fmtNum(r.median)} ${r.unit}`;
+}
+
 function cells(s: ScenarioReport, r: Row): string[] {
-  return [s.scenario, r.metric, r.tool, `${fmtNum(r.median)} ${r.unit}`, spread(r), String(r.runs), r.note ?? ''];
+  return [s.scenario, r.metric, r.tool, figure(r), spread(r), String(r.runs), r.note ?? ''];
 }
 
 const HEAD = ['scenario', 'metric', 'tool', 'median', 'min–max', 'runs', 'note'];
@@ -47,7 +52,7 @@ export function markdown(reports: ScenarioReport[]): string {
   for (const s of reports) {
     out.push(`### ${s.scenario}`, '', mdCell(s.title), '');
     out.push('| metric | tool | median | min–max | runs | note |', '|---|---|--:|---|--:|---|');
-    for (const r of s.rows) out.push(`| ${mdCell(r.metric)} | ${mdCell(r.tool)} | ${fmtNum(r.median)} ${r.unit} | ${spread(r)} | ${r.runs} | ${mdCell(r.note ?? '')} |`);
+    for (const r of s.rows) out.push(`| ${mdCell(r.metric)} | ${mdCell(r.tool)} | ${figure(r)} | ${spread(r)} | ${r.runs} | ${mdCell(r.note ?? '')} |`);
     out.push('', `Check: **${s.check.ok ? 'OK' : 'FAILED'}**. ${mdCell(s.check.detail)}`);
     for (const m of s.missing) out.push('', `Not run: ${mdCell(m.tool)}: ${mdCell(m.reason)}`);
     out.push('');
@@ -75,7 +80,7 @@ interface Panel {
 function barsOf(rows: Row[], metric: string, unit: string): Bar[] {
   return rows
     .filter((r) => r.metric === metric && r.median !== null && r.median > 0)
-    .map((r) => ({ label: r.tool, value: r.median!, text: `${fmtNum(r.median)} ${unit}` }));
+    .map((r) => ({ label: r.tool, value: r.median!, text: `${r.atLeast ? '≥ ' : ''}${fmtNum(r.median)} ${unit}${r.atLeast ? ' (did not keep up)' : ''}` }));
 }
 
 /** The chart's panels: scan throughput per kind of log, and live latency. */

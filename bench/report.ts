@@ -23,6 +23,8 @@ export interface Row {
   runs: number;
   /** lower is better (times, memory) or higher (throughput) */
   better: 'lower' | 'higher';
+  /** the true figure is at least this (a tool that did not finish: the part that did) */
+  atLeast?: boolean;
   note?: string;
 }
 

@@ -125,7 +125,7 @@ const fakeReports = (): ScenarioReport[] => [
     scenario: 'latency',
     title: 'latency',
     params: {},
-    rows: [row('f2b-fast', 'p50 latency', 'ms', 'lower', [40, 60]), row('fail2ban-server', 'p50 latency', 'ms', 'lower', [900])],
+    rows: [row('f2b-fast', 'p50 latency', 'ms', 'lower', [40, 60]), { ...row('fail2ban-server', 'p50 latency', 'ms', 'lower', [900]), atLeast: true }],
     check: { ok: false, detail: 'a|b' },
     missing: [{ tool: 'sshguard', reason: 'not installed' }],
   },
@@ -151,10 +151,13 @@ test('rendering: the text and Markdown tables hold every row, check and missing 
   const md = markdown(reports);
   assert.match(md, /\| p50 latency \| f2b-fast \| 50.0 ms \| 40.0–60.0 \| 2 \|/);
   assert.match(md, /Check: \*\*FAILED\*\*\. a\\\|b/);
+  // a lower bound (a rival that did not keep up) says so
+  assert.match(md, /\| p50 latency \| fail2ban-server \| ≥ 900 ms \|/);
   assert.match(md, /### scan\n\nscan <of> 1000 lines\n/);
   const svg = svgChart(reports, 'caption <x>')!;
   assert.ok(svg.startsWith('<svg xmlns="http://www.w3.org/2000/svg"') && svg.trim().endsWith('</svg>'));
   assert.ok(!/<x>|<of>/.test(svg), 'text is escaped');
+  assert.match(svg, /fail2ban-server: ≥ 900 ms \(did not keep up\)/);
   // one bar per tool with a figure; on the log scale a faster tool has the longer bar
   const widths = [...svg.matchAll(/<rect x="\d+" y="[\d.]+" width="(\d+)" height="\d+" class="(m|o)"><title>([^<]+)<\/title>/g)].map((m) => ({ w: Number(m[1]), mine: m[2] === 'm', title: m[3] }));
   assert.equal(widths.length, 5);
