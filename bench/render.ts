@@ -4,6 +4,31 @@
 
 import type { Row, ScenarioReport } from './report';
 
+/**
+ * Figures that follow from a scan report's rows: MB/s (from lines/s and the log's size) and the
+ * ratios the design budget is stated in (f2b-fast's speed-up over fail2ban-regex, its time over
+ * grep's), from median wall times. Other reports are returned as they are.
+ */
+export function withDerived(r: ScenarioReport): ScenarioReport {
+  if (r.scenario !== 'scan') return r;
+  const raw = (r.raw ?? {}) as { results?: { kind: string; lines: number; bytes: number }[] };
+  const rows: Row[] = [];
+  const find = (tool: string, metric: string) => r.rows.find((x) => x.tool === tool && x.metric === metric && x.median !== null);
+  for (const k of raw.results ?? []) {
+    for (const x of r.rows.filter((y) => y.metric === `${k.kind}: lines/s`)) {
+      const f = (v: number | null) => (v === null ? null : (v * k.bytes) / k.lines / 1e6);
+      rows.push({ ...x, metric: `${k.kind}: MB/s`, unit: 'MB/s', median: f(x.median), min: f(x.min), max: f(x.max) });
+    }
+    const fast = find('f2b-fast summary', `${k.kind}: wall`);
+    const f2b = find('fail2ban-regex summary', `${k.kind}: wall`);
+    const grep = find('grep -cE', `${k.kind}: wall`);
+    const ratio = (metric: string, v: number, better: Row['better'], note: string): Row => ({ tool: 'f2b-fast summary', metric: `${k.kind}: ${metric}`, unit: 'x', median: v, min: null, max: null, runs: fast!.runs, better, note });
+    if (fast && f2b) rows.push(ratio('speed-up over fail2ban-regex', f2b.median! / fast.median!, 'higher', 'median wall times; design budget >= 100x'));
+    if (fast && grep) rows.push(ratio('time over grep -cE', fast.median! / grep.median!, 'lower', 'median wall times; design budget <= 4x'));
+  }
+  return { ...r, rows: [...r.rows, ...rows] };
+}
+
 /** A number as people read it: 3 significant digits, thousands grouped. */
 export function fmtNum(n: number | null): string {
   if (n === null || !Number.isFinite(n)) return '-';

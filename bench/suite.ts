@@ -3,9 +3,11 @@
 // table, the JSON of the whole run (machine, versions, date) in bench/results/, and a chart.
 //
 //   node dist/bench/suite.js [--quick] [--only scan,latency,...] [--docs] [--out DIR]
+//   node dist/bench/suite.js --render bench/results/suite-DATE.json [--docs]
 //
 // --quick: a reduced set for development (well under a minute). --docs: also write
-// docs/benchmarks.md and docs/benchmarks.svg from this run. The scenarios that need network
+// docs/benchmarks.md and docs/benchmarks.svg from this run. --render: present a saved run again
+// (tables, Markdown, chart; figures derived from its rows, such as the scan ratios, included). The scenarios that need network
 // namespaces (latency, burst, restart) need root; without it they are reported as not run.
 // Exit status: 0 every check passed; 1 a check failed; 3 a scenario failed or timed out.
 
@@ -14,7 +16,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { machine, ROOT, type ScenarioReport } from './report';
-import { markdown, svgChart, textTable } from './render';
+import { markdown, svgChart, textTable, withDerived } from './render';
 
 interface Scenario {
   id: string;
@@ -28,11 +30,12 @@ interface Scenario {
 
 export const SCENARIOS: Scenario[] = [
   { id: 'scan', script: 'scan.js', args: (q) => (q ? ['--quick', '--lines', '20000', '--kind', 'sshd'] : []), root: false, timeoutMin: (q) => (q ? 3 : 180) },
-  { id: 'latency', script: 'latency.js', args: (q) => (q ? ['--quick'] : []), root: true, timeoutMin: (q) => (q ? 3 : 30) },
-  { id: 'burst', script: 'firewall.js', args: (q) => ['--scenario', 'burst', ...(q ? ['--quick'] : ['--runs', '3'])], root: true, timeoutMin: (q) => (q ? 3 : 20) },
-  { id: 'restart', script: 'firewall.js', args: (q) => ['--scenario', 'restart', ...(q ? ['--quick'] : ['--runs', '3'])], root: true, timeoutMin: (q) => (q ? 3 : 20) },
-  { id: 'memory', script: 'memory.js', args: (q) => (q ? ['--quick'] : []), root: false, timeoutMin: (q) => (q ? 3 : 30) },
-  { id: 'catchup', script: 'catchup.js', args: (q) => (q ? ['--quick'] : []), root: false, timeoutMin: (q) => (q ? 3 : 30) },
+  // --quick: each scenario cut to a few seconds, so that the whole set takes under a minute
+  { id: 'latency', script: 'latency.js', args: (q) => (q ? ['--quick', '--rate', '20000', '--seconds', '2', '--attackers', '20', '--grace', '5'] : []), root: true, timeoutMin: (q) => (q ? 3 : 30) },
+  { id: 'burst', script: 'firewall.js', args: (q) => ['--scenario', 'burst', ...(q ? ['--quick', '--attackers', '1000', '--warmup', '2000'] : ['--runs', '3'])], root: true, timeoutMin: (q) => (q ? 3 : 20) },
+  { id: 'restart', script: 'firewall.js', args: (q) => ['--scenario', 'restart', ...(q ? ['--quick', '--bans', '10000'] : ['--runs', '3'])], root: true, timeoutMin: (q) => (q ? 3 : 20) },
+  { id: 'memory', script: 'memory.js', args: (q) => (q ? ['--quick', '--addresses', '20000', '--f2b-addresses', '5000'] : []), root: false, timeoutMin: (q) => (q ? 3 : 30) },
+  { id: 'catchup', script: 'catchup.js', args: (q) => (q ? ['--quick', '--mb', '10'] : []), root: false, timeoutMin: (q) => (q ? 3 : 30) },
 ];
 
 interface Opts {
@@ -40,9 +43,11 @@ interface Opts {
   only: string[];
   docs: boolean;
   out: string;
+  /** present a saved run again (its tables, Markdown and chart) instead of running */
+  render?: string;
 }
 
-const USAGE = 'usage: node dist/bench/suite.js [--quick] [--only scan,latency,burst,restart,memory,catchup] [--docs] [--out DIR]';
+const USAGE = 'usage: node dist/bench/suite.js [--quick] [--only scan,latency,burst,restart,memory,catchup] [--docs] [--out DIR]\n       node dist/bench/suite.js --render bench/results/suite-DATE.json [--docs]';
 
 function parseOpts(argv: string[]): Opts {
   const o: Opts = { quick: false, only: SCENARIOS.map((s) => s.id), docs: false, out: path.join(ROOT, 'bench/results') };
@@ -55,6 +60,7 @@ function parseOpts(argv: string[]): Opts {
       const bad = o.only.filter((id) => !SCENARIOS.some((s) => s.id === id));
       if (bad.length || !o.only.length) fail(`--only: unknown scenario ${bad.join(', ') || '(none given)'}`);
     } else if (a === '--out') o.out = path.resolve(argv[++i] ?? fail('--out needs a directory'));
+    else if (a === '--render') o.render = path.resolve(argv[++i] ?? fail('--render needs a suite-*.json file'));
     else if (a === '-h' || a === '--help') {
       console.log(USAGE);
       process.exit(0);
@@ -131,6 +137,12 @@ function failedReport(s: Scenario, why: string, logFile: string): ScenarioReport
 
 async function main(): Promise<number> {
   const o = parseOpts(process.argv.slice(2));
+  if (o.render) {
+    const doc = JSON.parse(fs.readFileSync(o.render, 'utf8')) as RunDoc;
+    if (doc.suite !== 1 || !Array.isArray(doc.scenarios)) fail(`${o.render} is not a suite result`);
+    present(doc, o.render.replace(/\.json$/, ''), o.docs);
+    return doc.exitStatus;
+  }
   const started = new Date();
   const stamp = started.toISOString().replace(/[:.]/g, '-');
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'f2b-suite-'));
@@ -162,41 +174,72 @@ async function main(): Promise<number> {
     fs.rmSync(work, { recursive: true, force: true });
   }
 
-  const reports = ran.map((r) => r.report);
-  const m = machine();
   const finished = new Date();
-  const minutes = ((finished.getTime() - started.getTime()) / 60_000).toFixed(1);
-  console.log(`\n${textTable(reports)}`);
   const base = path.join(o.out, `suite-${stamp}`);
-  fs.writeFileSync(
-    `${base}.json`,
-    `${JSON.stringify({ suite: 1, date: started.toISOString(), finished: finished.toISOString(), argv: process.argv.slice(2), quick: o.quick, machine: m, exitStatus: status, scenarios: ran.map((r) => ({ command: r.command, exit: r.exit, signal: r.signal, seconds: r.seconds, ...r.report })) }, null, 1)}\n`,
-  );
-  const command = `npm run bench${o.quick || o.docs || o.only.length < SCENARIOS.length ? ` --${o.quick ? ' --quick' : ''}${o.only.length < SCENARIOS.length ? ` --only ${o.only.join(',')}` : ''}${o.docs ? ' --docs' : ''}` : ''}`;
-  const caption = `${command}, ${started.toISOString().slice(0, 16).replace('T', ' ')} UTC, ${String(m.cores)} cores (${String(m.cpu)})`;
-  const svg = svgChart(reports, caption);
-  const md = docsPage(reports, ran, m, started, minutes, command, svg ? 'benchmarks.svg' : null);
-  fs.writeFileSync(`${base}.md`, md.replace('](benchmarks.svg)', `](${path.basename(base)}.svg)`));
-  if (svg) fs.writeFileSync(`${base}.svg`, svg);
-  console.log(`suite: results in ${path.relative(ROOT, base)}.{json,md${svg ? ',svg' : ''}} (${minutes} min), exit ${status}`);
-  if (o.docs) {
-    const docs = path.join(ROOT, 'docs');
-    fs.mkdirSync(docs, { recursive: true });
-    fs.writeFileSync(path.join(docs, 'benchmarks.md'), md);
-    if (svg) fs.writeFileSync(path.join(docs, 'benchmarks.svg'), svg);
-    console.log('suite: wrote docs/benchmarks.md and docs/benchmarks.svg');
-  }
+  const doc: RunDoc = {
+    suite: 1,
+    date: started.toISOString(),
+    finished: finished.toISOString(),
+    argv: process.argv.slice(2),
+    quick: o.quick,
+    machine: machine(),
+    exitStatus: status,
+    scenarios: ran.map((r) => ({ command: r.command, exit: r.exit, signal: r.signal, seconds: r.seconds, ...r.report })),
+  };
+  fs.writeFileSync(`${base}.json`, `${JSON.stringify(doc, null, 1)}\n`);
+  present(doc, base, o.docs);
   return status;
 }
 
+/** A whole run as saved in bench/results/suite-*.json. */
+interface RunDoc {
+  suite: 1;
+  date: string;
+  finished: string;
+  argv: string[];
+  quick: boolean;
+  machine: Record<string, unknown>;
+  exitStatus: number;
+  scenarios: (ScenarioReport & { command: string; exit: number | null; signal: string | null; seconds: number })[];
+}
+
+/** Prints a run's table and writes its Markdown and chart beside `base`.json (and in docs/). */
+function present(doc: RunDoc, base: string, docs: boolean): void {
+  const reports = doc.scenarios.map(withDerived);
+  const minutes = ((Date.parse(doc.finished) - Date.parse(doc.date)) / 60_000).toFixed(1);
+  console.log(`\n${textTable(reports)}`);
+  // the command that makes such a run: the run's own arguments, --out aside
+  const args: string[] = [];
+  for (let i = 0; i < doc.argv.length; i++) {
+    if (doc.argv[i] === '--out') i++;
+    else args.push(doc.argv[i]);
+  }
+  const command = `npm run bench${args.length ? ` -- ${args.join(' ')}` : ''}`;
+  const m = doc.machine;
+  const caption = `${command}, ${doc.date.slice(0, 16).replace('T', ' ')} UTC, ${String(m.cores)} cores (${String(m.cpu)})`;
+  const svg = svgChart(reports, caption);
+  const md = docsPage(reports, doc, minutes, command, svg ? 'benchmarks.svg' : null);
+  fs.writeFileSync(`${base}.md`, md.replace('](benchmarks.svg)', `](${path.basename(base)}.svg)`));
+  if (svg) fs.writeFileSync(`${base}.svg`, svg);
+  console.log(`suite: results in ${path.relative(ROOT, base)}.{json,md${svg ? ',svg' : ''}} (${minutes} min), exit ${doc.exitStatus}`);
+  if (docs) {
+    const dir = path.join(ROOT, 'docs');
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, 'benchmarks.md'), md);
+    if (svg) fs.writeFileSync(path.join(dir, 'benchmarks.svg'), svg);
+    console.log('suite: wrote docs/benchmarks.md and docs/benchmarks.svg');
+  }
+}
+
 /** The Markdown page of a run: how to reproduce it, where, the chart, every table. */
-function docsPage(reports: ScenarioReport[], ran: Ran[], m: Record<string, unknown>, started: Date, minutes: string, command: string, svg: string | null): string {
+function docsPage(reports: ScenarioReport[], doc: RunDoc, minutes: string, command: string, svg: string | null): string {
+  const m = doc.machine;
   const v = m.versions as Record<string, string | null>;
   const ver = (k: string) => (v[k] ? `${k} ${v[k]!.split('\n')[0]}` : `${k}: not installed`);
   const out = [
     '# Benchmarks',
     '',
-    `Generated by \`${command}\` (as root) on ${started.toISOString().slice(0, 16).replace('T', ' ')} UTC; the run took ${minutes} minutes. Every scenario ran in fresh processes; every figure below is the median of its runs, with their spread. Each scenario also checks that its answer is right (the same failures or bans as the generator's ground truth), so a fast wrong answer cannot pass. How each scenario works: [bench/README.md](../bench/README.md).`,
+    `Generated by \`${command}\` (as root) on ${doc.date.slice(0, 16).replace('T', ' ')} UTC; the run took ${minutes} minutes. Every scenario ran in fresh processes; every figure below is the median of its runs, with their spread. Each scenario also checks that its answer is right (the same failures or bans as the generator's ground truth), so a fast wrong answer cannot pass. How each scenario works: [bench/README.md](../bench/README.md).`,
     '',
     `Machine: ${String(m.cpu)}, ${String(m.cores)} cores, ${String(m.ramGB)} GB RAM, ${String(m.os)}, load average at the end ${(m.loadavg as number[]).map((x) => x.toFixed(2)).join(' ')}.`,
     `Versions: ${['node', 'f2b-fast', 'fail2ban', 'sshguard', 'nft', 'python', 'grep'].map(ver).join('; ')}.`,
@@ -204,7 +247,7 @@ function docsPage(reports: ScenarioReport[], ran: Ran[], m: Record<string, unkno
   ];
   if (svg) out.push(`![scan throughput and live latency, f2b-fast beside its rivals](${svg})`, '');
   out.push('## Results', '', markdown(reports), '## Commands', '');
-  for (const r of ran) out.push(`- ${r.report.scenario}: ${r.command ? `\`${r.command}\` (${r.seconds.toFixed(0)} s, exit ${r.exit ?? r.signal})` : r.report.check.detail}`);
+  for (const r of doc.scenarios) out.push(`- ${r.scenario}: ${r.command ? `\`${r.command}\` (${r.seconds.toFixed(0)} s, exit ${r.exit ?? r.signal})` : r.check.detail}`);
   out.push('');
   return out.join('\n');
 }
