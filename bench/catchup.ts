@@ -2,7 +2,7 @@
 // it from its head, the prefilter drops what no jail can match, the matcher workers take the
 // candidate batches in parallel. Dry-run (no firewall), one jail on the file. Not a test.
 //
-//   node dist/bench/catchup.js [--quick] [--kind sshd|nginx] [--mb 1024 | --lines N] [--runs 3]
+//   node dist/bench/catchup.js [--quick] [--kind sshd|nginx|nginx-error] [--mb 1024 | --lines N] [--runs 3]
 //                              [--file F] [--config DIR] [--seed 42] [--f2b-slice MB]
 //                              [--json FILE]
 //
@@ -16,7 +16,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { generate, FILTER, type Kind, type Truth } from './generate';
+import { generate, FILTER, KINDS, type Kind, type Truth } from './generate';
 import { jsonArg, machine, row, summarize, which, writeReport, type ScenarioReport } from './report';
 
 /** What one run (one child process) measured. */
@@ -68,7 +68,7 @@ function args(argv = process.argv.slice(2)): Args {
     }
   }
   const kind = (a.kind ?? 'sshd') as Kind;
-  if (kind !== 'sshd' && kind !== 'nginx') throw new Error('--kind sshd|nginx');
+  if (!KINDS.includes(kind)) throw new Error(`--kind ${KINDS.join('|')}`);
   const quick = a.quick === '1';
   const config = a.config ?? (fs.existsSync('/etc/fail2ban/filter.d') ? '/etc/fail2ban' : path.resolve(__dirname, '../../filters'));
   const num = (k: string, def: number) => {

@@ -12,7 +12,8 @@
 
 import * as fs from 'node:fs';
 
-export type Kind = 'sshd' | 'nginx';
+export type Kind = 'sshd' | 'nginx' | 'nginx-error';
+export const KINDS: readonly Kind[] = ['sshd', 'nginx', 'nginx-error'];
 
 export interface Truth {
   kind: Kind;
@@ -484,7 +485,84 @@ function genNginx(sink: Sink, rng: Rng, n: number): void {
   }
 }
 
-export const FILTER: Record<Kind, string> = { sshd: 'sshd', nginx: 'nginx-botsearch' };
+/** nginx's error log date: `2025/03/02 00:46:53` (UTC, as the other kinds' dates). */
+function errDate(t: number): string {
+  const d = new Date(t * 1000);
+  return `${d.getUTCFullYear()}/${pad2(d.getUTCMonth() + 1)}/${pad2(d.getUTCDate())} ${pad2(d.getUTCHours())}:${pad2(d.getUTCMinutes())}:${pad2(d.getUTCSeconds())}`;
+}
+
+const HTPASSWD = ['/etc/nginx/.htpasswd', '/etc/nginx/htpasswd.admin', '/srv/www/private/.htpasswd'];
+const AUTH_PATHS = ['/admin/', '/admin/login', '/private/', '/grafana/', '/status', '/backup/', '/phpmyadmin/'];
+const HOSTS = ['example.com', 'www.example.com', 'admin.example.com', '203.0.113.80'];
+
+/**
+ * An nginx error log of a site with HTTP basic auth: failures (`user "X" was not found in
+ * "FILE"`, `user "X": password mismatch`, one per line, counted for the client) from attackers
+ * guessing credentials, and what such a log also holds: the same for the site's own users now and
+ * then, `no user/password was provided for basic authentication` (a browser's first request:
+ * not a failure for the stock filter), missing files, upstream timeouts and resets, buffering
+ * warnings, TLS handshake errors (`[crit] SSL_do_handshake() failed ... wrong version number`:
+ * the stock filter's aggressive mode only knows `too long`/`too short`, so not counted here),
+ * and worker signals.
+ */
+function genNginxError(sink: Sink, rng: Rng, n: number): void {
+  const bots = attackerPool(rng, Math.max(50, Math.min(20000, Math.floor(n / 150))));
+  const zipf = new Zipf(bots.length, 1.1);
+  const visitors = Array.from({ length: 300 }, (_, i) => (i % 5 === 4
+    ? `2001:db8:${rng.int(0x1000, 0xffff).toString(16)}:${rng.int(1, 0xffff).toString(16)}::${rng.int(1, 0xffff).toString(16)}`
+    : `${rng.pick(['10.1', '10.7', '172.20', '192.168'])}.${rng.int(0, 255)}.${rng.int(1, 254)}`));
+  const pids = [rng.int(700, 30000), rng.int(700, 30000)];
+  let conn = rng.int(1, 5000);
+  let t = START + rng.int(0, 3600);
+  // running guessing sessions: a burst of tries from one address
+  const guesses: { ip: string; left: number; user: string }[] = [];
+  let guard = 0;
+  while (sink.lines < n && guard++ < n * 4) {
+    t += rng.exp(0.4);
+    const pid = rng.pick(pids);
+    const head = `${errDate(t)} [error] ${pid}#${pid}: *${(conn += rng.int(1, 40))}`;
+    const tail = (ip: string, method: string, p: string) => {
+      const host = rng.pick(HOSTS);
+      const ref = rng.chance(0.2) ? `, referrer: "https://${host}${rng.pick(PAGES)}"` : '';
+      return `, client: ${ip}, server: ${host}, request: "${method} ${p} HTTP/1.1", host: "${host}"${ref}`;
+    };
+    if (guesses.length < 3 && rng.chance(0.004)) guesses.push({ ip: bots[zipf.sample(rng)], left: rng.int(1, 30), user: rng.pick(BAD_USERS) });
+    if (guesses.length > 0 && rng.chance(0.12)) {
+      const i = Math.floor(rng.next() * guesses.length);
+      const g = guesses[i];
+      if (--g.left <= 0) guesses.splice(i, 1);
+      if (rng.chance(0.3)) g.user = rng.pick([...BAD_USERS, ...USERS]);
+      const p = rng.pick(AUTH_PATHS);
+      const what = rng.chance(0.5) ? `was not found in "${rng.pick(HTPASSWD)}"` : 'password mismatch';
+      const user = what === 'password mismatch' ? `user "${g.user}":` : `user "${g.user}"`;
+      sink.emit(`${head} ${user} ${what}${tail(g.ip, rng.chance(0.9) ? 'GET' : 'POST', p)}`, g.ip);
+      continue;
+    }
+    const ip = rng.pick(visitors);
+    const r = rng.next();
+    if (r < 0.01) {
+      // one of the site's own users mistyping: a failure all the same
+      sink.emit(`${head} user "${rng.pick(USERS)}": password mismatch${tail(ip, 'GET', rng.pick(AUTH_PATHS))}`, ip);
+    } else if (r < 0.3) {
+      sink.emit(`${head} no user/password was provided for basic authentication${tail(ip, 'GET', rng.pick(AUTH_PATHS))}`);
+    } else if (r < 0.6) {
+      const f = rng.pick(['/favicon.ico', '/apple-touch-icon.png', '/robots.txt', '/blog/2019/old-post', '/.well-known/security.txt']);
+      sink.emit(`${head} open() "/var/www/html${f}" failed (2: No such file or directory)${tail(ip, 'GET', f)}`);
+    } else if (r < 0.75) {
+      sink.emit(`${head} upstream timed out (110: Connection timed out) while reading response header from upstream${tail(ip, 'GET', rng.pick(PAGES))}, upstream: "http://127.0.0.1:8080${rng.pick(PAGES)}"`);
+    } else if (r < 0.85) {
+      sink.emit(`${head} recv() failed (104: Connection reset by peer) while reading response header from upstream${tail(ip, 'POST', '/api/v1/events')}, upstream: "http://127.0.0.1:8080/api/v1/events"`);
+    } else if (r < 0.93) {
+      sink.emit(`${errDate(t)} [warn] ${pid}#${pid}: *${conn} an upstream response is buffered to a temporary file /var/cache/nginx/proxy_temp/${rng.int(1, 9)}/${rng.int(10, 99)}/${rng.int(1000000000, 9999999999)} while reading upstream${tail(ip, 'GET', rng.pick(ASSETS))}, upstream: "http://127.0.0.1:8080${rng.pick(ASSETS)}"`);
+    } else if (r < 0.99) {
+      sink.emit(`${errDate(t)} [crit] ${pid}#${pid}: *${conn} SSL_do_handshake() failed (SSL: error:0A00010B:SSL routines::wrong version number) while SSL handshaking, client: ${ip}, server: 0.0.0.0:443`);
+    } else {
+      sink.emit(`${errDate(t)} [notice] ${pids[0]}#${pids[0]}: signal process started`);
+    }
+  }
+}
+
+export const FILTER: Record<Kind, string> = { sshd: 'sshd', nginx: 'nginx-botsearch', 'nginx-error': 'nginx-http-auth' };
 
 /** Writes `out` and `out.truth.json`; returns the truth. */
 export function generate(kind: Kind, lines: number, seed: number, out: string): Truth {
@@ -494,7 +572,8 @@ export function generate(kind: Kind, lines: number, seed: number, out: string): 
   try {
     const rng = new Rng(seed);
     if (kind === 'sshd') genSshd(sink, rng, lines);
-    else genNginx(sink, rng, lines);
+    else if (kind === 'nginx') genNginx(sink, rng, lines);
+    else genNginxError(sink, rng, lines);
     sink.flush();
   } finally {
     fs.closeSync(fd);
@@ -514,14 +593,14 @@ function parseArgs(argv: string[]): { kind: Kind; lines: number; seed: number; o
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i];
     if (k === '-h' || k === '--help') {
-      process.stdout.write('usage: node dist/bench/generate.js --kind sshd|nginx --lines N --seed S --out FILE\n');
+      process.stdout.write('usage: node dist/bench/generate.js --kind sshd|nginx|nginx-error --lines N --seed S --out FILE\n');
       process.exit(0);
     }
     if (!k.startsWith('--') || i + 1 >= argv.length) throw new Error(`bad argument: ${k}`);
     a[k.slice(2)] = argv[++i];
   }
   const kind = a.kind as Kind;
-  if (kind !== 'sshd' && kind !== 'nginx') throw new Error('--kind must be sshd or nginx');
+  if (!KINDS.includes(kind)) throw new Error(`--kind must be one of ${KINDS.join(', ')}`);
   if (!a.out) throw new Error('--out FILE is required');
   return { kind, lines: Number(a.lines ?? 100000), seed: Number(a.seed ?? 1) >>> 0, out: a.out };
 }

@@ -1,7 +1,7 @@
 // Scenario "scan": how fast is one pass over a log file, next to fail2ban-regex and grep, and
 // does f2b-fast find exactly the failures fail2ban does.
 //
-//   node dist/bench/scan.js [--quick] [--lines N] [--runs K] [--kind sshd|nginx|all]
+//   node dist/bench/scan.js [--quick] [--lines N] [--runs K] [--kind sshd|nginx|nginx-error|all]
 //                           [--f2b-runs K] [--seed S] [--timeout S] [--max-minutes M]
 //
 // Every sample is a fresh child process under /usr/bin/time; samples of the rivals are
@@ -12,7 +12,7 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { FILTER, generate, Kind, Truth } from './generate';
+import { FILTER, generate, Kind, KINDS, Truth } from './generate';
 import { machine, ROOT, row, which, writeReport, type Row } from './report';
 
 const BIN = path.join(ROOT, 'bin/f2b-fast');
@@ -26,6 +26,7 @@ const RESULTS = path.join(ROOT, 'bench/results');
 export const GREP: Record<Kind, string> = {
   sshd: 'Failed |Invalid user|Illegal user|illegal user|authentication failure|Authentication failure|maximum authentication|Too many authentication|not allowed because|ROOT LOGIN REFUSED|User not known|Auth fail|refused connect',
   nginx: 'roundcube|webmail|horde|/mail|/extmail|pma|[Mm]y[Aa]dmin|wp-login\\.php|wp-signup\\.php|wp-admin\\.php|cgi-bin|mysqladmin',
+  'nginx-error': 'password mismatch|was not found in',
 };
 
 interface Opts {
@@ -43,13 +44,13 @@ interface Opts {
 
 function usage(msg?: string): never {
   if (msg) process.stderr.write(`scan: ${msg}\n`);
-  process.stderr.write('usage: node dist/bench/scan.js [--quick] [--lines N] [--runs K] [--kind sshd|nginx|all] [--f2b-runs K] [--seed S] [--timeout SECONDS] [--max-minutes M] [--json FILE]\n');
+  process.stderr.write('usage: node dist/bench/scan.js [--quick] [--lines N] [--runs K] [--kind sshd|nginx|nginx-error|all] [--f2b-runs K] [--seed S] [--timeout SECONDS] [--max-minutes M] [--json FILE]\n');
   process.exit(2);
 }
 
 function parseOpts(argv: string[]): Opts {
   const quick = argv.includes('--quick');
-  const o: Opts = { lines: quick ? 50_000 : 1_000_000, runs: quick ? 1 : 3, f2bRuns: -1, kinds: ['sshd', 'nginx'], seed: 42, timeoutS: 1800, maxMinutes: 180, quick };
+  const o: Opts = { lines: quick ? 50_000 : 1_000_000, runs: quick ? 1 : 3, f2bRuns: -1, kinds: [...KINDS], seed: 42, timeoutS: 1800, maxMinutes: 180, quick };
   const int = (v: string | undefined, name: string, lo: number, hi: number): number => {
     const n = Number(v);
     if (!Number.isInteger(n) || n < lo || n > hi) usage(`${name} must be an integer in ${lo}..${hi}`);
@@ -68,9 +69,9 @@ function parseOpts(argv: string[]): Opts {
       case '--json': o.json = argv[++i] ?? usage('--json needs a file'); break;
       case '--kind': {
         const k = argv[++i];
-        if (k === 'all') o.kinds = ['sshd', 'nginx'];
-        else if (k === 'sshd' || k === 'nginx') o.kinds = [k];
-        else usage('--kind must be sshd, nginx or all');
+        if (k === 'all') o.kinds = [...KINDS];
+        else if (KINDS.includes(k as Kind)) o.kinds = [k as Kind];
+        else usage(`--kind must be ${KINDS.join(', ')} or all`);
         break;
       }
       case '-h': case '--help': usage();

@@ -20,7 +20,7 @@ function gen(dir: string, kind: Kind, seed: number, name: string, lines = 3000):
   return { bytes: fs.readFileSync(out), truth };
 }
 
-for (const kind of ['sshd', 'nginx'] as const) {
+for (const kind of ['sshd', 'nginx', 'nginx-error'] as const) {
   test(`generate ${kind}: same seed -> same bytes, other seed -> other bytes`, (t) => {
     const dir = tmpDir(t);
     const a = gen(dir, kind, 7, 'a.log');
@@ -60,9 +60,19 @@ function countNginx(text: string): Map<string, number> {
   return m;
 }
 
+function countNginxError(text: string): Map<string, number> {
+  const fail = /^\d{4}\/\d\d\/\d\d \d\d:\d\d:\d\d \[error\] \d+#\d+: \*\d+ user "[^"]*":? (?:password mismatch|was not found in "[^"]*"), client: (\S+), server: /;
+  const m = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    const x = fail.exec(line);
+    if (x) m.set(x[1], (m.get(x[1]) ?? 0) + 1);
+  }
+  return m;
+}
+
 test('ground truth agrees with the failure lines in the generated logs', (t) => {
   const dir = tmpDir(t);
-  for (const [kind, count] of [['sshd', countSshd], ['nginx', countNginx]] as const) {
+  for (const [kind, count] of [['sshd', countSshd], ['nginx', countNginx], ['nginx-error', countNginxError]] as const) {
     const { bytes, truth } = gen(dir, kind, 11, `${kind}.log`, 20000);
     const counted = count(bytes.toString('utf8'));
     assert.deepEqual(Object.fromEntries([...counted].sort()), truth.addresses, kind);
