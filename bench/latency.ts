@@ -45,7 +45,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createLinkedPair, netnsAvailable, startTcpServer, type LinkedPair, type Netns } from '../test/helpers/netns';
 import { attacker, setup, startDaemon, stopDaemon, syslogTime, TABLE, waitForSocket } from './firewall';
 import { mulberry32 } from './generate';
-import { machine, percentile, ROOT, row, which, writeReport, type Row, type ScenarioReport } from './report';
+import { intOption, machine, percentile, ROOT, row, which, writeReport, type Row, type ScenarioReport } from './report';
 
 const MAXRETRY = 3;
 const CHUNK_MS = 10;
@@ -94,11 +94,7 @@ function usage(msg?: string): never {
 function parseOpts(argv: string[]): Opts {
   const quick = argv.includes('--quick');
   const o: Opts = { rate: 50_000, seconds: quick ? 5 : 20, attackers: quick ? 50 : 200, nearMisses: -1, runs: quick ? 1 : 3, grace: 30, seed: 42, tools: [...TOOLS], detect: 'auto', quick };
-  const int = (v: string | undefined, name: string, lo: number, hi: number): number => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < lo || n > hi) usage(`${name} must be an integer in ${lo}..${hi}`);
-    return n;
-  };
+  const int = (v: string | undefined, name: string, lo: number, hi: number): number => intOption(v, name, lo, hi, usage);
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     switch (a) {

@@ -63,6 +63,13 @@ export function percentile(values: number[], p: number): number {
   return v[Math.min(v.length - 1, Math.max(0, Math.ceil((p / 100) * v.length) - 1))];
 }
 
+/** An option's whole-number value in lo..hi; anything else goes to `usage` (which exits). */
+export function intOption(v: string | undefined, name: string, lo: number, hi: number, usage: (msg: string) => never): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < lo || n > hi) usage(`${name} must be an integer in ${lo}..${hi}`);
+  return n;
+}
+
 /** `--json FILE` from argv, if given. */
 export function jsonArg(argv: string[] = process.argv.slice(2)): string | undefined {
   const i = argv.indexOf('--json');

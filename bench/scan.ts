@@ -13,7 +13,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { FILTER, generate, Kind, KINDS, Truth } from './generate';
-import { machine, ROOT, row, which, writeReport, type Row } from './report';
+import { intOption, machine, ROOT, row, which, writeReport, type Row } from './report';
 
 const BIN = path.join(ROOT, 'bin/f2b-fast');
 const RESULTS = path.join(ROOT, 'bench/results');
@@ -51,11 +51,7 @@ function usage(msg?: string): never {
 function parseOpts(argv: string[]): Opts {
   const quick = argv.includes('--quick');
   const o: Opts = { lines: quick ? 50_000 : 1_000_000, runs: quick ? 1 : 3, f2bRuns: -1, kinds: [...KINDS], seed: 42, timeoutS: 1800, maxMinutes: 180, quick };
-  const int = (v: string | undefined, name: string, lo: number, hi: number): number => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < lo || n > hi) usage(`${name} must be an integer in ${lo}..${hi}`);
-    return n;
-  };
+  const int = (v: string | undefined, name: string, lo: number, hi: number): number => intOption(v, name, lo, hi, usage);
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     switch (a) {

@@ -210,10 +210,12 @@ interface QueuedWrites {
   positions: Map<string, [PositionRecord, number]>;
   cursors: Map<string, [string, number]>;
   rows: number;
+  /** when the oldest of these writes was queued (performance.now()), 0 when none is */
+  since: number;
 }
 
 function noWrites(): QueuedWrites {
-  return { bans: [], tickets: new Map(), positions: new Map(), cursors: new Map(), rows: 0 };
+  return { bans: [], tickets: new Map(), positions: new Map(), cursors: new Map(), rows: 0, since: 0 };
 }
 
 /** Adds `later` to `into` (later writes of a key win). */
@@ -227,6 +229,7 @@ function mergeWrites(into: QueuedWrites, later: QueuedWrites): void {
   for (const [k, v] of later.positions) into.positions.set(k, v);
   for (const [k, v] of later.cursors) into.cursors.set(k, v);
   into.rows += later.rows;
+  if (later.since && (!into.since || later.since < into.since)) into.since = later.since;
 }
 
 export class StateStore {
@@ -238,8 +241,6 @@ export class StateStore {
   /** write-behind (deferWrites): what is queued, the open unit's writes so far included */
   #defer = false;
   #pending = noWrites();
-  /** when the oldest queued write was queued (performance.now()), 0 when none is */
-  #pendingSince = 0;
   #inUnit = false;
   /** the open unit became a real transaction (it read, or made a write that is not deferred);
    *  what was queued is in it, and queued again if it rolls back */
@@ -392,10 +393,13 @@ export class StateStore {
   /** After a failed transaction: roll it back and queue again what it carried. */
   #requeue(carried: QueuedWrites | null): void {
     if (this.#db.inTransaction) this.#guard(() => this.#s.rollback.run());
-    if (!carried) return;
-    mergeWrites(carried, this.#pending);
-    this.#pending = carried;
-    this.#pendingSince ||= performance.now();
+    if (carried) this.#putBack(carried);
+  }
+
+  /** Writes taken from the queue and not written: in front of it again (later writes win). */
+  #putBack(w: QueuedWrites): void {
+    mergeWrites(w, this.#pending);
+    this.#pending = w;
   }
 
   /** Writes what is queued in one transaction; returns how many rows that was. Inside a unit,
@@ -410,15 +414,11 @@ export class StateStore {
       return w.rows;
     }
     this.#pending = noWrites();
-    const since = this.#pendingSince;
-    this.#pendingSince = 0;
     try {
       this.#guard(() => this.#tx.immediate(() => this.#apply(w)));
     } catch (e) {
-      // kept for the next flush (a locked or full database may recover); later writes win
-      mergeWrites(w, this.#pending);
-      this.#pending = w;
-      this.#pendingSince = since;
+      // kept for the next flush (a locked or full database may recover)
+      this.#putBack(w);
       throw e;
     }
     return w.rows;
@@ -426,8 +426,8 @@ export class StateStore {
 
   /** Queued rows not yet written (write-behind), and how long the oldest has waited (ms). */
   get pendingWrites(): { rows: number; ageMs: number } {
-    const rows = this.#pending.rows;
-    return { rows, ageMs: rows ? performance.now() - this.#pendingSince : 0 };
+    const { rows, since } = this.#pending;
+    return { rows, ageMs: rows ? performance.now() - since : 0 };
   }
 
   // ---- bans ----
@@ -713,7 +713,7 @@ export class StateStore {
    *  a transaction). */
   #queueFor(): QueuedWrites | null {
     if (!this.#defer || this.#db.inTransaction) return null;
-    this.#pendingSince ||= performance.now();
+    this.#pending.since ||= performance.now();
     return this.#pending;
   }
 
@@ -727,8 +727,6 @@ export class StateStore {
     }
     const carried = this.#pending;
     this.#pending = noWrites();
-    const since = this.#pendingSince;
-    this.#pendingSince = 0;
     try {
       this.#guard(() => {
         this.#s.beginImmediate.run();
@@ -736,10 +734,7 @@ export class StateStore {
       });
     } catch (e) {
       // the unit goes on queued, as if nothing had been tried
-      if (this.#db.inTransaction) this.#s.rollback.run();
-      mergeWrites(carried, this.#pending);
-      this.#pending = carried;
-      this.#pendingSince = since;
+      this.#requeue(carried);
       throw e;
     }
     this.#unitTx = true;
