@@ -32,12 +32,14 @@ test('regex --json prints one object per failure and one per missed line, with f
   });
   const v6 = rows.find((x) => x.ip === '2001:db8::7');
   assert.equal((v6?.fields as Record<string, string>).ip6, '2001:db8::7');
-  // the injection sample: the address sshd appended last, not the one inside the user name
+  // the injection samples: the address sshd wrote, never the one inside the user name or the
+  // method's details
   const inj = rows.filter((x) => x.match === true && (x.fields as Record<string, string>).user?.includes('203.0.113.66'));
   assert.deepEqual(
     inj.map((x) => x.ip),
-    ['192.0.2.50'],
+    ['192.0.2.50', '192.0.2.27'],
   );
+  assert.deepEqual(rows.filter((x) => x.ip === '203.0.113.66'), []);
   assert.ok(rows.some((x) => x.match === false && typeof x.line === 'number'));
   // every non-comment line of the file is reported exactly once or as failures
   const lines = fs.readFileSync(SAMPLES, 'utf8').split('\n');

@@ -34,3 +34,14 @@ for (const file of fs.readdirSync(SAMPLES).filter((f) => f.endsWith('.log'))) {
     assert.deepEqual(problems, []);
   });
 }
+
+test('every bundled filter has its annotated samples, and every sample file its filter', () => {
+  // files named common.conf or *-common.conf are shared definitions included by the others
+  const filters = fs.readdirSync(FILTER_DIR)
+    .filter((f) => f.endsWith('.conf') && !/(^|-)common\.conf$/.test(f))
+    .map((f) => f.replace(/\.conf$/, ''));
+  const samples = fs.readdirSync(SAMPLES).filter((f) => f.endsWith('.log')).map((f) => f.replace(/\.log$/, ''));
+  assert.deepEqual(filters.filter((f) => !samples.includes(f)), [], 'filters without filters/samples/NAME.log');
+  assert.deepEqual(samples.filter((s) => !filters.includes(s)), [], 'sample files without filters/filter.d/NAME.conf');
+  assert.ok(filters.length >= 35, `${filters.length} bundled filters, want >= 35`);
+});
