@@ -168,7 +168,7 @@ export class Daemon {
     this.log = new Logger(this.sink, 'fail2ban.server', parseLevel(opts.loglevel ?? config.server.loglevel));
     const srv = this.log;
     srv.info('-'.repeat(50));
-    srv.info(`Starting f2b-fast v${packageVersion()} with configuration ${config.dir}`);
+    srv.info(`Starting f2b-fast v${packageVersion()} with configuration ${config.source}`);
     this.dns = new DnsCache({ clock: this.clock, log: this.log.child('fail2ban.ipdns') });
     this.reportIssues(config);
 
@@ -884,7 +884,7 @@ export class Daemon {
    */
   async reload(opts: { jail: string | null; restart: boolean; unban: boolean; ifExists: boolean }): Promise<void> {
     const config = readConfigTree(this.opts.configDir);
-    this.log.info(`Reloading the configuration from ${config.dir}${opts.jail ? ` for jail '${opts.jail}'` : ''}`);
+    this.log.info(`Reloading the configuration from ${config.source}${opts.jail ? ` for jail '${opts.jail}'` : ''}`);
     this.reportIssues(config);
     const defs = new Map(config.jails.map((d) => [d.name, d]));
     if (opts.jail !== null && !defs.has(opts.jail) && !this.jails.has(opts.jail)) {

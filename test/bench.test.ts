@@ -198,3 +198,33 @@ test('the suite runs a scenario in its own process and writes the run\'s JSON an
   assert.ok(fast && fast.runs === 1 && fast.median! > 0, JSON.stringify(scan.rows));
   assert.match(r.stdout, /scan: check OK/);
 });
+
+test('corpus-coverage counts what a filter finds and wrongly matches in fail2ban\'s corpus; the bundled filters match none of its non-failures', (t) => {
+  const corpus = '/usr/lib/python3/dist-packages/fail2ban/tests/files/logs';
+  assert.ok(fs.existsSync(corpus), `fail2ban's sample corpus is missing (${corpus}): apt-get install fail2ban`);
+  const script = path.join(__dirname, '../bench/corpus-coverage.js');
+  type Row = { filter: string; annotatedFailures: number; found: number; exact: number; wrongHost: number; missed: number; nonFailures: number; falseMatches: number };
+  const run = (...args: string[]): Row[] => {
+    const r = spawnSync(process.execPath, [script, '--json', ...args], { encoding: 'utf8', timeout: 120_000 });
+    assert.equal(r.status, 0, r.stderr);
+    return JSON.parse(r.stdout) as Row[];
+  };
+  const bundled = run();
+  assert.ok(bundled.length >= 30, `${bundled.length} bundled filters have a corpus file`);
+  for (const row of bundled) {
+    assert.equal(row.falseMatches, 0, `${row.filter} matches fail2ban's non-failures`);
+    assert.ok(row.found > 0, `${row.filter} finds none of fail2ban's failures`);
+    assert.equal(row.found + row.wrongHost + row.missed, row.annotatedFailures, row.filter);
+  }
+  // the counting itself: a filter that blames any address, and one that matches nothing
+  const dir = path.join(tmpDir(t), 'filter.d');
+  fs.mkdirSync(dir);
+  fs.writeFileSync(path.join(dir, 'sshd.conf'), '[Definition]\nfailregex = ^.*?<ADDR>\n');
+  fs.writeFileSync(path.join(dir, 'dropbear.conf'), '[Definition]\nfailregex = ^this never appears <ADDR>$\n');
+  const [any, none] = run('--filters', dir, 'sshd', 'dropbear');
+  assert.ok(any.falseMatches > 0 && any.falseMatches <= any.nonFailures, JSON.stringify(any));
+  assert.ok(any.wrongHost > 0, JSON.stringify(any));
+  assert.equal(none.found, 0);
+  assert.equal(none.missed, none.annotatedFailures);
+  assert.ok(none.annotatedFailures > 0);
+});

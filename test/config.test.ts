@@ -457,11 +457,14 @@ test('jail: a bad jail is reported with file, line and jail; the others are retu
   );
 });
 
-test('tree: missing folder, missing jail.conf and jail.local, and errors outside jails throw', () => {
+test('tree: missing folder, missing jail.conf and jail.local, and errors outside jails throw; jail.local alone is an overlay', () => {
   assert.throws(() => readConfigTree('/nonexistent/f2b'), (e: unknown) => e instanceof F2bError && e.code === 'CONFIG_MISSING');
   assert.throws(() => readConfigTree(tree({ 'fail2ban.conf': '' })), (e: unknown) => e instanceof F2bError && e.code === 'CONFIG_MISSING');
   assert.throws(() => readConfigTree(tree({ 'jail.conf': '[DEFAULT]\na = 1\na = 2\n' })), (e: unknown) => e instanceof F2bError && e.code === 'CONFIG_SYNTAX' && e.line === 3);
-  assert.equal(readConfigTree(tree({ 'jail.local': '[x]\n' })).jails.length, 0);
+  // a folder with a jail.local but no jail.conf is laid over the bundled tree (test/bundled.test.ts)
+  const laid = readConfigTree(tree({ 'jail.local': '[x]\n' }));
+  assert.ok(laid.overlay);
+  assert.deepEqual(laid.jails.map((j) => j.name), ['sshd']);
 });
 
 test('tree: a file that is not UTF-8 is left out with a warning, as fail2ban does', () => {

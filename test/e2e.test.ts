@@ -174,6 +174,28 @@ function startDaemonHost(args: string[]): Running {
   return { child, output: () => out, exit };
 }
 
+test('run --config DIR with only a jail.local: laid over the bundled tree, it enables a bundled jail that bans', async (t) => {
+  const ns = (await netnsAvailable()).ok ? await createNetns('f2bo') : undefined;
+  t.after(() => ns?.destroy());
+  const dir = tmpDir(t);
+  const log = path.join(dir, 'error.log');
+  fs.writeFileSync(log, '');
+  fs.writeFileSync(path.join(dir, 'jail.local'), `[sshd]\nenabled = false\n\n[nginx-http-auth]\nenabled = true\nlogpath = ${log}\nmaxretry = 2\n`);
+  const args = ['--config', dir, '--dry-run', '--logtarget', 'STDOUT'];
+  const daemon = ns ? startDaemon(ns, args) : startDaemonHost(args);
+  t.after(() => stopDaemon(daemon));
+  assert.ok(await waitFor(() => daemon.output().includes("Jail 'nginx-http-auth' started"), 20_000), daemon.output());
+  assert.match(daemon.output(), new RegExp(`with configuration ${dir.replace(/[.]/g, '\\.')} over the bundled tree`));
+  assert.doesNotMatch(daemon.output(), /Jail 'sshd' started/);
+  const now = new Date();
+  const stamp = `${now.getFullYear()}/${String(now.getMonth() + 1).padStart(2, '0')}/${String(now.getDate()).padStart(2, '0')} ${now.toTimeString().slice(0, 8)}`;
+  for (let i = 0; i < 2; i++) {
+    fs.appendFileSync(log, `${stamp} [error] 811#811: *${40 + i} user "admin" was not found in "/etc/nginx/.htpasswd", client: 203.0.113.41, server: www.example.org, request: "GET /private/ HTTP/1.1", host: "www.example.org"\n`);
+  }
+  assert.ok(await waitFor(() => /NOTICE  \[nginx-http-auth\] Ban 203\.0\.113\.41/.test(daemon.output()), 10_000), daemon.output());
+  assert.equal(await stopDaemon(daemon), 0);
+});
+
 test('without nftables, run says so and how to install it; --dry-run still bans', async (t) => {
   if (!(await skipUnlessNetns(t))) return;
   const ns = await createNetns('f2bn');

@@ -10,8 +10,8 @@
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ReadContext } from '../config/layers';
 import { readServer } from '../config/server';
+import { openServerConfig } from '../config/source';
 import { str2seconds } from '../config/timespec';
 import type { ServerDef } from '../config/types';
 import { SocketError, sendCommand, socketErrorMessage } from '../control/connect';
@@ -197,7 +197,7 @@ class Client {
 
   /** fail2ban.conf's [Definition] (socket, logtarget), read once. */
   serverConfig(): ServerDef {
-    this.server ??= readServer(new ReadContext(this.configDir.length > 1 ? this.configDir.replace(/\/+$/, '') : this.configDir));
+    this.server ??= readServer(openServerConfig(this.configDir));
     return this.server;
   }
 
@@ -485,7 +485,7 @@ const COMMANDS: UsageRow[] = [
 ];
 
 const OPTIONS: [string, string][] = [
-  ['-c, --conf <DIR>', 'configuration directory: its fail2ban.conf names the socket (default /etc/fail2ban if it holds a jail.conf, else the bundled tree)'],
+  ['-c, --conf <DIR>', 'configuration directory: its fail2ban.conf names the socket (default /etc/fail2ban if it holds a jail.conf, else /etc/f2b-fast over the bundled tree, else the bundled tree)'],
   ['-s, --socket <FILE>', 'socket path (overrides fail2ban.conf)'],
   ['--timeout <TIME>', 'how long to wait for the daemon: to start, to stop, to answer (default 30s)'],
   ['--json', 'print the result as JSON instead of text'],

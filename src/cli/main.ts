@@ -3,7 +3,7 @@
 
 import { Command, CommanderError } from 'commander';
 import { F2bError } from '../errors';
-import { packageVersion } from './paths';
+import { CONFIG_HELP, packageVersion } from './paths';
 // Each command loads its own modules when it runs: `regex` never pays for the daemon's (piscina,
 // the firewall), and start-up time is part of every `regex` run.
 
@@ -18,7 +18,7 @@ export async function main(argv: string[]): Promise<number> {
   program
     .command('run')
     .description('read a fail2ban configuration tree and ban in the foreground until SIGTERM/SIGINT')
-    .option('-c, --config <dir>', 'fail2ban configuration directory (default: /etc/fail2ban if present, else the bundled filters/)')
+    .option('-c, --config <dir>', CONFIG_HELP)
     .option('--dry-run', 'log the bans instead of touching the firewall')
     .option('--logtarget <target>', "override fail2ban.conf's logtarget: a file, STDOUT or STDERR")
     .option('--loglevel <level>', "override fail2ban.conf's loglevel (CRITICAL ERROR WARNING NOTICE INFO DEBUG)")
@@ -44,7 +44,7 @@ export async function main(argv: string[]): Promise<number> {
   program
     .command('test-config')
     .description('read and check a configuration tree like the daemon would (fail2ban-client -t); --dump prints the resolved jails (-d)')
-    .option('-c, --config <dir>', 'fail2ban configuration directory (default: /etc/fail2ban if present, else the bundled filters/)')
+    .option('-c, --config <dir>', CONFIG_HELP)
     .option('-d, --dump', 'print every jail as resolved: filter, actions, files, times')
     .option('--json', 'the resolved jails as one JSON array')
     .action(async (opts) => {
@@ -69,7 +69,7 @@ export async function main(argv: string[]): Promise<number> {
     .argument('<log>', 'log file, or a literal log line')
     .argument('<filter>', 'filter file, filter name from <config>/filter.d (e.g. sshd[mode=aggressive]), or a literal failregex')
     .argument('[ignoreregex]', 'ignoreregex: a literal regex or a filter file')
-    .option('-c, --config <dir>', 'configuration directory holding filter.d (default: /etc/fail2ban if present, else the bundled filters/)')
+    .option('-c, --config <dir>', `where FILTER names are found: its filter.d; ${CONFIG_HELP}`)
     .option('--json', 'JSON Lines: one object per failure found, one {"line":N,"match":false} per line without')
     .option('--now <time>', 'reference time for year inference: epoch seconds or ISO-8601 (default: now)')
     .option('--timezone <tz>', 'time zone of log lines without one (default: TZ / local zone)')

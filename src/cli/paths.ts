@@ -2,13 +2,25 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { BUNDLED_CONFIG } from '../config/overlay';
 
-/** The bundled config tree (filters/ at the package root). */
-export const BUNDLED_CONFIG = path.resolve(__dirname, '../../../filters');
+export { BUNDLED_CONFIG };
 
-/** /etc/fail2ban when it holds a jail.conf, else the bundled tree. */
+/** --config's help, the same for every command that reads a tree. */
+export const CONFIG_HELP =
+  'fail2ban configuration directory; one without jail.conf (a jail.local, jail.d/), or a single jail.local file, is laid over the bundled tree ' +
+  '(default: /etc/fail2ban if it has a jail.conf, else /etc/f2b-fast if it has a jail.local or jail.d/, else the bundled filters/)';
+
+/** f2b-fast's own directory for a host without fail2ban: its jail.local and jail.d/ are laid
+ *  over the bundled tree. */
+export const OWN_CONFIG = '/etc/f2b-fast';
+
+/** /etc/fail2ban when it holds a jail.conf; else /etc/f2b-fast when it holds a jail.local or a
+ *  jail.d/ (laid over the bundled tree); else the bundled tree alone. */
 export function defaultConfigDir(): string {
-  return fs.existsSync('/etc/fail2ban/jail.conf') ? '/etc/fail2ban' : BUNDLED_CONFIG;
+  if (fs.existsSync('/etc/fail2ban/jail.conf')) return '/etc/fail2ban';
+  if (fs.existsSync(path.join(OWN_CONFIG, 'jail.local')) || fs.existsSync(path.join(OWN_CONFIG, 'jail.d'))) return OWN_CONFIG;
+  return BUNDLED_CONFIG;
 }
 
 export function packageVersion(): string {

@@ -25,7 +25,7 @@ import { mapBackend } from '../tailer';
 import { defaultConfigDir } from './paths';
 
 export interface TestConfigOptions {
-  /** the config directory (default: /etc/fail2ban if present, else the bundled filters/) */
+  /** the config directory or jail.local (default: /etc/fail2ban if present, else /etc/f2b-fast over the bundled filters/, else filters/) */
   config?: string;
   /** print every jail as resolved */
   dump?: boolean;
@@ -58,7 +58,7 @@ export async function testConfigCommand(opts: TestConfigOptions): Promise<number
     return 255;
   }
 
-  const locate = new Locator(config.dir);
+  const locate = new Locator(config);
   const problems: Problem[] = [...config.issues];
   checkServer(config, locate, problems);
   const reports = config.jails.map((def) => checkJail(def, locate, problems));
@@ -97,8 +97,11 @@ function printProblems(problems: Problem[]): void {
 class Locator {
   private readonly ctx: ReadContext;
 
-  constructor(readonly dir: string) {
-    this.ctx = new ReadContext(dir);
+  private readonly dir: string;
+
+  constructor(config: ConfigTree) {
+    this.dir = config.root;
+    this.ctx = new ReadContext(config.root, config.overlay);
   }
 
   private store(base: string): ConfigStore | undefined {
@@ -112,7 +115,7 @@ class Locator {
   /** fail2ban.conf's option (Debian writes them in [DEFAULT]) */
   server(key: string): { file?: string; line?: number } {
     const e = this.store(path.join(this.dir, 'fail2ban'))?.entry('Definition', key);
-    return e ? { file: e.file, line: e.line } : { file: path.join(this.dir, 'fail2ban.conf') };
+    return e ? { file: e.file, line: e.line } : { file: this.ctx.files(path.join(this.dir, 'fail2ban'))[0] ?? path.join(this.dir, 'fail2ban.conf') };
   }
 
   /** a jail's own option, or undefined when the jail section does not set it */
@@ -247,7 +250,8 @@ function dumpText(config: ConfigTree, reports: JailReport[]): string {
     values.forEach((v, i) => row(i === 0 ? key : '', `${values.length > 1 ? `${i + 1}: ` : ''}${v}`));
   };
   const s = config.server;
-  out.push(`[server] ${path.join(config.dir, 'fail2ban.conf')}`);
+  const serverFile = path.join(config.root, 'fail2ban.conf');
+  out.push(`[server] ${config.overlay?.real(serverFile) ?? serverFile}`);
   row('loglevel', s.loglevel);
   row('logtarget', s.logtarget);
   if (s.syslogsocket) row('syslogsocket', s.syslogsocket);
@@ -256,6 +260,7 @@ function dumpText(config: ConfigTree, reports: JailReport[]): string {
   row('dbfile', s.dbfile);
   row('dbpurgeage', seconds(s.dbpurgeage));
   if (s.dbmaxmatches !== undefined) row('dbmaxmatches', String(s.dbmaxmatches));
+  row('tree', config.source);
   for (const r of reports) {
     const d = r.def;
     const f = d.filter;

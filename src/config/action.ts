@@ -6,7 +6,7 @@ import { F2bError } from '../errors';
 import { mapBanaction } from '../firewall';
 import { ACTION_KEYS, Definition } from './definition';
 import type { Vars } from './interpolate';
-import { layerFiles, type ReadContext } from './layers';
+import type { ReadContext } from './layers';
 import type { Spec } from './spec';
 import type { ActionDef } from './types';
 
@@ -46,7 +46,7 @@ export function readAction(ctx: ReadContext, jail: string, spec: Spec, vars: Var
   const init: Record<string, string> = { ...options };
   init.name ??= jail;
   init.actname ??= actname(name, init.name, jail);
-  const action = new Definition(store, layerFiles(base)[0], ACTION_KEYS, init);
+  const action = new Definition(store, ctx.files(base)[0], ACTION_KEYS, init);
   action.read(vars, false);
   const combined = action.combined(LATE_TAGS);
   const properties: Record<string, string> = {};

@@ -4,8 +4,10 @@
 import * as path from 'node:path';
 import { F2bError } from '../errors';
 import { Definition, FILTER_KEYS } from './definition';
+import { isFile } from './glob';
 import { toVars } from './interpolate';
-import { isFile, layerFiles, ReadContext } from './layers';
+import { ReadContext } from './layers';
+import { openTree, treeSource, type TreeSource } from './source';
 import { parseFilterSpec } from './spec';
 import type { ConfigStore } from './store';
 import type { FilterDef } from './types';
@@ -42,7 +44,7 @@ function open(store: ConfigStore, file: string, name: string, options: Record<st
 export function openFilter(ctx: ReadContext, name: string, options: Record<string, string>, backend: string): OpenedFilter | undefined {
   const base = path.join(ctx.basedir, 'filter.d', name);
   const store = ctx.set(base);
-  return store && open(store, layerFiles(base)[0], name, options, backend);
+  return store && open(store, ctx.files(base)[0], name, options, backend);
 }
 
 /** The FilterDef the server ends up with. fail2ban sends the filter's values, then the jail's:
@@ -79,7 +81,8 @@ export function filterDef(filter: OpenedFilter | undefined, jail: ReadonlyMap<st
 }
 
 /** A filter by name (`sshd`, `sshd[mode=aggressive]`) from `filterDir` (a filter.d folder or
- *  the config folder holding one), or by path to a filter file, as fail2ban-regex finds it: a
+ *  the config folder holding one; a folder laid over the bundled tree, see source.ts, finds the
+ *  bundled filters too), or by path to a filter file, as fail2ban-regex finds it: a
  *  file inside a filter.d folder is read with its .d/ and .local layers, any other file on its
  *  own (with its includes). `vars` are a jail's options: %(..)s variables for the filter, and
  *  those that are filter options (failregex, usedns, ...) override the filter's as a jail's do;
@@ -87,13 +90,19 @@ export function filterDef(filter: OpenedFilter | undefined, jail: ReadonlyMap<st
 export function readFilter(filterDir: string, nameWithOptions: string, vars: Readonly<Record<string, string>> = {}): FilterDef {
   const { name, options } = parseFilterSpec(nameWithOptions);
   const dir = filterDir.replace(/(.)\/+$/, '$1');
-  const filterD = path.basename(dir) === 'filter.d' ? dir : path.join(dir, 'filter.d');
-  const tries = name.slice(-6).includes('.') ? [name] : [name, `${name}.conf`, `${name}.local`];
-  const found = tries.map((t) => (t.includes('/') ? t : path.join(filterD, t))).find(isFile);
-  if (!found) throw new F2bError('FILTER_MISSING', `filter '${name}' not found in ${filterD}`, { file: path.join(filterD, `${name}.conf`) });
   const backend = vars.backend ?? 'auto';
+  // a config directory laid over the bundled tree (or the bundled tree): its filter.d is both
+  const overlay = path.basename(dir) !== 'filter.d' && !name.includes('/') ? overlaySource(dir) : undefined;
+  const filterD = overlay ? path.join(overlay.root, 'filter.d') : path.basename(dir) === 'filter.d' ? dir : path.join(dir, 'filter.d');
+  const tries = name.slice(-6).includes('.') ? [name] : [name, `${name}.conf`, `${name}.local`];
+  const locate = (t: string) => (t.includes('/') ? t : overlay?.overlay ? overlay.overlay.real(path.join(filterD, t)) : path.join(filterD, t));
+  const found = tries.map(locate).find((f) => f !== undefined && isFile(f));
+  const where = overlay ? `${path.join(dir, 'filter.d')} or ${filterD}` : filterD;
+  if (!found) throw new F2bError('FILTER_MISSING', `filter '${name}' not found in ${where}`, { file: path.join(filterD, `${name}.conf`) });
   let opened: OpenedFilter | undefined;
-  if (path.basename(path.dirname(found)) === 'filter.d') {
+  if (overlay) {
+    opened = openFilter(openTree(overlay), path.basename(found, path.extname(found)), options, backend);
+  } else if (path.basename(path.dirname(found)) === 'filter.d') {
     const ctx = new ReadContext(path.dirname(path.dirname(found)));
     opened = openFilter(ctx, path.basename(found, path.extname(found)), options, backend);
   } else {
@@ -105,4 +114,14 @@ export function readFilter(filterDir: string, nameWithOptions: string, vars: Rea
   opened.def.read(jail, false);
   const report: FilterReport = { warn: () => undefined, where: () => ({ file: found }) };
   return filterDef(opened, jail, report);
+}
+
+/** The overlay `dir` stands for as a config tree, if it is one (see source.ts). */
+function overlaySource(dir: string): TreeSource | undefined {
+  try {
+    const source = treeSource(dir);
+    return source.overlay ? source : undefined;
+  } catch {
+    return undefined;
+  }
 }

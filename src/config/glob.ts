@@ -19,6 +19,14 @@ function lexists(p: string): boolean {
   }
 }
 
+export function isFile(p: string): boolean {
+  try {
+    return fs.statSync(p).isFile();
+  } catch {
+    return false;
+  }
+}
+
 export function isDir(p: string): boolean {
   try {
     return fs.statSync(p).isDirectory();

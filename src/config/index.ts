@@ -4,12 +4,10 @@
 //   interpolate.ts (%(x)s) -> definition.ts + tags.ts (filter/action files, <tag>s) ->
 //   filter.ts, action.ts, jail.ts (JailDef) ; timespec.ts (time values), server.ts.
 
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { F2bError } from '../errors';
-import { isDir } from './glob';
-import { ReadContext } from './layers';
 import { DEFAULT_SECTION } from './ini';
+import { openTree, treeSource } from './source';
 import { FAIL2BAN_VERSION, JailBuilder, type JailReadOptions } from './jail';
 import { readServer } from './server';
 import type { ConfigIssue, ConfigTree, JailDef } from './types';
@@ -17,26 +15,27 @@ import type { ConfigIssue, ConfigTree, JailDef } from './types';
 export { readFilter } from './filter';
 export { formatFilterSpec, parseFilterSpec } from './spec';
 export { str2seconds } from './timespec';
+export { BUNDLED_CONFIG, detectDistro, Overlay } from './overlay';
+export { openTree, treeSource, type TreeSource } from './source';
 
 export interface ReadTreeOptions extends JailReadOptions {
   /** read only this jail (it must exist) */
   jailName?: string;
+  /** the tree a directory without jail.conf is laid over (default: the bundled filters/) */
+  bundled?: string;
 }
 
 /** Reads fail2ban.* (server options) and jail.* (jail.conf, jail.d/*.conf, jail.local,
- *  jail.d/*.local, with their includes). Returns the enabled jails that resolved, in section
- *  order; a bad jail is reported in `issues` (severity 'error', with file, line and jail) and
- *  left out while the others are returned. Throws F2bError when the folder or both jail.conf
- *  and jail.local are missing, or when a file of the jail set has an error outside any jail
- *  section (fail2ban refuses the whole config then, and so do we). */
+ *  jail.d/*.local, with their includes) of the tree `dir` names (see treeSource). Returns the
+ *  enabled jails that resolved, in section order; a bad jail is reported in `issues` (severity
+ *  'error', with file, line and jail) and left out while the others are returned. Throws
+ *  F2bError when `dir` is not a tree, or when a file of the jail set has an error outside any
+ *  jail section (fail2ban refuses the whole config then, and so do we). */
 export function readConfigTree(dir: string, opts: ReadTreeOptions = {}): ConfigTree {
-  const basedir = dir.length > 1 ? dir.replace(/\/+$/, '') : dir;
-  if (!isDir(basedir)) throw new F2bError('CONFIG_MISSING', `config directory ${dir} does not exist`, { file: dir });
+  const source = treeSource(dir, opts.bundled);
+  const basedir = source.root;
   const base = path.join(basedir, 'jail');
-  if (!fs.existsSync(`${base}.conf`) && !fs.existsSync(`${base}.local`)) {
-    throw new F2bError('CONFIG_MISSING', `neither jail.conf nor jail.local in ${basedir}`, { file: `${base}.conf` });
-  }
-  const ctx = new ReadContext(basedir);
+  const ctx = openTree(source);
   const server = readServer(ctx);
   const jails = ctx.set(base)!;
 
@@ -75,7 +74,9 @@ export function readConfigTree(dir: string, opts: ReadTreeOptions = {}): ConfigT
     }
   }
   for (const [file, reason] of ctx.skipped) issues.push({ severity: 'warning', message: reason, file });
-  return { dir: basedir, server, jails: out, issues };
+  const paths = ctx.cache.distroPaths ? ` (paths from ${path.basename(ctx.cache.distroPaths)})` : '';
+  const described = `${source.overlay?.describe() ?? source.dir}${paths}`;
+  return { dir: source.dir, root: source.root, overlay: source.overlay, source: described, server, jails: out, issues };
 }
 
 function issueOf(e: F2bError, jail: string): ConfigIssue {

@@ -9,13 +9,39 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { isFile } from './glob';
 import { readIni, type IniFile } from './ini';
 import { getOption } from './interpolate';
+import { detectDistro, DISTRO_PATHS, type Distro, type Overlay } from './overlay';
 import { ConfigStore } from './store';
 
 /** Parsed files by path, shared by every set read for one config tree. */
 export class IniCache {
   private readonly files = new Map<string, IniFile | undefined>();
+
+  private distro?: Distro | 'common';
+  /** the file read for an include of paths-distro.conf, once one was */
+  distroPaths?: string;
+
+  /** where the tree's files really are (see overlay.ts); undefined: a plain directory */
+  constructor(readonly overlay?: Overlay) {}
+
+  /** The real file of a path in the tree, or undefined when there is none. */
+  real(file: string): string | undefined {
+    return this.overlay ? this.overlay.real(file) : isFile(file) ? file : undefined;
+  }
+
+  /** What an include of `named` reads: the file, or for a paths-distro.conf that does not exist,
+   *  this machine's paths-LAYOUT.conf beside it (overlay.ts). */
+  include(named: string): string {
+    const found = this.real(named);
+    if (found || path.basename(named) !== DISTRO_PATHS) return found ?? named;
+    this.distro ??= detectDistro() ?? 'common';
+    const stand = path.join(path.dirname(named), `paths-${this.distro}.conf`);
+    const real = this.real(stand) ?? this.real(path.join(path.dirname(named), 'paths-common.conf'));
+    if (real) this.distroPaths = real;
+    return real ?? named;
+  }
 
   get(file: string): IniFile | undefined {
     if (!this.files.has(file)) this.files.set(file, readIni(file));
@@ -37,34 +63,32 @@ function sortedGlob(dir: string, ext: string): string[] {
 }
 
 /** The existing files of the set `base` (a path without extension), in merge order. */
-export function layerFiles(base: string): string[] {
+export function layerFiles(base: string, overlay?: Overlay): string[] {
   const dir = `${base}.d`;
+  if (overlay) {
+    const names = [`${base}.conf`, ...overlay.list(dir, '.conf').map((n) => path.join(dir, n)), `${base}.local`, ...overlay.list(dir, '.local').map((n) => path.join(dir, n))];
+    return names.map((f) => overlay.real(f)).filter((f): f is string => f !== undefined);
+  }
   const all = [`${base}.conf`, ...sortedGlob(dir, '.conf'), `${base}.local`, ...sortedGlob(dir, '.local')];
   return all.filter((f) => fs.existsSync(f));
 }
 
-function withLocals(files: string[]): string[] {
+function withLocals(files: string[], overlay?: Overlay): string[] {
   const out: string[] = [];
   for (const f of files) {
     out.push(f);
-    const local = f.slice(0, f.length - path.extname(f).length) + '.local';
-    if (!files.includes(local) && isFile(local)) out.push(local);
+    const name = f.slice(0, f.length - path.extname(f).length) + '.local';
+    const local = overlay ? overlay.real(name) : isFile(name) ? name : undefined;
+    if (local && !files.includes(local)) out.push(local);
   }
   return out;
 }
 
-export function isFile(f: string): boolean {
-  try {
-    return fs.statSync(f).isFile();
-  } catch {
-    return false;
-  }
-}
 
 /** `files` with their include trees expanded. */
 export function expandIncludes(files: string[], cache: IniCache, ancestors: string[] = []): string[] {
   const out: string[] = [];
-  for (const f of withLocals(files)) out.push(...includeTree(f, cache, ancestors));
+  for (const f of withLocals(files, cache.overlay)) out.push(...includeTree(f, cache, ancestors));
   return out;
 }
 
@@ -80,7 +104,8 @@ function includeTree(file: string, cache: IniCache, ancestors: string[]): string
       if (!inc.options.has(which) && !ini.defaults.has(which)) continue;
       const value = getOption(single, 'INCLUDES', which) ?? '';
       for (const name of value.split('\n')) {
-        const target = path.isAbsolute(name) ? name : path.join(path.dirname(file), name);
+        const named = path.isAbsolute(name) ? name : path.join(path.dirname(file), name);
+        const target = cache.include(named);
         if (ancestors.includes(target)) continue;
         lists[which].push(...expandIncludes([target], cache, [...ancestors, file]));
       }
@@ -101,18 +126,29 @@ export function readFiles(files: string[], cache: IniCache): ConfigStore {
 
 /** Reads the set `base` (e.g. /etc/fail2ban/filter.d/sshd); undefined when none of its files exist. */
 export function readLayers(base: string, cache: IniCache): ConfigStore | undefined {
-  const files = layerFiles(base);
+  const files = layerFiles(base, cache.overlay);
   return files.length ? readFiles(files, cache) : undefined;
 }
 
 /** What one config tree read shares: parsed files and the sets built from them. */
 export class ReadContext {
-  readonly cache = new IniCache();
+  readonly cache: IniCache;
   /** files left out of any set read so far (not UTF-8), with the reason */
   readonly skipped = new Map<string, string>();
   private readonly sets = new Map<string, ConfigStore | undefined>();
 
-  constructor(readonly basedir: string) {}
+  /** `basedir`: the tree's root (with an overlay, its virtual root: overlay.root) */
+  constructor(
+    readonly basedir: string,
+    readonly overlay?: Overlay,
+  ) {
+    this.cache = new IniCache(overlay);
+  }
+
+  /** The files of the set `base`, in merge order (before includes). */
+  files(base: string): string[] {
+    return layerFiles(base, this.overlay);
+  }
 
   /** The layered set at `base` (a path without extension), read once. */
   set(base: string): ConfigStore | undefined {

@@ -1,6 +1,8 @@
 // What the config reader hands the rest of f2b-fast: fully resolved jails, with the place in the
 // config tree each one came from, and the problems found on the way.
 
+import type { Overlay } from './overlay';
+
 export interface SourceRef {
   file: string;
   line: number;
@@ -106,7 +108,14 @@ export interface ServerDef {
 }
 
 export interface ConfigTree {
+  /** the directory (or jail.local file) given */
   dir: string;
+  /** the root the tree's paths are built from: `dir`, or the bundled tree it is laid over */
+  root: string;
+  /** set when the files are read through an overlay (overlay.ts) */
+  overlay?: Overlay;
+  /** for messages: what was read, e.g. "/etc/f2b-fast over the bundled tree ... (paths from paths-debian.conf)" */
+  source: string;
   server: ServerDef;
   /** enabled jails that resolved without error, in section order */
   jails: JailDef[];

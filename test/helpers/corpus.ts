@@ -34,6 +34,8 @@ export interface Check {
   file: string;
   lineNo: number;
   line: string;
+  /** the annotation says the line is a failure */
+  failure: boolean;
   problem?: string;
 }
 
@@ -232,7 +234,7 @@ export function runFilterSamples(name: string, filterDir: string, sampleOpts: Sa
             v.runner.passDate(text, TEST_NOW, journal ? TEST_NOW : undefined);
           }
           v.records.push(...RegexRunner.records(v.lines.length, []));
-          const check: Check = { filter: name, variant: v.variant, file, lineNo, line: text };
+          const check: Check = { filter: name, variant: v.variant, file, lineNo, line: text, failure: !!faildata.match };
           if (faildata.match) check.problem = 'line not matched when it should have been (dropped by the prefilter)';
           run.checks.push(check);
           continue;
@@ -240,7 +242,7 @@ export function runFilterSamples(name: string, filterDir: string, sampleOpts: Sa
         const { scan, found } = v.runner.process(text, TEST_NOW, journal ? TEST_NOW : undefined);
         v.records.push(...RegexRunner.records(v.lines.length, found));
         for (const h of scan.hits) v.used.add(h.regex);
-        const check: Check = { filter: name, variant: v.variant, file, lineNo, line: text };
+        const check: Check = { filter: name, variant: v.variant, file, lineNo, line: text, failure: !!faildata.match };
         if (!found.length) {
           if (faildata.match) check.problem = 'line not matched when it should have been';
         } else if (!faildata.match) {
