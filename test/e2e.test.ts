@@ -6,53 +6,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import type { ChildProcess } from 'node:child_process';
-import { createLinkedPair, createNetns, netnsAvailable, startTcpServer, tryConnect, type Netns } from './helpers/netns';
+import { createLinkedPair, createNetns, netnsAvailable, startTcpServer, tryConnect } from './helpers/netns';
 import { tmpDir } from './helpers/tmp';
+import { BIN, isolated, nftHas, ROOT, startDaemon, startDaemonHost, stopDaemon } from './helpers/daemon-proc';
 import { syslog, waitFor } from './helpers/logs';
 
-const ROOT = path.resolve(__dirname, '../..');
-const BIN = path.join(ROOT, 'bin/f2b-fast');
 const PORT = 2222;
-
-interface Running {
-  child: ChildProcess;
-  output: () => string;
-  exit: Promise<number | null>;
-}
-
-let daemons = 0;
-/** Every daemon here keeps its state in memory and its control socket in the temp directory. */
-function isolated(args: string[]): string[] {
-  const out = [...args];
-  if (!out.includes('--db')) out.push('--db', ':memory:');
-  if (!out.includes('--socket')) out.push('--socket', path.join(os.tmpdir(), `f2b-e2e-${process.pid}-${++daemons}.sock`));
-  return out;
-}
-
-function startDaemon(ns: Netns, args: string[]): Running {
-  const child = ns.start([process.execPath, BIN, 'run', ...isolated(args)]);
-  let out = '';
-  child.stdout?.setEncoding('utf8').on('data', (s: string) => (out += s));
-  child.stderr?.setEncoding('utf8').on('data', (s: string) => (out += s));
-  const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return { child, output: () => out, exit };
-}
-
-async function stopDaemon(d: Running): Promise<number | null> {
-  d.child.kill('SIGTERM');
-  const timer = setTimeout(() => d.child.kill('SIGKILL'), 10_000);
-  const code = await d.exit;
-  clearTimeout(timer);
-  return code;
-}
-
-async function nftHas(ns: Netns, table: string, ip: string): Promise<boolean> {
-  const r = await ns.exec(['nft', 'list', 'table', 'inet', table]);
-  return r.code === 0 && new RegExp(`[{ ,]${ip.replace(/\./g, '\\.')}[ ,}]`).test(r.stdout);
-}
 
 async function skipUnlessNetns(t: import('node:test').TestContext): Promise<boolean> {
   const ok = await netnsAvailable();
@@ -162,17 +122,6 @@ test('a bad jail is reported with file, line and jail and skipped; the others ru
   assert.doesNotMatch(out, /Jail '(nofilter|badtime)' started/);
   assert.equal(await stopDaemon(daemon), 0);
 });
-
-/** Dry-run touches no firewall, so it may run in the host namespace when netns is unavailable. */
-function startDaemonHost(args: string[]): Running {
-  const { spawn } = require('node:child_process') as typeof import('node:child_process');
-  const child = spawn(process.execPath, [BIN, 'run', ...isolated(args)], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout.setEncoding('utf8').on('data', (s: string) => (out += s));
-  child.stderr.setEncoding('utf8').on('data', (s: string) => (out += s));
-  const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return { child, output: () => out, exit };
-}
 
 test('run --config DIR with only a jail.local: laid over the bundled tree, it enables a bundled jail that bans', async (t) => {
   const ns = (await netnsAvailable()).ok ? await createNetns('f2bo') : undefined;

@@ -1,0 +1,58 @@
+// `f2b-fast run` as a real process for end-to-end tests: inside a network namespace (or, for
+// --dry-run only, in the host's), its output collected, stopped by its PID.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { Netns } from './netns';
+
+export const ROOT = path.resolve(__dirname, '../../..');
+export const BIN = path.join(ROOT, 'bin/f2b-fast');
+
+export interface Running {
+  child: ChildProcess;
+  output: () => string;
+  exit: Promise<number | null>;
+}
+
+let daemons = 0;
+/** Every daemon here keeps its state in memory and its control socket in the temp directory. */
+export function isolated(args: string[]): string[] {
+  const out = [...args];
+  if (!out.includes('--db')) out.push('--db', ':memory:');
+  if (!out.includes('--socket')) out.push('--socket', path.join(os.tmpdir(), `f2b-e2e-${process.pid}-${++daemons}.sock`));
+  return out;
+}
+
+function collect(child: ChildProcess): Running {
+  let out = '';
+  child.stdout?.setEncoding('utf8').on('data', (s: string) => (out += s));
+  child.stderr?.setEncoding('utf8').on('data', (s: string) => (out += s));
+  const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { child, output: () => out, exit };
+}
+
+/** `f2b-fast run ARGS` inside `ns`. */
+export function startDaemon(ns: Netns, args: string[]): Running {
+  return collect(ns.start([process.execPath, BIN, 'run', ...isolated(args)]));
+}
+
+/** Dry-run touches no firewall, so it may run in the host namespace when netns is unavailable. */
+export function startDaemonHost(args: string[]): Running {
+  return collect(spawn(process.execPath, [BIN, 'run', ...isolated(args)], { stdio: ['ignore', 'pipe', 'pipe'] }));
+}
+
+/** SIGTERM, SIGKILL after 10 s; the exit code. */
+export async function stopDaemon(d: Running): Promise<number | null> {
+  d.child.kill('SIGTERM');
+  const timer = setTimeout(() => d.child.kill('SIGKILL'), 10_000);
+  const code = await d.exit;
+  clearTimeout(timer);
+  return code;
+}
+
+/** Whether the nftables table `table` in `ns` holds `ip` in one of its sets. */
+export async function nftHas(ns: Netns, table: string, ip: string): Promise<boolean> {
+  const r = await ns.exec(['nft', 'list', 'table', 'inet', table]);
+  return r.code === 0 && new RegExp(`[{ ,]${ip.replace(/\./g, '\\.')}[ ,}]`).test(r.stdout);
+}
