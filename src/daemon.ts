@@ -16,7 +16,7 @@
 import * as fs from 'node:fs';
 import { systemClock, type Clock } from './clock';
 import { readConfigTree } from './config';
-import type { ConfigTree, JailDef } from './config/types';
+import type { ConfigTree, FleetSettings, JailDef } from './config/types';
 import { ControlServer, probeSocket } from './control/server';
 import { Transmitter } from './control/transmitter';
 import { F2bError } from './errors';
@@ -43,6 +43,7 @@ import { StateStore } from './state/store';
 import type { FilterScanMessage, TailBatch, TailEvent } from './types';
 import { DaemonTarget } from './control/daemon-target';
 import { packageVersion } from './cli/paths';
+import { FleetLink, type FleetBan, type FleetStatus } from './fleet/link';
 
 export interface DaemonOptions {
   configDir: string;
@@ -114,6 +115,10 @@ export class Daemon {
   private expiryTimer?: NodeJS.Timeout;
   private purgeTimer?: NodeJS.Timeout;
   private control?: ControlServer;
+  /** fleet mode ([fleet] in fail2ban.local): bans shared through Redis */
+  private fleet?: FleetLink;
+  /** set while an unban from the fleet is applied: it is not published again */
+  private fromFleet = false;
   private sink?: LogSink;
   log: Logger;
   store!: StateStore;
@@ -236,6 +241,7 @@ export class Daemon {
       this.control = await ControlServer.listen(socket, new Transmitter(new DaemonTarget(this)), this.log.child('fail2ban.server'));
       srv.info(`Control socket ${socket} (mode 0600)`);
     }
+    if (config.server.fleet) await this.startFleet(config.server.fleet);
     this.scheduleExpiry();
     this.purgeTimer = setInterval(() => this.purge(), PURGE_INTERVAL_MS);
     this.purgeTimer.unref();
@@ -444,6 +450,8 @@ export class Daemon {
         data: { matches: ban.matches, failures: ban.failures, ...ban.fields },
       });
     }
+    // a ban of this host's own goes to the fleet (one received from it is not sent back)
+    if (this.fleet && how !== 'restored' && !this.fleet.isRemote(rj.def.name, ban.ip)) this.fleet.publishBan(rj.def.name, ban.ip, ban.time, ban.end);
     this.afterCommit(() => (how === 'extended' ? rj.actions.extend(ban) : rj.actions.ban(ban)));
   }
 
@@ -451,6 +459,9 @@ export class Daemon {
     // an expired ban stays in the history (bantime.increment reads it); an operator's unban
     // removes it, as fail2ban's delBan does
     if (why === 'manual') this.store.deleteBan(rj.def.name, ban.ip);
+    // an operator's unban here is lifted everywhere
+    if (this.fleet && why === 'manual' && !this.fromFleet) this.fleet.publishUnban(rj.def.name, ban.ip);
+    else if (this.fleet && why === 'expired') this.fleet.forget(rj.def.name, ban.ip);
     this.afterCommit(() => rj.actions.unban(ban));
   }
 
@@ -743,7 +754,68 @@ export class Daemon {
         weight = failureWeight(rj.increment, history, f.time ?? this.clock.now(), rj.jail.settings.maxretry);
       }
       rj.jail.addFailure(f, ignoredBy, weight);
+      if (this.fleet && !ignoredBy) this.fleet.publishFailure(rj.def.name, f.fields.ip ?? f.id, f.time ?? this.clock.now());
     }
+  }
+
+  // ---- fleet mode ---------------------------------------------------------------------------
+
+  /** Connects to the fleet's Redis in the background: local banning never waits for it. */
+  private async startFleet(settings: FleetSettings): Promise<void> {
+    const log = this.log.child('fail2ban.fleet');
+    this.fleet = new FleetLink(
+      settings,
+      {
+        bans: (bans) => this.applyFleet(() => bans.forEach((b) => this.fleetBan(b, log))),
+        unbans: (list) =>
+          this.applyFleet(() => {
+            for (const u of list) {
+              if (!this.jails.get(u.jail)?.jail.unban(u.ip, 'manual')) continue;
+              this.store.deleteBan(u.jail, u.ip);
+              log.info(`[${u.jail}] ${u.ip} unbanned by ${u.origin}`);
+            }
+          }),
+        failure: (f) =>
+          this.applyFleet(() => this.jails.get(f.jail)?.jail.addFailure({ regex: -1, id: f.ip, dns: false, time: f.time, fields: { ip: f.ip }, matches: [`(fleet: a failure on ${f.origin})`] })),
+      },
+      log,
+      () => this.clock.now(),
+    );
+    await this.fleet.start();
+    log.info(`Fleet mode: ${this.fleet.describe()} as ${settings.host}`);
+  }
+
+  private applyFleet(fn: () => void): void {
+    if (this.stopped) return;
+    this.commit(() => {
+      this.fromFleet = true;
+      try {
+        fn();
+      } finally {
+        this.fromFleet = false;
+      }
+    });
+  }
+
+  /** A ban from another host: applied with its end, unless this host's ignore rules say no. */
+  private fleetBan(b: FleetBan, log: Logger): void {
+    const rj = this.jails.get(b.jail);
+    if (!rj) {
+      this.fleet?.forget(b.jail, b.ip);
+      return;
+    }
+    const rule = rj.jail.ignoredBy(b.ip);
+    if (rule) {
+      this.fleet?.forget(b.jail, b.ip);
+      log.info(`[${b.jail}] Ignore ${b.ip} by ${rule}: the ban from ${b.origin} is not applied here`);
+      return;
+    }
+    if (rj.jail.ban(b.ip, { time: b.time }, b.end)) log.info(`[${b.jail}] ${b.ip} banned by ${b.origin}`);
+  }
+
+  /** `client fleet status`; null when fleet mode is off. */
+  async fleetStatus(): Promise<FleetStatus | null> {
+    return this.fleet ? this.fleet.status() : null;
   }
 
   /** Write the jails' changed failure tickets (inside a commit). */
@@ -1049,6 +1121,9 @@ export class Daemon {
     clearTimeout(this.expiryTimer);
     clearInterval(this.purgeTimer);
     await this.control?.close();
+    // what is queued for the fleet goes out first; the bans lifted at stop are not published
+    await this.fleet?.stop();
+    this.fleet = undefined;
     await this.tailer?.close();
     // batches read before the stop are applied and saved
     await Promise.all([...this.files.values()].map((f) => f.chain.catch(() => undefined)));

@@ -485,6 +485,37 @@ test('tree: jailName reads one jail; forceEnable and allowMissingLogs as fail2ba
   assert.throws(() => readConfigTree(dir, { jailName: 'zzz' }), F2bError);
 });
 
+test('server: [fleet] in fail2ban.local: off without it or with enabled = false, defaults, lists, Sentinel, errors with file and line', () => {
+  const server = (local: string) => readConfigTree(tree({ ...BASE, 'jail.conf': '', 'fail2ban.conf': '[Definition]\n', 'fail2ban.local': local })).server;
+  assert.equal(server('').fleet, undefined);
+  assert.equal(server('[fleet]\nenabled = false\nredis = redis://10.0.0.5:6379\n').fleet, undefined);
+  assert.deepEqual(server('[fleet]\nredis = redis://:pw@10.0.0.5:6379/2\nhost = web-07\n').fleet, {
+    url: 'redis://:pw@10.0.0.5:6379/2',
+    prefix: 'f2b-fast:',
+    host: 'web-07',
+    publish: '*',
+    apply: '*',
+    count: [],
+    streamLength: 100000,
+    queueLimit: 100000,
+  });
+  const f = server('[fleet]\nsentinels = 10.0.0.6:26379, [2001:db8::7]:26379\nsentinel_name = main\npublish = sshd nginx-http-auth\napply = *\ncount = sshd\nprefix = web:\nstream_length = 5000\n').fleet!;
+  assert.deepEqual(f.sentinels, [{ host: '10.0.0.6', port: 26379 }, { host: '2001:db8::7', port: 26379 }]);
+  assert.equal(f.sentinelName, 'main');
+  assert.deepEqual([f.publish, f.apply, f.count, f.prefix, f.streamLength], [['sshd', 'nginx-http-auth'], '*', ['sshd'], 'web:', 5000]);
+  const bad = (local: string, line: number, msg: RegExp) =>
+    assert.throws(() => server(local), (e: unknown) => e instanceof F2bError && e.line === line && msg.test(e.message) && /fail2ban\.local$/.test(e.file ?? ''));
+  bad('[fleet]\nhost = a\n', 1, /\[fleet\] needs redis = redis:\/\/HOST:PORT/);
+  bad('[fleet]\nredis = http://10.0.0.5\n', 2, /redis:\/\/ or rediss:\/\/ URL/);
+  bad('[fleet]\nredis = redis://10.0.0.5\nsentinels = 10.0.0.6\n', 3, /sentinels: '10\.0\.0\.6' is not host:port/);
+  bad('[fleet]\nredis = redis://10.0.0.5\nqueue_limit = 0\n', 3, /queue_limit must be at least 1/);
+  bad('[fleet]\nredis = redis://10.0.0.5\nstream_length = many\n', 3, /stream_length must be an integer/);
+  bad('[fleet]\nredis = redis://10.0.0.5\napplly = *\n', 3, /has no option 'applly'/);
+  bad('[fleet]\nredis = rediss://10.0.0.5\ntls_ca = /nonexistent/ca.pem\n', 3, /tls_ca: cannot read \/nonexistent\/ca\.pem/);
+  bad(`[fleet]\nredis = rediss://10.0.0.5\ntls_cert = ${__filename}\n`, 3, /tls_cert and tls_key go together/);
+  assert.deepEqual(server(`[fleet]\nredis = rediss://10.0.0.5\ntls_ca = ${__filename}\n`).fleet?.tls, { ca: __filename });
+});
+
 test('server: fail2ban.conf layered, defaults for what is missing', () => {
   const dir = tree({
     ...BASE,

@@ -415,6 +415,7 @@ const COMMANDS: UsageRow[] = [
   ['banned <IP> ... <IP>', 'for each address, the jails that ban it'],
   ['status', 'how many jails run, and their names'],
   ['ping', 'check that the daemon answers'],
+  ['fleet status', "fleet mode: the Redis link, events sent, received and queued, the last one received and its lag, the hosts seen"],
   ['echo', 'print the arguments back (for testing)'],
   ['help', 'print this text'],
   ['version', "the daemon's version"],

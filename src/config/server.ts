@@ -4,6 +4,7 @@
 
 import * as path from 'node:path';
 import { F2bError } from '../errors';
+import { readFleet } from './fleet';
 import type { ReadContext } from './layers';
 import { getOption } from './interpolate';
 import { str2seconds } from './timespec';
@@ -48,5 +49,7 @@ export function readServer(ctx: ReadContext): ServerDef {
   };
   const maxmatches = get('dbmaxmatches');
   if (maxmatches !== undefined) server.dbmaxmatches = asInt(maxmatches, 'dbmaxmatches', where('dbmaxmatches'));
+  const fleet = readFleet(store);
+  if (fleet) server.fleet = fleet;
   return server;
 }

@@ -105,6 +105,33 @@ export interface ServerDef {
   allowipv6?: string;
   /** matches kept per ban in the database */
   dbmaxmatches?: number;
+  /** fleet mode, when [fleet] names a Redis */
+  fleet?: FleetSettings;
+}
+
+/** fail2ban.conf's [fleet] section (config/fleet.ts): bans shared through Redis (fleet/link.ts) */
+export interface FleetSettings {
+  /** redis:// or rediss:// (TLS) URL */
+  url: string;
+  /** Sentinel: the master's name and the sentinels (host:port); the URL's password and db apply */
+  sentinelName?: string;
+  sentinels?: { host: string; port: number }[];
+  /** TLS files (PEM): the CA that signed the server's certificate, and a client certificate and
+   *  key where Redis asks for one; any of them (or a rediss:// URL) turns TLS on */
+  tls?: { ca?: string; cert?: string; key?: string };
+  /** key prefix, default "f2b-fast:" */
+  prefix: string;
+  /** this host's name in the fleet, default os.hostname() */
+  host: string;
+  /** jails whose bans are published / applied ('*' = every jail) */
+  publish: string[] | '*';
+  apply: string[] | '*';
+  /** jails whose failures count fleet-wide ('*' = every jail) */
+  count: string[] | '*';
+  /** about how many events the stream keeps */
+  streamLength: number;
+  /** how many events wait for Redis at most */
+  queueLimit: number;
 }
 
 export interface ConfigTree {

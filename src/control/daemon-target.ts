@@ -12,6 +12,8 @@ import { MEMORY_DB } from '../state/location';
 import { CommandError, unknownJail } from './protocol';
 import type { BanEntry, ControlTarget, JailChanges, JailStatusData, JailValues, ReloadOptions, ServerChanges, ServerValues } from './target';
 
+import type { FleetStatus } from '../fleet/link';
+
 export class DaemonTarget implements ControlTarget {
   constructor(private readonly d: Daemon) {}
 
@@ -23,6 +25,10 @@ export class DaemonTarget implements ControlTarget {
 
   version(): string {
     return this.d.version;
+  }
+
+  fleetStatus(): Promise<FleetStatus | null> {
+    return this.d.fleetStatus();
   }
 
   jails(): string[] {

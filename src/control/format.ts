@@ -3,6 +3,9 @@
 // reshape are printed as Python prints them (str() of the value: 600, True, None,
 // ['192.0.2.1'], [{'sshd': []}]), so scripts written against fail2ban-client keep working.
 
+import type { FleetStatus } from '../fleet/link';
+import { formatLogTime } from '../log/logger';
+
 /** Python's repr() of a JSON value. */
 export function pyRepr(v: unknown): string {
   if (v === null || v === undefined) return 'None';
@@ -109,6 +112,8 @@ function beautify(cmd: string[], r: unknown): string {
       return (r as unknown[]).map(str).join(' ');
     case 'status':
       return statusTree(cmd, r);
+    case 'fleet':
+      return fleetText(r as FleetStatus);
   }
   if (cmd.length < 2) return str(r);
   switch (c1) {
@@ -168,4 +173,17 @@ function beautify(cmd: string[], r: unknown): string {
       }
   }
   return str(r);
+}
+
+/** `fleet status` as text: the link, then one line per peer. */
+function fleetText(s: FleetStatus): string {
+  const when = (t: number) => formatLogTime(Math.round(t * 1000)).slice(0, 19);
+  const lines = [
+    `Fleet: ${s.url} as ${s.host}: ${s.connected ? 'connected' : `not connected${s.error ? ` (${s.error})` : ''}`}`,
+    `|- published: ${s.published}, received: ${s.received}, queued: ${s.queued}`,
+    `|- last event: ${s.lastEvent ? `${s.lastEvent.kind} ${s.lastEvent.ip} in ${s.lastEvent.jail} from ${s.lastEvent.origin} at ${when(s.lastEvent.time)}, received ${when(s.lastEvent.receivedAt)} (lag ${(s.lag ?? 0).toFixed(3)} s)` : 'none'}`,
+    `\`- peers: ${s.peers.length}`,
+    ...s.peers.map((p, i) => `   ${i === s.peers.length - 1 ? '`' : '|'}- ${p.host}: last seen ${when(p.lastSeen)}`),
+  ];
+  return lines.join('\n');
 }

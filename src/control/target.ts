@@ -6,6 +6,8 @@
 // UNSUPPORTED for an option the daemon cannot change at run time, INVALID_VALUE for a value it
 // refuses; any other F2bError becomes an error reply with its code and message.
 
+import type { FleetStatus } from '../fleet/link';
+
 /** Something or a promise of it. */
 export type Awaitable<T> = T | Promise<T>;
 
@@ -169,4 +171,6 @@ export interface ControlTarget {
   unbanIp(jail: string, ip: string): Awaitable<number>;
   /** Lift every ban of the jail and clear them from the database; the number lifted. */
   unbanAll(jail: string): Awaitable<number>;
+  /** Fleet mode's link (`fleet status`); null when fleet mode is off. */
+  fleetStatus(): Awaitable<FleetStatus | null>;
 }

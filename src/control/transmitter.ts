@@ -155,6 +155,12 @@ export class Transmitter {
         return this.get(cmd.slice(1));
       case 'set':
         return this.set(cmd.slice(1));
+      case 'fleet': {
+        if (cmd[1] !== 'status' || cmd.length > 2) throw invalidCommand('Invalid command (fleet status)');
+        const st = await t.fleetStatus();
+        if (!st) throw new CommandError('UNSUPPORTED', 'fleet mode is off: set redis = redis://HOST:PORT in the [fleet] section of fail2ban.local');
+        return st;
+      }
       case 'add':
         throw unsupported('add <JAIL>', 'add the jail to jail.local and run reload');
       case 'multi-set':

@@ -153,6 +153,8 @@ export class Jail {
   ban(
     id: string,
     ticket: { time?: number; failures?: number; matches?: string[]; fields?: Record<string, string> } = {},
+    /** the end another host chose (fleet mode) instead of this jail's bantime */
+    until?: number,
   ): Ban | undefined {
     const now = this.clock.now();
     const time = ticket.time ?? now;
@@ -163,11 +165,14 @@ export class Jail {
     }
     const existing = this.bans.get(ip);
     if (existing) {
-      this.extend(existing, time, now);
+      this.extend(existing, time, now, until);
       return undefined;
     }
-    const { bantime, bancount, known } = this.banTime?.(ip, time, this.settings.bantime) ?? { bantime: this.settings.bantime, bancount: 1 };
-    const end = banEnd(time, bantime);
+    const { bantime, bancount, known } =
+      until !== undefined
+        ? { bantime: until === Infinity ? -1 : until - time, bancount: 1, known: undefined }
+        : (this.banTime?.(ip, time, this.settings.bantime) ?? { bantime: this.settings.bantime, bancount: 1 });
+    const end = until ?? banEnd(time, bantime);
     if (end <= now) {
       this.log.info(`[${this.name}] Ignore ${id}, expired bantime`);
       return undefined;
@@ -202,9 +207,9 @@ export class Jail {
    * is later, and "already banned" is logged at DEBUG within 3 s of the ban, NOTICE within a
    * minute, WARNING after (a firewall that does not block it?).
    */
-  private extend(existing: Ban, time: number, now: number): void {
+  private extend(existing: Ban, time: number, now: number, until?: number): void {
     const base = this.settings.bantime;
-    const end = banEnd(time, base);
+    const end = until ?? banEnd(time, base);
     if (end <= now) {
       this.log.info(`[${this.name}] Ignore ${existing.ip}, expired bantime`);
       return;

@@ -70,6 +70,10 @@ export class FakeTarget implements ControlTarget {
     return j;
   }
 
+  fleetStatus(): null {
+    return null;
+  }
+
   version(): string {
     return '9.9.9-fake';
   }
