@@ -18,7 +18,7 @@ import { systemClock, type Clock } from './clock';
 import { readConfigTree } from './config';
 import type { ConfigTree, FleetSettings, JailDef } from './config/types';
 import { ControlServer, probeSocket } from './control/server';
-import { Transmitter } from './control/transmitter';
+import { statusData, Transmitter } from './control/transmitter';
 import { F2bError } from './errors';
 import type { FoundFailure } from './filter/filter';
 import { createFirewall, firewallAvailable, FirewallRouter, type BackendKind } from './firewall';
@@ -44,6 +44,11 @@ import type { FilterScanMessage, TailBatch, TailEvent } from './types';
 import { DaemonTarget } from './control/daemon-target';
 import { packageVersion } from './cli/paths';
 import { FleetLink, type FleetBan, type FleetStatus } from './fleet/link';
+import { HttpError, HttpListener } from './metrics/http';
+import { Activity, subnetOf } from './metrics/activity';
+import { Metrics } from './metrics/metrics';
+import { dashboardPage } from './metrics/page';
+import type { MetricsSettings } from './config/types';
 
 export interface DaemonOptions {
   configDir: string;
@@ -73,6 +78,13 @@ export interface RunningJail extends JailParts {
   chain: Promise<void>;
   /** `set <JAIL> idle on`: failures are not counted */
   idle: boolean;
+}
+
+/** a row of the dashboard's top offenders */
+interface TopRow {
+  key: string;
+  failures: number;
+  banned: number;
 }
 
 interface WatchedFile {
@@ -119,6 +131,12 @@ export class Daemon {
   private fleet?: FleetLink;
   /** set while an unban from the fleet is applied: it is not published again */
   private fromFleet = false;
+  /** [metrics]: Prometheus counters and the HTTP listener */
+  private metrics?: Metrics;
+  private activity?: Activity;
+  private http?: HttpListener;
+  /** while a log batch is applied: when it was read (performance.now()), for ban latency */
+  private batchReadAt?: number;
   private sink?: LogSink;
   log: Logger;
   store!: StateStore;
@@ -206,7 +224,10 @@ export class Daemon {
     const actionsLog = this.log.child('fail2ban.actions');
     this.batcher = new FirewallBatcher(this.backend, {
       log: (m) => actionsLog.error(m),
-      onApplied: ({ blocks, releases, ms }) => actionsLog.debug(`firewall updated: ${blocks} blocks, ${releases} releases in ${Math.round(ms)} ms`),
+      onApplied: ({ blocks, releases, ms }) => {
+        actionsLog.debug(`firewall updated: ${blocks} blocks, ${releases} releases in ${Math.round(ms)} ms`);
+        this.metrics?.firewallUpdate(blocks + releases, ms);
+      },
     });
 
     // Bans first: every ban of the database goes to the firewall before the matcher threads
@@ -242,6 +263,7 @@ export class Daemon {
       srv.info(`Control socket ${socket} (mode 0600)`);
     }
     if (config.server.fleet) await this.startFleet(config.server.fleet);
+    if (config.server.metrics) await this.startHttp(config.server.metrics);
     this.scheduleExpiry();
     this.purgeTimer = setInterval(() => this.purge(), PURGE_INTERVAL_MS);
     this.purgeTimer.unref();
@@ -451,7 +473,13 @@ export class Daemon {
       });
     }
     // a ban of this host's own goes to the fleet (one received from it is not sent back)
-    if (this.fleet && how !== 'restored' && !this.fleet.isRemote(rj.def.name, ban.ip)) this.fleet.publishBan(rj.def.name, ban.ip, ban.time, ban.end);
+    const remote = this.fleet?.isRemote(rj.def.name, ban.ip) ?? false;
+    if (this.fleet && how !== 'restored' && !remote) this.fleet.publishBan(rj.def.name, ban.ip, ban.time, ban.end);
+    if (this.metrics && how === 'new') {
+      const latency = !remote && this.batchReadAt !== undefined ? (performance.now() - this.batchReadAt) / 1000 : undefined;
+      this.metrics.ban(rj.def.name, remote ? 'fleet' : 'local', latency);
+      this.activity?.ban(rj.def.name, ban.ip, remote ? 'fleet' : 'local');
+    }
     this.afterCommit(() => (how === 'extended' ? rj.actions.extend(ban) : rj.actions.ban(ban)));
   }
 
@@ -459,6 +487,8 @@ export class Daemon {
     // an expired ban stays in the history (bantime.increment reads it); an operator's unban
     // removes it, as fail2ban's delBan does
     if (why === 'manual') this.store.deleteBan(rj.def.name, ban.ip);
+    this.metrics?.unban(rj.def.name, why);
+    this.activity?.unban(rj.def.name, ban.ip, why);
     // an operator's unban here is lifted everywhere
     if (this.fleet && why === 'manual' && !this.fromFleet) this.fleet.publishUnban(rj.def.name, ban.ip);
     else if (this.fleet && why === 'expired') this.fleet.forget(rj.def.name, ban.ip);
@@ -646,6 +676,8 @@ export class Daemon {
     file.linesRead = pos.linesRead;
     if (b.firstLineHash !== undefined) file.firstLineHash = b.firstLineHash;
     const now = this.clock.now();
+    const readAt = performance.now();
+    this.metrics?.linesOf(file.path, b.lines, b.ends.length);
     const initial = b.base < file.initialSize;
     let scans: Promise<FilterScanMessage[]> | undefined;
     if (b.ends.length) {
@@ -667,7 +699,9 @@ export class Daemon {
         const resolved = await this.resolve(file.jails, found);
         if (file.removed || this.stopped) return;
         this.commit(() => {
+          this.batchReadAt = readAt;
           this.addFailures(resolved);
+          this.batchReadAt = undefined;
           this.saveTickets(file.jails);
           this.store.savePosition(file.path, { position: pos.position, firstLineHash: file.firstLineHash ?? '', linesRead: pos.linesRead }, now);
         });
@@ -754,6 +788,10 @@ export class Daemon {
         weight = failureWeight(rj.increment, history, f.time ?? this.clock.now(), rj.jail.settings.maxretry);
       }
       rj.jail.addFailure(f, ignoredBy, weight);
+      if (!ignoredBy) {
+        this.metrics?.failure(rj.def.name, 'local');
+        this.activity?.failure();
+      }
       if (this.fleet && !ignoredBy) this.fleet.publishFailure(rj.def.name, f.fields.ip ?? f.id, f.time ?? this.clock.now());
     }
   }
@@ -776,7 +814,11 @@ export class Daemon {
             }
           }),
         failure: (f) =>
-          this.applyFleet(() => this.jails.get(f.jail)?.jail.addFailure({ regex: -1, id: f.ip, dns: false, time: f.time, fields: { ip: f.ip }, matches: [`(fleet: a failure on ${f.origin})`] })),
+          this.applyFleet(() => {
+            this.jails.get(f.jail)?.jail.addFailure({ regex: -1, id: f.ip, dns: false, time: f.time, fields: { ip: f.ip }, matches: [`(fleet: a failure on ${f.origin})`] });
+            this.metrics?.failure(f.jail, 'fleet');
+            this.activity?.failure();
+          }),
       },
       log,
       () => this.clock.now(),
@@ -811,6 +853,83 @@ export class Daemon {
       return;
     }
     if (rj.jail.ban(b.ip, { time: b.time }, b.end)) log.info(`[${b.jail}] ${b.ip} banned by ${b.origin}`);
+  }
+
+  // ---- metrics, JSON API and dashboard ----------------------------------------------------
+
+  private async startHttp(settings: MetricsSettings): Promise<void> {
+    const log = this.log.child('fail2ban.server');
+    this.metrics = await Metrics.create({
+      jails: () => [...this.jails.values()].map((rj) => {
+        const c = rj.jail.counts();
+        return { name: rj.def.name, banned: c.currentlyBanned, failing: c.currentlyFailed };
+      }),
+      lag: () =>
+        [...this.files.values()].map((f) => {
+          let size = f.position;
+          try {
+            size = fs.statSync(f.path).size;
+          } catch {
+            // a missing file has nothing left to read
+          }
+          return { file: f.path, bytes: Math.max(0, size - f.position) };
+        }),
+      queueDepth: () => this.inFlight,
+      fleet: () => this.fleetStatus(),
+    });
+    const target = new DaemonTarget(this);
+    const metrics = this.metrics;
+    const activity = (this.activity = new Activity(() => this.clock.now()));
+    const listening = HttpListener.listen(
+      settings,
+      {
+        metrics: () => metrics.text(),
+        status: () => statusData(target),
+        bans: async () => Object.fromEntries([...this.jails.keys()].map((name) => [name, target.bans(name)])),
+        unban: async (ip, jail) => {
+          if (jail !== undefined && !this.jails.has(jail)) throw new HttpError(404, `no such jail: ${jail}`);
+          let n = 0;
+          for (const name of jail !== undefined ? [jail] : [...this.jails.keys()]) n += target.unbanIp(name, ip);
+          log.notice(`HTTP: unban ${ip}${jail !== undefined ? ` in ${jail}` : ''}: ${n} ban(s) lifted`);
+          return n;
+        },
+        history: () => activity.history(),
+        events: (since) => activity.since(since),
+        top: () => this.topOffenders(),
+        page: () => dashboardPage(),
+      },
+      log,
+    );
+    try {
+      this.http = await listening;
+    } catch (e) {
+      throw new F2bError('CONFIG_VALUE', `[metrics] cannot listen on ${settings.host}:${settings.port}: ${(e as Error).message}`);
+    }
+    const where = `${this.http.address.host.includes(':') ? `[${this.http.address.host}]` : this.http.address.host}:${this.http.address.port}`;
+    log.info(`HTTP listener on ${where}: /metrics, /api/status, /api/bans, /api/unban and the dashboard at /${settings.token ? ' (bearer token required)' : ''}`);
+    if (!settings.token && !['127.0.0.1', '::1', 'localhost'].includes(settings.host)) {
+      log.warn(`HTTP listener on ${where} without a token: anyone who reaches it reads the bans (set token in [metrics])`);
+    }
+  }
+
+  /** The dashboard's top 10 addresses and subnets: failures counting now and bans now, over
+   *  every jail. */
+  private topOffenders(): { addresses: TopRow[]; subnets: TopRow[] } {
+    const by = { addresses: new Map<string, TopRow>(), subnets: new Map<string, TopRow>() };
+    const add = (ip: string, failures: number, banned: number) => {
+      for (const [map, key] of [[by.addresses, ip], [by.subnets, subnetOf(ip)]] as const) {
+        const r = map.get(key) ?? { key, failures: 0, banned: 0 };
+        r.failures += failures;
+        r.banned += banned;
+        map.set(key, r);
+      }
+    };
+    for (const rj of this.jails.values()) {
+      for (const t of rj.jail.tickets()) add(t.fields.ip ?? t.id, t.failures, 0);
+      for (const b of rj.jail.activeBans()) add(b.ip, b.failures, 1);
+    }
+    const top = (m: Map<string, TopRow>) => [...m.values()].sort((a, b) => b.banned - a.banned || b.failures - a.failures || (a.key < b.key ? -1 : 1)).slice(0, 10);
+    return { addresses: top(by.addresses), subnets: top(by.subnets) };
   }
 
   /** `client fleet status`; null when fleet mode is off. */
@@ -1121,6 +1240,7 @@ export class Daemon {
     clearTimeout(this.expiryTimer);
     clearInterval(this.purgeTimer);
     await this.control?.close();
+    await this.http?.close();
     // what is queued for the fleet goes out first; the bans lifted at stop are not published
     await this.fleet?.stop();
     this.fleet = undefined;

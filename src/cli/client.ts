@@ -147,7 +147,15 @@ function parseOptions(args: string[]): { opts: ClientOptions; action?: 'help' | 
       break;
     }
   }
-  return { opts, action, cmd: args.slice(i) };
+  const cmd = args.slice(i);
+  // a trailing --json is the option too. `status [JAIL] --json` (f2b-fast's) keeps it: the daemon
+  // answers with its JSON status, the HTTP /api/status (`--json status` prints fail2ban's
+  // status list as JSON, as before)
+  if (cmd.length > 1 && cmd[cmd.length - 1] === '--json') {
+    opts.json = true;
+    if (cmd[0] !== 'status') cmd.pop();
+  }
+  return { opts, action, cmd };
 }
 
 // ---- output ----------------------------------------------------------------------------------

@@ -19,26 +19,18 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { F2bError } from '../errors';
-import { getOption } from './interpolate';
+import { ownSection } from './section';
 import type { ConfigStore } from './store';
 import type { FleetSettings } from './types';
 import { asBool, asInt, splitWords } from './values';
 
-const SECTION = 'fleet';
 const KEYS = ['enabled', 'redis', 'sentinels', 'sentinel_name', 'tls_ca', 'tls_cert', 'tls_key', 'prefix', 'host', 'publish', 'apply', 'count', 'stream_length', 'queue_limit'];
 
 /** The [fleet] section of the fail2ban.* set, or undefined when fleet mode is off. */
 export function readFleet(store: ConfigStore | undefined): FleetSettings | undefined {
-  const section = store?.sections.get(SECTION);
-  if (!store || !section) return undefined;
-  const where = (key: string) => {
-    const e = store.entry(SECTION, key, true);
-    return e ? { file: e.file, line: e.line } : { ...store.headers.get(SECTION) };
-  };
-  for (const key of section.keys()) {
-    if (!KEYS.includes(key)) throw new F2bError('CONFIG_VALUE', `[fleet] has no option '${key}' (options: ${KEYS.join(', ')})`, where(key));
-  }
-  const get = (key: string) => (section.has(key) ? getOption(store, SECTION, key)?.trim() : undefined);
+  const section = ownSection(store, 'fleet', KEYS);
+  if (!section) return undefined;
+  const { get, where } = section;
   if (get('enabled') !== undefined && !asBool(get('enabled')!)) return undefined;
   const url = get('redis') || 'redis://127.0.0.1:6379';
   const sentinels = splitWords(get('sentinels') ?? '').map((s) => {

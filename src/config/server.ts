@@ -5,6 +5,7 @@
 import * as path from 'node:path';
 import { F2bError } from '../errors';
 import { readFleet } from './fleet';
+import { readMetrics } from './metrics';
 import type { ReadContext } from './layers';
 import { getOption } from './interpolate';
 import { str2seconds } from './timespec';
@@ -51,5 +52,7 @@ export function readServer(ctx: ReadContext): ServerDef {
   if (maxmatches !== undefined) server.dbmaxmatches = asInt(maxmatches, 'dbmaxmatches', where('dbmaxmatches'));
   const fleet = readFleet(store);
   if (fleet) server.fleet = fleet;
+  const metrics = readMetrics(store);
+  if (metrics) server.metrics = metrics;
   return server;
 }

@@ -107,6 +107,16 @@ export interface ServerDef {
   dbmaxmatches?: number;
   /** fleet mode, when [fleet] names a Redis */
   fleet?: FleetSettings;
+  /** the HTTP listener, when [metrics] has listen */
+  metrics?: MetricsSettings;
+}
+
+/** fail2ban.conf's [metrics] section (config/metrics.ts): metrics, JSON API and dashboard */
+export interface MetricsSettings {
+  host: string;
+  port: number;
+  /** bearer token every request but the page must carry; unban over HTTP needs one */
+  token?: string;
 }
 
 /** fail2ban.conf's [fleet] section (config/fleet.ts): bans shared through Redis (fleet/link.ts) */

@@ -121,6 +121,13 @@ export interface JailStatusData {
 }
 
 /** One current ban, for `get <JAIL> banip [--with-time]`. */
+/** `status --json` and /api/status. */
+export interface StatusData {
+  version: string;
+  jails: ({ name: string } & Omit<JailStatusData, 'bannedList'>)[];
+  fleet: FleetStatus | null;
+}
+
 export interface BanEntry {
   ip: string;
   /** start of the ban, epoch seconds */

@@ -14,7 +14,7 @@ import { formatLogTime } from '../log/logger';
 import { toFirewallAddress } from '../jail/jail';
 import { pyRepr } from './format';
 import { CommandError, unknownJail } from './protocol';
-import type { BanEntry, ControlTarget, JailChanges, JailStatusData, JailValues, ServerChanges, ServerValues } from './target';
+import type { BanEntry, ControlTarget, JailChanges, JailStatusData, JailValues, ServerChanges, ServerValues, StatusData } from './target';
 
 const invalidCommand = (message = 'Invalid command') => new CommandError('INVALID_COMMAND', message);
 const unsupported = (form: string, hint = '') => new CommandError('UNSUPPORTED', `f2b-fast does not support '${form}'${hint ? `: ${hint}` : ''}`);
@@ -110,6 +110,17 @@ const SCALAR_SETS: Record<string, (v: string) => string | number | boolean> = {
   dellogpath: (v) => v,
 };
 
+/** Every jail's counts and sources and the fleet link in one object (`status --json`, and the
+ *  HTTP listener's /api/status). */
+export async function statusData(t: ControlTarget): Promise<StatusData> {
+  const jails: StatusData['jails'] = [];
+  for (const name of t.jails()) {
+    const { bannedList: _list, ...s } = await t.jailStatus(name);
+    jails.push({ name, ...s });
+  }
+  return { version: t.version(), jails, fleet: await t.fleetStatus() };
+}
+
 export class Transmitter {
   constructor(private readonly target: ControlTarget) {}
 
@@ -196,6 +207,14 @@ export class Transmitter {
 
   private async status(args: string[]): Promise<unknown> {
     const t = this.target;
+    if (args[args.length - 1] === '--json') {
+      // f2b-fast's own: every jail's counts, files and fleet link as one object (/api/status too)
+      if (args.length > 2) throw invalidCommand('Invalid command (status [JAIL] --json)');
+      const data = await statusData(t);
+      if (args.length === 1) return data;
+      const name = this.jail(args[0]);
+      return data.jails.find((j) => j.name === name);
+    }
     if (args.length === 0) {
       const names = [...t.jails()].sort();
       return [

@@ -336,12 +336,16 @@ export class Jail {
   }
 
   status(): JailStatus {
+    return { ...this.counts(), bannedList: [...this.bans.keys()] };
+  }
+
+  /** The status without the list of banned addresses (cheap at any number of bans). */
+  counts(): Omit<JailStatus, 'bannedList'> {
     return {
       currentlyFailed: this.failures.current,
       totalFailed: this.failures.totalFailed,
       currentlyBanned: this.bans.size,
       totalBanned: this.totalBanned,
-      bannedList: [...this.bans.keys()],
     };
   }
 }
