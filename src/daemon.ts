@@ -26,7 +26,7 @@ import type { FirewallBackend, FirewallJailSpec } from './firewall/backend';
 import { FirewallBatcher } from './firewall/batcher';
 import { JailActions, firewallTimeout } from './action/jail-actions';
 import type { ActionTagSource } from './action/command-action';
-import { banEnd, Jail, type Ban } from './jail/jail';
+import { banEnd, Jail, toFirewallAddress, type Ban } from './jail/jail';
 import { failureWeight, nextBanTime, restoreBanTime } from './jail/increment';
 import { buildJailParts, type JailParts } from './jail/running';
 import { LogSink, Logger, parseLevel } from './log/logger';
@@ -887,7 +887,8 @@ export class Daemon {
         status: () => statusData(target),
         bans: async () => Object.fromEntries([...this.jails.keys()].map((name) => [name, target.bans(name)])),
         unban: async (ip, jail) => {
-          if (jail !== undefined && !this.jails.has(jail)) throw new HttpError(404, `no such jail: ${jail}`);
+          if (toFirewallAddress(ip) === undefined) throw new HttpError(400, 'ip must be an IP address or subnet');
+          if (jail !== undefined && !this.jails.has(jail)) throw new HttpError(404, 'no such jail');
           let n = 0;
           for (const name of jail !== undefined ? [jail] : [...this.jails.keys()]) n += target.unbanIp(name, ip);
           log.notice(`HTTP: unban ${ip}${jail !== undefined ? ` in ${jail}` : ''}: ${n} ban(s) lifted`);

@@ -227,6 +227,20 @@ test('fleet link: TLS (rediss://) with the server\'s CA; without it the certific
   assert.ok(!stranger.banned('sshd', '192.0.2.30'));
 });
 
+test('fleet link: events whose origin or jail is not a printable word are ignored', { skip: !haveRedis() && 'redis-server is not installed' }, async (t) => {
+  const redis = await startRedis(t);
+  const b = new Host(t, 'b', redis.url);
+  await join(t, b);
+  const now = String(Date.now() / 1000);
+  const add = (origin: string, jail: string, ip: string) => redis.cli('XADD', 'test:events', '*', 'o', origin, 's', '1', 'k', 'ban', 'j', jail, 'a', ip, 't', now, 'u', 'inf');
+  add('evil\n2026-01-01 fail2ban.actions NOTICE [sshd] Ban 6.6.6.6', 'sshd', '192.0.2.60');
+  add('evil', 'ss hd', '192.0.2.61');
+  add('\x1b[31mred', 'sshd', '192.0.2.62');
+  add('good-host', 'sshd', '192.0.2.63');
+  await until('the valid event', () => b.banned('sshd', '192.0.2.63'));
+  assert.deepEqual(b.bans.map((x) => x.ip), ['192.0.2.63']);
+});
+
 test('fleet link: the password never reaches a log line', () => {
   assert.equal(redactUrl('redis://user:s3cret@127.0.0.1:6379/2'), 'redis://user:***@127.0.0.1:6379/2');
   assert.equal(redactUrl('rediss://127.0.0.1:6380'), 'rediss://127.0.0.1:6380');

@@ -448,3 +448,14 @@ test("recidive's filter finds the Ban lines of the other jails in our log, not R
     assert.deepEqual(theirs.stdout.trim().split('\n'), want);
   }
 });
+
+test('control characters from log lines are escaped before any target: no raw escape sequence reaches a terminal', (t) => {
+  const file = path.join(tmpDir(t), 'f2b.log');
+  const sink = new LogSink(file);
+  const log = new Logger(sink, 'fail2ban.filter');
+  log.info('[sshd] Found 192.0.2.1 - user \x1b[2J\x1b[31mroot\x07\r\x00\x7f\tend');
+  sink.close();
+  const text = fs.readFileSync(file, 'utf8');
+  assert.match(text, /user \\x1b\[2J\\x1b\[31mroot\\x07\\x0d\\x00\\x7f\tend\n$/);
+  assert.doesNotMatch(text, /[\x00-\x08\x0b-\x1f\x7f]/);
+});

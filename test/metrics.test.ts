@@ -128,6 +128,8 @@ test('metrics: a scripted attack shows in /metrics, the JSON API and client stat
   assert.equal((await get(port, '/api/unban', null, { method: 'POST', body: '{"ip":"203.0.113.7"}' })).status, 401);
   assert.equal((await get(port, '/api/unban', TOKEN, { method: 'POST', body: 'not json' })).status, 400);
   assert.equal((await get(port, '/api/unban', TOKEN, { method: 'POST', body: '{"ip":"203.0.113.7","jail":"nope"}' })).status, 404);
+  // what reaches the log is an address, never a forged line
+  assert.equal((await get(port, '/api/unban', TOKEN, { method: 'POST', body: JSON.stringify({ ip: '1.2.3.4\n2026-01-01 00:00:00,000 fail2ban.actions [1]: NOTICE  [sshd] Ban 6.6.6.6' }) })).status, 400);
   const un = await get(port, '/api/unban', TOKEN, { method: 'POST', body: '{"ip":"203.0.113.7","jail":"sshd"}' });
   assert.deepEqual(await un.json(), { unbanned: 1 });
   text = await (await get(port, '/metrics')).text();

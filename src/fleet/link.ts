@@ -437,12 +437,15 @@ export class FleetLink {
   }
 }
 
+/** A host or jail name as events carry it: printable ASCII without blanks. */
+const WORD = /^[\x21-\x7e]{1,255}$/;
+
 /** A bandata value, or undefined for one this version cannot read (left alone). */
 function parseBanData(text: string | null | undefined): { o: string; t: number; u: string } | undefined {
   if (!text) return undefined;
   try {
     const d = JSON.parse(text) as { o?: unknown; t?: unknown; u?: unknown };
-    return typeof d.o === 'string' && typeof d.t === 'number' && typeof d.u === 'string' ? { o: d.o, t: d.t, u: d.u } : undefined;
+    return typeof d.o === 'string' && WORD.test(d.o) && typeof d.t === 'number' && typeof d.u === 'string' ? { o: d.o, t: d.t, u: d.u } : undefined;
   } catch {
     return undefined;
   }
@@ -452,7 +455,8 @@ function parseEvent(fields: string[]): Event | undefined {
   const f: Record<string, string> = {};
   for (let i = 0; i + 1 < fields.length; i += 2) f[fields[i]] = fields[i + 1];
   const kind = f.k as Kind;
-  if (!f.o || !f.j || !f.a || !['ban', 'unban', 'fail'].includes(kind)) return undefined;
+  // origin and jail are logged and used as names: printable words only
+  if (!WORD.test(f.o ?? '') || !WORD.test(f.j ?? '') || !f.a || !['ban', 'unban', 'fail'].includes(kind)) return undefined;
   const seq = Number(f.s);
   const time = Number(f.t);
   const end = parseEnd(f.u);

@@ -22,23 +22,52 @@ export interface SampleLine {
 }
 
 export function readSamples(file: string): SampleLine[] {
-  const out: SampleLine[] = [];
+  return readAnnotated(file).samples;
+}
+
+/** An injection template: a line whose client-controlled part is `{{U}}` (see injectJSON). */
+export interface InjectionTemplate {
+  lineNo: number;
+  template: string;
+  /** the address the line must blame whatever {{U}} holds (or not match at all) */
+  host: string;
+  /** characters the service never lets into that field (sshd cuts user names at ':', a quoted
+   *  field has its quotes escaped, ...): payloads holding one are not tried there */
+  without?: string;
+  options: Record<string, string>;
+}
+
+/** "# injectJSON: {"host": "..."}" before a line with {{U}}: an injection template. */
+export function readInjections(file: string): InjectionTemplate[] {
+  return readAnnotated(file).injections;
+}
+
+function readAnnotated(file: string): { samples: SampleLine[]; injections: InjectionTemplate[] } {
+  const samples: SampleLine[] = [];
+  const injections: InjectionTemplate[] = [];
   let pending: Expectation | undefined;
+  let inject: { host: string; without?: string } | undefined;
   let options: Record<string, string> = {};
   fs.readFileSync(file, 'utf8')
     .split('\n')
     .forEach((text, i) => {
       const opt = /^#\s*filterOptions:\s*(.*)$/.exec(text);
       const fj = /^#\s*failJSON:\s*(.*)$/.exec(text);
+      const ij = /^#\s*injectJSON:\s*(.*)$/.exec(text);
       if (opt) options = JSON.parse(opt[1]) as Record<string, string>;
       else if (fj) pending = JSON.parse(fj[1]) as Expectation;
+      else if (ij) inject = JSON.parse(ij[1]) as { host: string; without?: string };
       else if (text.startsWith('#') || text.trim() === '') return;
-      else {
-        out.push({ lineNo: i + 1, text, expect: pending ?? { match: false }, options });
+      else if (inject) {
+        if (!text.includes('{{U}}')) throw new Error(`${file}:${i + 1}: an injectJSON template needs {{U}}`);
+        injections.push({ lineNo: i + 1, template: text, host: inject.host, options, ...(inject.without ? { without: inject.without } : {}) });
+        inject = undefined;
+      } else {
+        samples.push({ lineNo: i + 1, text, expect: pending ?? { match: false }, options });
         pending = undefined;
       }
     });
-  return out;
+  return { samples, injections };
 }
 
 /** "2024-03-05T10:11:12" read as UTC -> epoch seconds */
