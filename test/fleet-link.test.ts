@@ -227,7 +227,7 @@ test('fleet link: TLS (rediss://) with the server\'s CA; without it the certific
   assert.ok(!stranger.banned('sshd', '192.0.2.30'));
 });
 
-test('fleet link: events whose origin or jail is not a printable word are ignored', { skip: !haveRedis() && 'redis-server is not installed' }, async (t) => {
+test('fleet link: events and snapshot entries whose origin, jail or address is not a printable word are ignored', { skip: !haveRedis() && 'redis-server is not installed' }, async (t) => {
   const redis = await startRedis(t);
   const b = new Host(t, 'b', redis.url);
   await join(t, b);
@@ -236,9 +236,16 @@ test('fleet link: events whose origin or jail is not a printable word are ignore
   add('evil\n2026-01-01 fail2ban.actions NOTICE [sshd] Ban 6.6.6.6', 'sshd', '192.0.2.60');
   add('evil', 'ss hd', '192.0.2.61');
   add('\x1b[31mred', 'sshd', '192.0.2.62');
+  add('good-host', 'sshd', '192.0.2.64\n2026-01-01 fail2ban.actions NOTICE [sshd] Ban 6.6.6.6');
+  redis.cli('ZADD', 'test:bans', '+inf', 'sshd|192.0.2.65\nforged');
+  redis.cli('HSET', 'test:bandata', 'sshd|192.0.2.65\nforged', JSON.stringify({ o: 'good-host', t: 1, u: 'inf' }));
   add('good-host', 'sshd', '192.0.2.63');
   await until('the valid event', () => b.banned('sshd', '192.0.2.63'));
   assert.deepEqual(b.bans.map((x) => x.ip), ['192.0.2.63']);
+  // a host that connects now reads the snapshot: the forged member is left out there too
+  const c = new Host(t, 'c', redis.url);
+  await join(t, c);
+  assert.deepEqual(c.bans.map((x) => x.ip), []);
 });
 
 test('fleet link: the password never reaches a log line', () => {

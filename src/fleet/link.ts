@@ -239,7 +239,7 @@ export class FleetLink {
       const jail = m.slice(0, sep);
       const ip = m.slice(sep + 1);
       const d = parseBanData(data[i]);
-      if (!d || d.o === this.settings.host || !matches(this.settings.apply, jail)) return;
+      if (!d || !WORD.test(jail) || !WORD.test(ip) || d.o === this.settings.host || !matches(this.settings.apply, jail)) return;
       present.add(m);
       snapshot.push({ jail, ip, origin: d.o, time: d.t, end: parseEnd(d.u) });
     });
@@ -437,7 +437,7 @@ export class FleetLink {
   }
 }
 
-/** A host or jail name as events carry it: printable ASCII without blanks. */
+/** A host, jail or address as events carry it: printable ASCII without blanks. */
 const WORD = /^[\x21-\x7e]{1,255}$/;
 
 /** A bandata value, or undefined for one this version cannot read (left alone). */
@@ -455,8 +455,8 @@ function parseEvent(fields: string[]): Event | undefined {
   const f: Record<string, string> = {};
   for (let i = 0; i + 1 < fields.length; i += 2) f[fields[i]] = fields[i + 1];
   const kind = f.k as Kind;
-  // origin and jail are logged and used as names: printable words only
-  if (!WORD.test(f.o ?? '') || !WORD.test(f.j ?? '') || !f.a || !['ban', 'unban', 'fail'].includes(kind)) return undefined;
+  // origin, jail and address are logged and used as names: printable words only
+  if (!WORD.test(f.o ?? '') || !WORD.test(f.j ?? '') || !WORD.test(f.a ?? '') || !['ban', 'unban', 'fail'].includes(kind)) return undefined;
   const seq = Number(f.s);
   const time = Number(f.t);
   const end = parseEnd(f.u);
