@@ -40,7 +40,7 @@ import { filterLiterals, nativePattern, type GateLiteral } from './prefilter/nat
 import { MAX_GROUPS } from './scan/filescan';
 import { MEMORY_DB, resolveDbFile } from './state/location';
 import { StateStore } from './state/store';
-import type { FilterScanMessage, TailBatch, TailEvent } from './types';
+import type { FilterScanMessage, FirewallChanges, TailBatch, TailEvent } from './types';
 import { DaemonTarget } from './control/daemon-target';
 import { packageVersion } from './cli/paths';
 import { FleetLink, type FleetBan, type FleetStatus } from './fleet/link';
@@ -110,6 +110,9 @@ const RESTORE_CHUNK = 10_000;
 
 /** How often old rows leave the database (fail2ban purges once an hour too). */
 const PURGE_INTERVAL_MS = 3600_000;
+/** a failed firewall update is repaired after this; while repairs fail, the wait doubles up to REPAIR_MAX_MS */
+const REPAIR_FIRST_MS = 1000;
+const REPAIR_MAX_MS = 300_000;
 /** The longest a saved change waits in memory while batches keep coming (write-behind). */
 const MAX_WRITE_DELAY_MS = 1000;
 /** After a failed database write, when to try again if nothing else writes first. */
@@ -228,6 +231,9 @@ export class Daemon {
         actionsLog.debug(`firewall updated: ${blocks} blocks, ${releases} releases in ${Math.round(ms)} ms`);
         this.metrics?.firewallUpdate(blocks + releases, ms);
       },
+      // a failed update (nft gone, the table or a set deleted by hand, ...): set the firewall up
+      // again and block every active ban, in one batch
+      onError: () => this.scheduleRepair(),
     });
 
     // Bans first: every ban of the database goes to the firewall before the matcher threads
@@ -1199,17 +1205,69 @@ export class Daemon {
     if (key === this.fwKey) return;
     await this.batcher.flushNow();
     await this.checkFirewall(specs);
-    await this.backend.init(specs);
+    const n = await this.rebuildFirewall(specs);
     this.fwKey = key;
-    this.log.child('fail2ban.actions').info(`Firewall set up again for ${specs.length} jail${specs.length === 1 ? '' : 's'}`);
+    this.log.child('fail2ban.actions').info(`Firewall set up again for ${specs.length} jail${specs.length === 1 ? '' : 's'} (${n} active ban${n === 1 ? '' : 's'} blocked again)`);
+  }
+
+  /** Sets the firewall up for `specs` (which empties it) and blocks every active ban of those
+   *  jails again, in one batch; the number of bans. A failure of the set-up throws; one of the
+   *  blocks throws when `strict`, else it is logged and repaired later. */
+  private async rebuildFirewall(specs: FirewallJailSpec[], strict = false): Promise<number> {
+    await this.backend!.init(specs);
     const names = new Set(specs.map((s) => s.jail));
+    const now = this.clock.now();
+    const block: FirewallChanges['block'] = [];
     for (const rj of this.jails.values()) {
       if (!names.has(rj.def.name)) continue;
-      for (const b of rj.jail.activeBans()) {
-        this.batcher.block({ jail: rj.def.name, ip: b.ip, timeout: b.end === Infinity ? null : Math.max(1, Math.ceil(b.end - this.clock.now())) });
-      }
+      for (const b of rj.jail.activeBans()) block.push({ jail: rj.def.name, ip: b.ip, timeout: b.end === Infinity ? null : Math.max(1, Math.ceil(b.end - now)) });
     }
-    await this.batcher.flushNow();
+    if (!block.length) return 0;
+    try {
+      await this.backend!.update({ block, release: [], unique: true });
+    } catch (e) {
+      if (strict) throw e;
+      const err = e as Error;
+      this.log.child('fail2ban.actions').error(`firewall: ${err instanceof F2bError ? err.describe() : err.message} (blocking the active bans again)`);
+      this.scheduleRepair();
+    }
+    return block.length;
+  }
+
+  private repairTimer?: NodeJS.Timeout;
+  private repairing = false;
+  /** back-off while repairs fail: 1 s, then doubling up to 5 min */
+  private repairDelayMs = REPAIR_FIRST_MS;
+
+  /** A firewall update failed: repair soon (once; later failures meanwhile change nothing). */
+  private scheduleRepair(): void {
+    if (this.repairTimer || this.repairing || this.stopped || this.stopping) return;
+    this.repairTimer = setTimeout(() => {
+      this.repairTimer = undefined;
+      void this.repairFirewall();
+    }, this.repairDelayMs);
+    this.repairTimer.unref();
+  }
+
+  private async repairFirewall(): Promise<void> {
+    if (!this.backend || !this.batcher || this.stopped || this.stopping) return;
+    const log = this.log.child('fail2ban.actions');
+    this.repairing = true;
+    const specs = [...this.jails.values()].flatMap((rj) => (rj.fw ? [rj.fw] : []));
+    try {
+      await this.batcher.flushNow();
+      const n = await this.rebuildFirewall(specs, true);
+      log.notice(`Firewall repaired: set up again for ${specs.length} jail${specs.length === 1 ? '' : 's'}, ${n} active ban${n === 1 ? '' : 's'} blocked again`);
+      this.repairDelayMs = REPAIR_FIRST_MS;
+    } catch (e) {
+      const err = e as Error;
+      this.repairDelayMs = Math.min(this.repairDelayMs * 2, REPAIR_MAX_MS);
+      log.error(`Firewall repair failed: ${err instanceof F2bError ? err.describe() : err.message}; bans are kept in memory and the database, trying again in ${Math.round(this.repairDelayMs / 1000)} s`);
+      this.repairing = false;
+      this.scheduleRepair();
+      return;
+    }
+    this.repairing = false;
   }
 
   /** Lines read and the resume position per followed file. */
@@ -1239,6 +1297,7 @@ export class Daemon {
 
   private async doStop(): Promise<void> {
     clearTimeout(this.expiryTimer);
+    clearTimeout(this.repairTimer);
     clearInterval(this.purgeTimer);
     await this.control?.close();
     await this.http?.close();

@@ -206,3 +206,46 @@ test('banaction = iptables-ipset-proto4: the daemon bans through ipset + iptable
   const left = await pair.srv.exec(['ipset', 'list', '-n']);
   assert.doesNotMatch(left.stdout, /f2b-fast/, 'the sets are removed on shutdown');
 });
+
+test('firewall faults: the table deleted by hand and nft failing for a while are repaired, every active ban blocked again', { timeout: 120_000 }, async (t) => {
+  if (!(await skipUnlessNetns(t))) return;
+  const ns = await createNetns('f2br');
+  t.after(() => ns.destroy());
+  const dir = tmpDir(t);
+  const log = path.join(dir, 'auth.log');
+  fs.writeFileSync(log, '');
+  fs.writeFileSync(path.join(dir, 'jail.local'), `[sshd]\nlogpath = ${log}\nport = ${PORT}\nmaxretry = 1\nbantime = 1h\n`);
+  // an nft that fails while the flag file exists (as if the binary were gone), the real one otherwise
+  const bin = path.join(dir, 'bin');
+  const flag = path.join(dir, 'nft-broken');
+  fs.mkdirSync(bin);
+  const real = ['/usr/sbin/nft', '/sbin/nft', '/usr/bin/nft'].find((p) => fs.existsSync(p));
+  assert.ok(real, 'nft is not installed');
+  fs.writeFileSync(path.join(bin, 'nft'), `#!/bin/sh\nif [ -e ${flag} ]; then echo "nft: cannot run (test)" >&2; exit 127; fi\nexec ${real} "$@"\n`, { mode: 0o755 });
+  const daemon = startDaemon(ns, ['--config', dir, '--logtarget', 'STDOUT'], { PATH: `${bin}:${process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin'}` });
+  t.after(() => stopDaemon(daemon));
+  assert.ok(await waitFor(() => daemon.output().includes('Server ready'), 20_000), daemon.output());
+  const fail = (ip: string) => fs.appendFileSync(log, syslog(`Failed password for root from ${ip} port 4000 ssh2`, { pid: 7 }));
+  fail('192.0.2.101');
+  fail('192.0.2.102');
+  assert.ok(await waitFor(async () => (await nftHas(ns, 'f2b-fast', '192.0.2.101')) && (await nftHas(ns, 'f2b-fast', '192.0.2.102')), 10_000), daemon.output());
+
+  // 1. an operator deletes the table: the next update fails, the repair puts all three back
+  const del = await ns.exec(['nft', 'delete', 'table', 'inet', 'f2b-fast']);
+  assert.equal(del.code, 0, del.stderr);
+  fail('192.0.2.103');
+  assert.ok(await waitFor(() => /NOTICE  Firewall repaired: set up again for 1 jail, 3 active bans blocked again/.test(daemon.output()), 15_000), daemon.output());
+  for (const ip of ['192.0.2.101', '192.0.2.102', '192.0.2.103']) assert.ok(await nftHas(ns, 'f2b-fast', ip), `${ip} after the repair`);
+
+  // 2. nft fails for a while: bans go on in memory, the repair retries, and once nft works
+  // again every ban (the one made meanwhile too) is in the set
+  fs.writeFileSync(flag, '');
+  fail('192.0.2.104');
+  assert.ok(await waitFor(() => /NOTICE  \[sshd\] Ban 192\.0\.2\.104/.test(daemon.output()), 10_000), daemon.output());
+  assert.ok(await waitFor(() => /ERROR   Firewall repair failed: .*trying again in \d+ s/.test(daemon.output()), 15_000), daemon.output());
+  fs.rmSync(flag);
+  assert.ok(await waitFor(async () => (await nftHas(ns, 'f2b-fast', '192.0.2.104')) && (await nftHas(ns, 'f2b-fast', '192.0.2.101')), 30_000), daemon.output());
+  assert.match(daemon.output(), /Firewall repaired: set up again for 1 jail, 4 active bans blocked again/);
+  assert.equal(daemon.child.exitCode, null);
+  assert.equal(await stopDaemon(daemon), 0);
+});

@@ -32,9 +32,10 @@ function collect(child: ChildProcess): Running {
   return { child, output: () => out, exit };
 }
 
-/** `f2b-fast run ARGS` inside `ns`. */
-export function startDaemon(ns: Netns, args: string[]): Running {
-  return collect(ns.start([process.execPath, BIN, 'run', ...isolated(args)]));
+/** `f2b-fast run ARGS` inside `ns` (with `env` added to its environment). */
+export function startDaemon(ns: Netns, args: string[], env: Record<string, string> = {}): Running {
+  const vars = Object.entries(env).map(([k, v]) => `${k}=${v}`);
+  return collect(ns.start([...(vars.length ? ['env', ...vars] : []), process.execPath, BIN, 'run', ...isolated(args)]));
 }
 
 /** Dry-run touches no firewall, so it may run in the host namespace when netns is unavailable. */
