@@ -584,6 +584,32 @@ for (const backend of BACKENDS) {
       ]);
     });
 
+    it('the log directory removed and recreated, then the file replaced by a symlink: every line, in order', async (t) => {
+      const dir = tmpDir(t);
+      const logs = path.join(dir, 'logs');
+      const file = path.join(logs, 'app.log');
+      fs.mkdirSync(logs);
+      fs.writeFileSync(file, 'r1\n');
+      const { tailer, rec } = startTailer(t, backend);
+      const id = tailer.add(file, 'head');
+      await waitFor('r1', () => rec.has(id, 'r1'));
+      // the whole directory goes (logrotate gone wrong, a package purge) and comes back
+      fs.rmSync(logs, { recursive: true });
+      await waitFor('missing', () => rec.event(id, 'missing') !== undefined);
+      fs.mkdirSync(logs);
+      fs.writeFileSync(file, 'r2\n');
+      await waitFor('r2', () => rec.has(id, 'r2'));
+      // the file is replaced by a symlink to another file: the target is read from its start
+      const target = path.join(dir, 'elsewhere.log');
+      fs.writeFileSync(target, 'r3\n');
+      fs.rmSync(file);
+      fs.symlinkSync(target, file);
+      await waitFor('r3', () => rec.has(id, 'r3'));
+      fs.appendFileSync(target, 'r4\n');
+      await waitFor('r4', () => rec.has(id, 'r4'));
+      assert.deepEqual(rec.texts(id), ['r1', 'r2', 'r3', 'r4']);
+    });
+
     it('a file that appears later is read from 0 (whatever start said)', async (t) => {
       const file = path.join(tmpDir(t), 'late.log');
       const { tailer, rec } = startTailer(t, backend);
