@@ -1220,7 +1220,7 @@ export class Daemon {
     const block: FirewallChanges['block'] = [];
     for (const rj of this.jails.values()) {
       if (!names.has(rj.def.name)) continue;
-      for (const b of rj.jail.activeBans()) block.push({ jail: rj.def.name, ip: b.ip, timeout: b.end === Infinity ? null : Math.max(1, Math.ceil(b.end - now)) });
+      for (const b of rj.jail.activeBans()) block.push({ jail: rj.def.name, ip: b.ip, timeout: firewallTimeout(b.end, now) });
     }
     if (!block.length) return 0;
     try {
