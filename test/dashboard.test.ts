@@ -81,7 +81,9 @@ test('dashboard: a new ban appears live in Chromium, the unban button lifts it; 
   assert.ok(await waitFor(async () => (await page.textContent('#jails tbody tr[data-jail="sshd"] td:nth-child(5)')) === '2', 10_000), 'total bans 2');
   assert.ok(jailRow?.startsWith('sshd'), jailRow ?? '');
   assert.ok(await waitFor(async () => (await page.locator('#chart rect').count()) > 0, 10_000), 'the chart has bars');
-  const top = (await page.textContent('#top tbody')) ?? '';
+  // the top tables are refreshed every fifth second: wait for the one after the new ban
+  let top = '';
+  assert.ok(await waitFor(async () => /203\.0\.113\.50/.test((top = (await page.textContent('#top tbody')) ?? '')), 10_000), top);
   assert.match(top, /203\.0\.113\.50/);
   assert.match(top, /192\.0\.2\.201/);
 
