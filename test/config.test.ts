@@ -549,6 +549,7 @@ test('server: fail2ban.conf layered, defaults for what is missing', () => {
     dbpurgeage: 172800,
     syslogsocket: 'auto',
     allowipv6: 'auto',
+    firewall: { checkMs: 60000 },
   });
 });
 
