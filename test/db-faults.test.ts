@@ -36,14 +36,15 @@ interface Setup {
   start: (db: string) => Running;
 }
 
-/** A namespace, a log file and an sshd jail (maxretry 2, bantime 1h) reading it. */
-async function setup(t: TestContext, prefix: string): Promise<Setup> {
+/** A namespace, a log file and an sshd jail (maxretry 2, bantime 1h) reading it; more(log) is
+ *  added to jail.local. */
+async function setup(t: TestContext, prefix: string, more: (log: string) => string = () => ''): Promise<Setup> {
   const ns = await createNetns(prefix);
   t.after(() => ns.destroy());
   const dir = tmpDir(t);
   const log = path.join(dir, 'auth.log');
   fs.writeFileSync(log, '');
-  fs.writeFileSync(path.join(dir, 'jail.local'), `[sshd]\nlogpath = ${log}\nport = 2222\nmaxretry = 2\nfindtime = 1h\nbantime = 1h\n`);
+  fs.writeFileSync(path.join(dir, 'jail.local'), `[sshd]\nlogpath = ${log}\nport = 2222\nmaxretry = 2\nfindtime = 1h\nbantime = 1h\n${more(log)}`);
   let port = 40_000;
   const fail = (ip: string) => fs.appendFileSync(log, syslog(`Failed password for root from ${ip} port ${port++} ssh2`, { pid: port }));
   const start = (db: string) => {
@@ -105,6 +106,11 @@ async function dbHas(file: string, ips: string[], d: Running, ms = 20_000): Prom
     return ips.every((ip) => have.has(ip));
   }, ms);
   assert.ok(ok, `the database ${file} lacks some of ${ips.join(', ')} (has ${bansIn(file).join(', ')}):\n${d.output()}`);
+}
+
+async function nftSetHas(ns: Netns, set: string, ip: string): Promise<boolean> {
+  const r = await ns.exec(['nft', 'list', 'set', 'inet', 'f2b-fast', set]);
+  return r.code === 0 && new RegExp(`[{ ,]${ip.replace(/\./g, '\\.')}[ ,}]`).test(r.stdout);
 }
 
 const count = (text: string, re: RegExp): number => (text.match(new RegExp(re.source, 'g')) ?? []).length;
@@ -191,7 +197,9 @@ test('disk full: bans go on from memory, the error is reported once, the queued 
 
 test('database locked by another process past the busy timeout: bans go on, the error is reported once, the writes land after the release', { timeout: 3 * T }, async (t) => {
   if (!(await skipUnlessNetns(t))) return;
-  const s = await setup(t, 'f2bdl');
+  // a second jail on the same log reads the ban history for each failure (bantime.increment):
+  // a read that must not stop it while the database refuses writes
+  const s = await setup(t, 'f2bdl', (log) => `[sshd-inc]\nenabled = true\nfilter = sshd\nlogpath = ${log}\nport = 2222\nmaxretry = 2\nbantime = 1h\nbantime.increment = true\n`);
   const db = path.join(s.dir, 'state.db');
   const d = await startWithBan(s, db, '192.0.2.11');
 
@@ -214,6 +222,9 @@ test('database locked by another process past the busy timeout: bans go on, the 
 
   for (const ip of ['192.0.2.12', '192.0.2.13']) attack(s, ip);
   await banned(s, d, ['192.0.2.12', '192.0.2.13']);
+  for (const ip of ['192.0.2.11', '192.0.2.12', '192.0.2.13']) {
+    assert.ok(await waitFor(() => nftSetHas(s.ns, 'addr-set-sshd-inc', ip), 20_000), `${ip} not banned by sshd-inc:\n${d.output()}`);
+  }
   assert.ok(await waitFor(() => /ERROR   state database \S+: database is locked \(SQLITE_BUSY\); banning goes on from memory/.test(d.output()), 20_000), d.output());
   attack(s, '192.0.2.14');
   await banned(s, d, ['192.0.2.14']);
@@ -225,6 +236,8 @@ test('database locked by another process past the busy timeout: bans go on, the 
   assert.equal(await holderExit, 0);
   assert.ok(await waitFor(() => /NOTICE  state database \S+: writable again/.test(d.output()), 20_000), d.output());
   await dbHas(db, ['192.0.2.11', '192.0.2.12', '192.0.2.13', '192.0.2.14'], d, 5000);
+  const inc = readDb(db, (h) => h.prepare("SELECT ip FROM bips WHERE jail = 'sshd-inc' ORDER BY ip").pluck().all());
+  assert.deepEqual(inc, ['192.0.2.11', '192.0.2.12', '192.0.2.13', '192.0.2.14']);
   await stopsCleanly(d);
 });
 
