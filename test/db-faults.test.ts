@@ -17,7 +17,7 @@ import { createNetns, netnsAvailable, type Netns } from './helpers/netns';
 import { tmpDir } from './helpers/tmp';
 import { nftHas, ROOT, startDaemon, stopDaemon, type Running } from './helpers/daemon-proc';
 import { syslog, waitFor } from './helpers/logs';
-import { openState } from '../src/state/recover';
+import { openState, replaceLost } from '../src/state/recover';
 import { StateStore } from '../src/state/store';
 
 const T = 60_000;
@@ -378,4 +378,39 @@ test('a file whose pages are bad behind a sound header: quick_check at open move
   assert.equal(moved.salvaged.bans ?? 0, readDb(file, (h) => h.prepare('SELECT count(*) FROM bans').pluck().get() as number));
   fresh.addBan({ jail: 'sshd', ip: '192.0.2.99', timeofban: 1_800_000_000, bantime: 600, bancount: 1 });
   assert.ok(fresh.currentBans(1_800_000_000, 'sshd').some((b) => b.ip === '192.0.2.99'));
+});
+
+test('replaceLost: the new file holds the jails\' bans and tickets from memory, the positions and journal cursors the lost store saw, and the bad file\'s ended bans', (t) => {
+  const dir = tmpDir(t);
+  const file = path.join(dir, 'state.db');
+  const T0 = 1_700_000_000;
+  const old = StateStore.open(file);
+  old.deferWrites();
+  old.unit(() => {
+    old.addBan({ jail: 'sshd', ip: '192.0.2.1', timeofban: T0 - 7200, bantime: 600, bancount: 1 }); // ended: history
+    old.addBan({ jail: 'sshd', ip: '192.0.2.2', timeofban: T0 - 60, bantime: 600, bancount: 1 });
+    old.savePosition('/var/log/auth.log', { position: 4096, firstLineHash: 'h1', linesRead: 50 }, T0 - 60);
+    old.saveCursor('journal:sshd-j', 's=abc;i=1', T0 - 30);
+  });
+  old.flush();
+  // changes since the last write: in the store's memory (and the jail's) only
+  old.unit(() => old.saveCursor('journal:sshd-j', 's=abc;i=2', T0 - 5));
+
+  const ban = { ip: '192.0.2.2', time: T0 - 60, bantime: 900, end: T0 + 840, bancount: 1, failures: 2, matches: ['m1', 'm2'], fields: { user: 'root' }, restored: false };
+  const ticket = { id: '198.51.100.7', first: T0 - 100, last: T0 - 10, retry: 1, failures: 1, matches: ['f'], fields: { ip: '198.51.100.7' } };
+  const r = replaceLost(old, file, {}, [{ name: 'sshd', bans: [ban], tickets: [ticket] }], T0, new Date(Date.UTC(2026, 11, 4, 11, 0, 0)));
+  t.after(() => r.store.close());
+  assert.deepEqual(r.counts, { bans: 1, tickets: 1, positions: 1, cursors: 1 });
+  assert.equal(r.to, `${file}.corrupt-20261204T110000Z`);
+  assert.ok(fs.existsSync(r.to!));
+  assert.equal(r.salvaged.bans, 1, 'the ended ban of the old file');
+  r.store.flush();
+  assert.deepEqual(
+    r.store.currentBans(T0, 'sshd').map((b) => [b.ip, b.timeofban, b.bantime, b.data.matches, b.data.user]),
+    [['192.0.2.2', T0 - 60, 900, ['m1', 'm2'], 'root']],
+  );
+  assert.deepEqual(r.store.banHistory('192.0.2.1', { jail: 'sshd' }), { bancount: 1, timeofban: T0 - 7200, bantime: 600 });
+  assert.deepEqual(r.store.loadTickets('sshd').map((x) => [x.id, x.retry, x.last]), [['198.51.100.7', 1, T0 - 10]]);
+  assert.deepEqual(r.store.loadPosition('/var/log/auth.log'), { position: 4096, firstLineHash: 'h1', linesRead: 50 });
+  assert.deepEqual(r.store.loadCursor('journal:sshd-j'), { cursor: 's=abc;i=2', time: T0 - 5 });
 });
