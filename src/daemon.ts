@@ -224,7 +224,7 @@ export class Daemon {
     this.fwKey = JSON.stringify(specs);
     await this.checkFirewall(specs);
     // the state database was lost: the bans a killed run left in the kernel are adopted
-    const leftover = lost && this.backend.leftover ? await this.backend.leftover(specs) : [];
+    const leftover = lost && this.backend.leftover ? await this.backend.leftover(specs).catch((e: Error) => this.noLeftover(e)) : [];
     await this.backend.init(specs);
     const actionsLog = this.log.child('fail2ban.actions');
     this.batcher = new FirewallBatcher(this.backend, {
@@ -585,6 +585,11 @@ export class Daemon {
       }
     });
     for (const [jail, n] of counts) this.log.child('fail2ban.actions').notice(`[${jail}] ${n} ban${n === 1 ? '' : 's'} adopted from the firewall (left by the previous run; its state database was lost)`);
+  }
+
+  private noLeftover(e: Error): LeftoverBan[] {
+    this.log.child('fail2ban.actions').warn(`cannot read the bans a previous run left in the firewall: ${e instanceof F2bError ? e.describe() : e.message}`);
+    return [];
   }
 
   /** banHistory, or none when the database cannot answer (reported; a lost file is rebuilt). */

@@ -19,6 +19,8 @@ import { nftHas, ROOT, startDaemon, stopDaemon, type Running } from './helpers/d
 import { syslog, waitFor } from './helpers/logs';
 import { openState, replaceLost } from '../src/state/recover';
 import { StateStore } from '../src/state/store';
+import { NftablesBackend } from '../src/firewall/nftables';
+import { entry, services, spec } from './helpers/firewall';
 
 const T = 60_000;
 
@@ -413,4 +415,38 @@ test('replaceLost: the new file holds the jails\' bans and tickets from memory, 
   assert.deepEqual(r.store.loadTickets('sshd').map((x) => [x.id, x.retry, x.last]), [['198.51.100.7', 1, T0 - 10]]);
   assert.deepEqual(r.store.loadPosition('/var/log/auth.log'), { position: 4096, firstLineHash: 'h1', linesRead: 50 });
   assert.deepEqual(r.store.loadCursor('journal:sshd-j'), { cursor: 's=abc;i=2', time: T0 - 5 });
+});
+
+test('nftables leftover: a new backend reads the addresses, subnets and permanent bans an earlier one left, with the seconds they have left; init then replaces them', async (t) => {
+  if (!(await skipUnlessNetns(t))) return;
+  const ns = await createNetns('f2bdn');
+  t.after(() => ns.destroy());
+  const exec = ['ip', 'netns', 'exec', ns.name];
+  const jails = [spec('sshd'), spec('web.a b', { port: 'http' })];
+  const first = new NftablesBackend({ exec, services, table: 'lo1' });
+  await first.init(jails);
+  await first.update({
+    block: [entry('192.0.2.1', 3600), entry('2001:db8::1', 600), entry('198.51.100.0/24', 300), entry('192.0.2.2', null), entry('203.0.113.5', 120, 'web.a b')],
+    release: [],
+  });
+  // another run (a start after SIGKILL): nothing of the first one's memory
+  const second = new NftablesBackend({ exec, services, table: 'lo1' });
+  const left = (await second.leftover(jails)).sort((a, b) => (a.ip < b.ip ? -1 : 1));
+  assert.deepEqual(left.map((l) => [l.jail, l.ip, l.timeout]), [
+    ['sshd', '192.0.2.1', 3600],
+    ['sshd', '192.0.2.2', null],
+    ['sshd', '198.51.100.0/24', 300],
+    ['sshd', '2001:db8::1', 600],
+    ['web.a b', '203.0.113.5', 120],
+  ]);
+  for (const l of left) {
+    if (l.timeout === null) assert.equal(l.expires, null);
+    else assert.ok(l.expires! > l.timeout - 30 && l.expires! <= l.timeout, JSON.stringify(l));
+  }
+  // a jail not asked about is not read; no table: nothing
+  assert.deepEqual((await second.leftover([spec('other')])).length, 0);
+  await second.init(jails);
+  assert.deepEqual(await second.leftover(jails), []);
+  await second.close();
+  assert.deepEqual(await new NftablesBackend({ exec, services, table: 'lo1' }).leftover(jails), []);
 });
