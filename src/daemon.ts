@@ -118,6 +118,9 @@ const REPAIR_MAX_MS = 300_000;
 const MAX_WRITE_DELAY_MS = 1000;
 /** After a failed database write, when to try again if nothing else writes first. */
 const WRITE_RETRY_MS = 5000;
+/** How long a database write waits for another process's lock: the main thread waits with it,
+ *  and a write that gives up costs nothing (it stays queued). */
+const DB_BUSY_TIMEOUT_MS = 250;
 
 export class Daemon {
   readonly jails = new Map<string, RunningJail>();
@@ -554,10 +557,16 @@ export class Daemon {
   /** the file can no longer be used (corrupt, removed): rebuilt at the next write */
   private dbLost: StateDbError | null = null;
 
+  /** The store's settings: a write waits DB_BUSY_TIMEOUT_MS for another process's lock (the
+   *  main thread waits with it; a write that gives up stays queued and is retried). */
+  private storeOptions() {
+    return { maxMatches: this.config.server.dbmaxmatches, busyTimeoutMs: DB_BUSY_TIMEOUT_MS };
+  }
+
   /** Opens the state database at start; a corrupt file is moved aside and a new one started
    *  (what the bad file still yields read back). Returns whether that happened. */
   private openStore(file: string): boolean {
-    const { store, moved } = openState(file, { maxMatches: this.config.server.dbmaxmatches });
+    const { store, moved } = openState(file, this.storeOptions());
     this.store = store;
     store.deferWrites();
     if (moved) {
@@ -592,13 +601,17 @@ export class Daemon {
     return [];
   }
 
-  /** banHistory, or none when the database cannot answer (reported; a lost file is rebuilt). */
+  /** banHistory, or none when the database cannot answer (reported; a lost file is rebuilt). A
+   *  read fails when writing the queue before it fails (full, locked): it is asked again, and
+   *  the store, failing now, answers from the database without the queue. */
   private history(ip: string, q: { jail: string; overalljails?: boolean }): ReturnType<StateStore['banHistory']> {
-    try {
-      return this.store.banHistory(ip, q);
-    } catch (e) {
-      this.dbFailed(e, 'no ban history for bantime.increment meanwhile');
-      return undefined;
+    for (let tries = 0; ; tries++) {
+      try {
+        return this.store.banHistory(ip, q);
+      } catch (e) {
+        this.dbFailed(e);
+        if (tries > 0 || !this.store.failing || (e instanceof StateDbError && e.lost)) return undefined;
+      }
     }
   }
 
@@ -634,7 +647,7 @@ export class Daemon {
   private recoverDb(cause: StateDbError): void {
     const now = this.clock.now();
     const jails = [...this.jails.values()].map((rj) => ({ name: rj.def.name, bans: rj.jail.activeBans(), tickets: rj.jail.tickets() }));
-    const opts = { maxMatches: this.config.server.dbmaxmatches };
+    const opts = this.storeOptions();
     try {
       const r = replaceLost(this.store, this.dbFile, opts, jails, now);
       this.store = r.store;
