@@ -498,7 +498,7 @@ export class Daemon {
   private onUnbanned(rj: RunningJail, ban: Ban, why: 'expired' | 'manual' | 'stop'): void {
     // an expired ban stays in the history (bantime.increment reads it); an operator's unban
     // removes it, as fail2ban's delBan does
-    if (why === 'manual') this.store.deleteBan(rj.def.name, ban.ip);
+    if (why === 'manual') this.store.forgetBan(rj.def.name, ban.ip);
     this.metrics?.unban(rj.def.name, why);
     this.activity?.unban(rj.def.name, ban.ip, why);
     // an operator's unban here is lifted everywhere
@@ -947,7 +947,7 @@ export class Daemon {
           this.applyFleet(() => {
             for (const u of list) {
               if (!this.jails.get(u.jail)?.jail.unban(u.ip, 'manual')) continue;
-              this.store.deleteBan(u.jail, u.ip);
+              this.store.forgetBan(u.jail, u.ip);
               log.info(`[${u.jail}] ${u.ip} unbanned by ${u.origin}`);
             }
           }),
@@ -1173,7 +1173,7 @@ export class Daemon {
     return (
       this.commit(() => {
         const n = rj.jail.unban(ip, 'manual') ? 1 : 0;
-        this.store.deleteBan(rj.def.name, ip);
+        this.store.forgetBan(rj.def.name, ip);
         return n;
       }) ?? 0
     );
@@ -1183,7 +1183,7 @@ export class Daemon {
     return (
       this.commit(() => {
         const n = rj.jail.unbanAll('manual');
-        this.store.deleteBans(rj.def.name);
+        this.store.forgetBan(rj.def.name, undefined);
         return n;
       }) ?? 0
     );

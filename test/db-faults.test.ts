@@ -14,7 +14,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import Database from 'better-sqlite3';
 import { createNetns, netnsAvailable, type Netns } from './helpers/netns';
 import { tmpDir } from './helpers/tmp';
-import { nftHas, ROOT, startDaemon, stopDaemon, type Running } from './helpers/daemon-proc';
+import { BIN, nftHas, ROOT, startDaemon, stopDaemon, type Running } from './helpers/daemon-proc';
 import { syslog, waitFor } from './helpers/logs';
 import { openState, replaceLost } from '../src/state/recover';
 import { StateStore } from '../src/state/store';
@@ -128,7 +128,7 @@ async function stopsCleanly(d: Running): Promise<void> {
   assert.doesNotMatch(d.output(), /Uncaught|TypeError|RangeError|unhandled/i);
 }
 
-test('disk full: bans go on from memory, the error is reported once, the queued writes land once space is free', { timeout: 3 * T }, async (t) => {
+test('disk full: bans and an unban go on from memory, the error is reported once, the queued writes land once space is free', { timeout: 3 * T }, async (t) => {
   if (!(await skipUnlessNetns(t))) return;
   const s = await setup(t, 'f2bdf');
   const mnt = fs.mkdtempSync(path.join(s.dir, 'tmpfs-'));
@@ -176,12 +176,18 @@ test('disk full: bans go on from memory, the error is reported once, the queued 
     attack(s, '192.0.2.4');
     await banned(s, d, ['192.0.2.4']);
     assert.ok(await waitFor(() => /DEBUG   state database \S+: still failing: database or disk is full/.test(d!.output()), 20_000), d.output());
+    // an operator's unban meanwhile: lifted now, and forgotten in the database once it writes
+    const sock = /Control socket (\S+) \(mode 0600\)/.exec(d.output())![1];
+    const unban = spawnSync(process.execPath, [BIN, 'client', '-s', sock, 'set', 'sshd', 'unbanip', '192.0.2.2'], { encoding: 'utf8', timeout: 20_000 });
+    assert.equal(unban.status, 0, unban.stderr);
+    assert.ok(await waitFor(async () => !(await nftHas(s.ns, 'f2b-fast', '192.0.2.2')), 10_000), d.output());
     assert.equal(count(d.output(), /ERROR   state database/), 1, d.output());
     assert.deepEqual(bansIn(db), ['192.0.2.1'], 'nothing reached the full database');
 
     fs.rmSync(filler);
     assert.ok(await waitFor(() => /NOTICE  state database \S+: writable again after \d+ s \(\d+ failed writes?\): \d+ queued changes? written/.test(d!.output()), 20_000), d.output());
-    await dbHas(db, ['192.0.2.1', '192.0.2.2', '192.0.2.3', '192.0.2.4'], d, 5000);
+    await dbHas(db, ['192.0.2.1', '192.0.2.3', '192.0.2.4'], d, 5000);
+    assert.deepEqual(bansIn(db), ['192.0.2.1', '192.0.2.3', '192.0.2.4'], 'the unbanned address is not in the database');
     const pos = readDb(db, (h) => h.prepare('SELECT position FROM f2b_positions WHERE path = ?').pluck().get(s.log));
     assert.equal(pos, fs.statSync(s.log).size, 'the log position after the last line');
     await stopsCleanly(d);
@@ -189,8 +195,9 @@ test('disk full: bans go on from memory, the error is reported once, the queued 
     // a restart restores the four bans from the database
     d = s.start(db);
     await ready(d);
-    assert.match(d.output(), /\[sshd\] 4 bans restored from the state database/);
-    await banned(s, d, ['192.0.2.1', '192.0.2.2', '192.0.2.3', '192.0.2.4']);
+    assert.match(d.output(), /\[sshd\] 3 bans restored from the state database/);
+    await banned(s, d, ['192.0.2.1', '192.0.2.3', '192.0.2.4']);
+    assert.equal(await nftHas(s.ns, 'f2b-fast', '192.0.2.2'), false);
     await stopsCleanly(d);
   } finally {
     if (d && d.child.exitCode === null && d.child.signalCode === null) await stopDaemon(d);
@@ -452,3 +459,56 @@ test('nftables leftover: a new backend reads the addresses, subnets and permanen
   await second.close();
   assert.deepEqual(await new NftablesBackend({ exec, services, table: 'lo1' }).leftover(jails), []);
 });
+
+test('forgetBan under write-behind: queued in order with the bans (a ban after the forget stays), kept while the database is locked', (t) => {
+  const file = path.join(tmpDir(t), 'state.db');
+  const T0 = 1_700_000_000;
+  const store = StateStore.open(file, { busyTimeoutMs: 50 });
+  t.after(() => store.close());
+  store.deferWrites();
+  const ban = (ip: string, jail = 'sshd', at = T0) => store.addBan({ jail, ip, timeofban: at, bantime: 600, bancount: 1 });
+  store.unit(() => {
+    ban('192.0.2.1');
+    ban('192.0.2.2');
+    ban('192.0.2.2', 'web');
+    ban('192.0.2.3');
+  });
+  store.flush();
+  const other = new Database(file);
+  other.exec('BEGIN IMMEDIATE');
+  // an operator's unbans while another process holds the lock: nothing waits, nothing throws
+  store.unit(() => {
+    store.forgetBan('sshd', '192.0.2.1');
+    store.forgetBan(undefined, '192.0.2.2');
+    store.forgetBan('sshd', '192.0.2.3');
+    ban('192.0.2.3', 'sshd', T0 + 10); // banned again after the unban
+  });
+  assert.throws(() => store.flush(), /locked/);
+  assert.equal(store.failing, true);
+  assert.equal(store.pendingWrites.rows, 4);
+  other.exec('ROLLBACK');
+  other.close();
+  assert.equal(store.flush(), 4);
+  assert.equal(store.failing, false);
+  assert.deepEqual(
+    store.currentBans(T0).map((b) => [b.jail, b.ip, b.timeofban]),
+    [['sshd', '192.0.2.3', T0 + 10]],
+  );
+  assert.deepEqual(rows(file, 'SELECT ip, timeofban FROM bans ORDER BY ip'), [{ ip: '192.0.2.3', timeofban: T0 + 10 }]);
+  // unban --all of one jail, queued too
+  store.unit(() => {
+    ban('192.0.2.9', 'web');
+    store.forgetBan('sshd', undefined);
+  });
+  store.flush();
+  assert.deepEqual(store.currentBans(T0).map((b) => [b.jail, b.ip]), [['web', '192.0.2.9']]);
+});
+
+function rows(file: string, sql: string): unknown[] {
+  const db = new Database(file, { readonly: true });
+  try {
+    return db.prepare(sql).all();
+  } finally {
+    db.close();
+  }
+}

@@ -230,7 +230,8 @@ function errorText(e: unknown): string {
 /** Writes queued by a write-behind store (deferWrites), later writes of a key in place of
  *  earlier ones. */
 interface QueuedWrites {
-  bans: BanRecord[];
+  /** new bans and forgotten ones, in the order they came (a ban after a forget stays) */
+  bans: (BanRecord | ForgetBans)[];
   /** jail -> ticket id -> the ticket to write (the live object: written as it is at flush time,
    *  its state after the last complete unit) or null to delete */
   tickets: Map<string, Map<string, StoredTicket | null>>;
@@ -239,6 +240,14 @@ interface QueuedWrites {
   rows: number;
   /** when the oldest of these writes was queued (performance.now()), 0 when none is */
   since: number;
+}
+
+/** An operator's unban queued (forgetBan/forgetBans): the rows of `ip` (every ip when
+ *  undefined) in `jail` (every jail when undefined) go. */
+interface ForgetBans {
+  forget: true;
+  jail: string | undefined;
+  ip: string | undefined;
 }
 
 function noWrites(): QueuedWrites {
@@ -575,28 +584,41 @@ export class StateStore {
    *  jail is undefined. Returns how many jails had a latest-ban row for it. */
   deleteBan(jail: string | undefined, ip: string): number {
     this.#sync();
-    return this.#atomic(() => {
-      if (jail === undefined) {
-        this.#s.deleteBansIp.run(ip);
-        return this.#s.deleteBipsIp.run(ip).changes;
-      }
-      this.#s.deleteBansJailIp.run(jail, ip);
-      return this.#s.deleteBipsJailIp.run(jail, ip).changes;
-    });
+    return this.#atomic(() => this.#forget(jail, ip));
   }
 
-  /** `unban --all`: forgets every ban of `jail` (or of every jail). Returns the latest-ban rows
-   *  removed. */
-  deleteBans(jail?: string): number {
-    this.#sync();
-    return this.#atomic(() => {
+  /** deleteBan (ip given) or deleteBans, queued with the other writes under deferWrites() (so
+   *  it neither waits for nor stops on a database that fails), else at once. */
+  forgetBan(jail: string | undefined, ip: string | undefined): void {
+    const q = this.#queueFor();
+    if (q) {
+      q.bans.push({ forget: true, jail, ip });
+      q.rows++;
+    } else this.#atomic(() => this.#forget(jail, ip));
+  }
+
+  #forget(jail: string | undefined, ip: string | undefined): number {
+    if (ip === undefined) {
       if (jail === undefined) {
         this.#s.deleteBansAll.run();
         return this.#s.deleteBipsAll.run().changes;
       }
       this.#s.deleteBansJail.run(jail);
       return this.#s.deleteBipsJail.run(jail).changes;
-    });
+    }
+    if (jail === undefined) {
+      this.#s.deleteBansIp.run(ip);
+      return this.#s.deleteBipsIp.run(ip).changes;
+    }
+    this.#s.deleteBansJailIp.run(jail, ip);
+    return this.#s.deleteBipsJailIp.run(jail, ip).changes;
+  }
+
+  /** `unban --all`: forgets every ban of `jail` (or of every jail). Returns the latest-ban rows
+   *  removed. */
+  deleteBans(jail?: string): number {
+    this.#sync();
+    return this.#atomic(() => this.#forget(jail, undefined));
   }
 
   /**
@@ -851,7 +873,10 @@ export class StateStore {
   }
 
   #apply(w: QueuedWrites): void {
-    for (const b of w.bans) this.#writeBan(b);
+    for (const b of w.bans) {
+      if ('forget' in b) this.#forget(b.jail, b.ip);
+      else this.#writeBan(b);
+    }
     for (const [jail, m] of w.tickets) {
       for (const [id, ticket] of m) {
         if (ticket) this.#writeTicket(jail, ticket);
