@@ -242,7 +242,7 @@ interface QueuedWrites {
   since: number;
 }
 
-/** An operator's unban queued (forgetBan/forgetBans): the rows of `ip` (every ip when
+/** An operator's unban queued (forgetBan): the rows of `ip` (every ip when
  *  undefined) in `jail` (every jail when undefined) go. */
 interface ForgetBans {
   forget: true;
