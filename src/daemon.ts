@@ -221,7 +221,7 @@ export class Daemon {
 
     this.backend = this.opts.dryRun
       ? createFirewall('dry-run', { log: (m: string) => this.log.child('fail2ban.actions').info(`[dry-run] ${m}`) })
-      : new FirewallRouter((kind) => createFirewall(kind, { table: opts.table }));
+      : new FirewallRouter((kind) => createFirewall(kind, { table: opts.table, maxelem: config.server.firewall.ipsetMaxelem }));
     const specs = ready.flatMap((p) => (p.fw ? [p.fw] : []));
     // the key is taken before checkFirewall may move ipset jails to nftables, as syncFirewall does
     this.fwKey = JSON.stringify(specs);
@@ -279,6 +279,10 @@ export class Daemon {
     this.scheduleExpiry();
     this.purgeTimer = setInterval(() => this.purge(), PURGE_INTERVAL_MS);
     this.purgeTimer.unref();
+    if (!this.opts.dryRun && config.server.firewall.checkMs > 0) {
+      this.auditTimer = setInterval(() => void this.auditFirewall(), config.server.firewall.checkMs);
+      this.auditTimer.unref();
+    }
     srv.info(`Server ready: ${this.jails.size} jail${this.jails.size === 1 ? '' : 's'} running`);
   }
 
@@ -1402,6 +1406,32 @@ export class Daemon {
     this.repairing = false;
   }
 
+  private auditTimer?: NodeJS.Timeout;
+  private auditing = false;
+
+  /**
+   * Every [firewall] check: whether the tables, sets, chains and rules are all still there. One
+   * removed by hand (`nft delete table`, `ipset destroy`, `iptables -F`) is reported and
+   * repaired now, not at the next ban's failed update.
+   */
+  async auditFirewall(): Promise<void> {
+    const backend = this.backend;
+    if (!backend?.check || this.auditing || this.repairing || this.repairTimer || this.stopped || this.stopping) return;
+    const log = this.log.child('fail2ban.actions');
+    this.auditing = true;
+    try {
+      const problems = await backend.check();
+      if (!problems.length || this.stopped || this.stopping) return;
+      log.error(`Firewall check: ${problems.join('; ')} (changed by hand?): setting it up again`);
+    } catch (e) {
+      const err = e as Error;
+      log.error(`Firewall check failed: ${err instanceof F2bError ? err.describe() : err.message}; setting it up again`);
+    } finally {
+      this.auditing = false;
+    }
+    this.scheduleRepair();
+  }
+
   /** Lines read and the resume position per followed file. */
   fileStats(): { path: string; linesRead: number; position: number; firstLineHash?: string }[] {
     return [...this.files.values()].map((f) => ({ path: f.path, linesRead: f.linesRead, position: f.position, firstLineHash: f.firstLineHash }));
@@ -1431,6 +1461,7 @@ export class Daemon {
     clearTimeout(this.expiryTimer);
     clearTimeout(this.repairTimer);
     clearInterval(this.purgeTimer);
+    clearInterval(this.auditTimer);
     await this.control?.close();
     await this.http?.close();
     // what is queued for the fleet goes out first; the bans lifted at stop are not published

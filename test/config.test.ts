@@ -485,6 +485,23 @@ test('tree: jailName reads one jail; forceEnable and allowMissingLogs as fail2ba
   assert.throws(() => readConfigTree(dir, { jailName: 'zzz' }), F2bError);
 });
 
+test('server: [firewall] in fail2ban.local: defaults, check as a time value or 0, ipset_maxelem; errors with file and line', () => {
+  const server = (local: string) => readConfigTree(tree({ ...BASE, 'jail.conf': '', 'fail2ban.conf': '[Definition]\n', 'fail2ban.local': local })).server;
+  assert.deepEqual(server('').firewall, { checkMs: 60_000 });
+  assert.deepEqual(server('[firewall]\ncheck = 5m\nipset_maxelem = 65536\n').firewall, { checkMs: 300_000, ipsetMaxelem: 65536 });
+  assert.deepEqual(server('[firewall]\ncheck = 0\n').firewall, { checkMs: 0 });
+  const bad = (local: string, re: RegExp, line: number) =>
+    assert.throws(
+      () => server(local),
+      (e: unknown) => e instanceof F2bError && re.test(e.message) && e.line === line && /fail2ban\.local$/.test(e.file ?? ''),
+    );
+  bad('[firewall]\ncheck = soon\n', /\[firewall\] check: not a time value/, 2);
+  bad('[firewall]\n\ncheck = 0.5\n', /check must be 0 \(off\) or from 1s to 1d/, 3);
+  bad('[firewall]\nipset_maxelem = 0\n', /ipset_maxelem must be from 1 to 4294967295/, 2);
+  bad('[firewall]\nipset_maxelem = lots\n', /ipset_maxelem must be an integer/, 2);
+  bad('[firewall]\nchek = 5\n', /\[firewall\] has no option 'chek' \(options: check, ipset_maxelem\)/, 2);
+});
+
 test('server: [fleet] in fail2ban.local: off without it or with enabled = false, defaults, lists, Sentinel, errors with file and line', () => {
   const server = (local: string) => readConfigTree(tree({ ...BASE, 'jail.conf': '', 'fail2ban.conf': '[Definition]\n', 'fail2ban.local': local })).server;
   assert.equal(server('').fleet, undefined);

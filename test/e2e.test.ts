@@ -249,3 +249,78 @@ test('firewall faults: the table deleted by hand and nft failing for a while are
   assert.equal(daemon.child.exitCode, null);
   assert.equal(await stopDaemon(daemon), 0);
 });
+
+test('firewall check ([firewall] check = 1): a chain flushed and the table deleted by hand, with no new ban, are noticed and repaired', { timeout: 120_000 }, async (t) => {
+  if (!(await skipUnlessNetns(t))) return;
+  const ns = await createNetns('f2bk');
+  t.after(() => ns.destroy());
+  const dir = tmpDir(t);
+  const log = path.join(dir, 'auth.log');
+  fs.writeFileSync(log, '');
+  fs.writeFileSync(path.join(dir, 'jail.local'), `[sshd]\nlogpath = ${log}\nport = ${PORT}\nmaxretry = 1\nbantime = 1h\n`);
+  fs.writeFileSync(path.join(dir, 'fail2ban.local'), '[firewall]\ncheck = 1\n');
+  const daemon = startDaemon(ns, ['--config', dir, '--logtarget', 'STDOUT']);
+  t.after(() => stopDaemon(daemon));
+  assert.ok(await waitFor(() => daemon.output().includes('Server ready'), 20_000), daemon.output());
+  for (const ip of ['192.0.2.111', '192.0.2.112']) fs.appendFileSync(log, syslog(`Failed password for root from ${ip} port 4000 ssh2`, { pid: 7 }));
+  const both = async () => (await nftHas(ns, 'f2b-fast', '192.0.2.111')) && (await nftHas(ns, 'f2b-fast', '192.0.2.112'));
+  assert.ok(await waitFor(both, 10_000), daemon.output());
+  const rules = async () => (await ns.exec(['nft', 'list', 'chain', 'inet', 'f2b-fast', 'input'])).stdout.split('\n').filter((l) => l.includes('@')).length;
+  assert.equal(await rules(), 4);
+
+  // 1. the rules are flushed (the sets and their addresses stay, but nothing is blocked)
+  const flush = await ns.exec(['nft', 'flush', 'chain', 'inet', 'f2b-fast', 'input']);
+  assert.equal(flush.code, 0, flush.stderr);
+  assert.ok(await waitFor(() => /ERROR   Firewall check: nftables chain input has 0 of its 4 rules \(changed by hand\?\): setting it up again/.test(daemon.output()), 10_000), daemon.output());
+  assert.ok(await waitFor(() => /NOTICE  Firewall repaired: set up again for 1 jail, 2 active bans blocked again/.test(daemon.output()), 10_000), daemon.output());
+  assert.equal(await rules(), 4);
+  assert.ok(await both(), 'both bans after the first repair');
+
+  // 2. the whole table goes
+  const del = await ns.exec(['nft', 'delete', 'table', 'inet', 'f2b-fast']);
+  assert.equal(del.code, 0, del.stderr);
+  assert.ok(await waitFor(() => /ERROR   Firewall check: nftables table inet f2b-fast is missing/.test(daemon.output()), 10_000), daemon.output());
+  assert.ok(await waitFor(both, 10_000), daemon.output());
+  assert.equal((daemon.output().match(/Firewall repaired: set up again for 1 jail, 2 active bans blocked again/g) ?? []).length, 2);
+  // no failure was logged meanwhile: the check found both, not a failed update
+  assert.doesNotMatch(daemon.output(), /firewall update failed|nft exited/i);
+  assert.equal(daemon.child.exitCode, null);
+  assert.equal(await stopDaemon(daemon), 0);
+});
+
+test('ipset "Hash is full" ([firewall] ipset_maxelem = 2): the sets are created again larger and every ban blocked; a flushed chain is noticed', { timeout: 120_000 }, async (t) => {
+  if (!(await skipUnlessNetns(t))) return;
+  const ns = await createNetns('f2bh');
+  t.after(() => ns.destroy());
+  const tools = await ns.exec(['sh', '-c', 'ipset --version && iptables --version']);
+  if (tools.code !== 0) return t.skip('ipset or iptables is not installed (apt-get install ipset iptables)');
+  const dir = tmpDir(t);
+  const log = path.join(dir, 'auth.log');
+  fs.writeFileSync(log, '');
+  fs.writeFileSync(path.join(dir, 'jail.local'), `[sshd]\nlogpath = ${log}\nport = ${PORT}\nmaxretry = 1\nbantime = 1h\nbanaction = iptables-ipset-proto4\n`);
+  fs.writeFileSync(path.join(dir, 'fail2ban.local'), '[firewall]\ncheck = 1\nipset_maxelem = 2\n');
+  const daemon = startDaemon(ns, ['--config', dir, '--logtarget', 'STDOUT']);
+  t.after(() => stopDaemon(daemon));
+  assert.ok(await waitFor(() => daemon.output().includes('Server ready'), 20_000), daemon.output());
+  const ips = Array.from({ length: 7 }, (_, i) => `192.0.2.${121 + i}`);
+  for (const ip of ips) fs.appendFileSync(log, syslog(`Failed password for root from ${ip} port 4000 ssh2`, { pid: 7 }));
+  const members = async () => {
+    const r = await ns.exec(['ipset', 'list', 'f2b-fast-sshd-ip4']);
+    return { text: r.stdout, ips: r.stdout.split('\n').flatMap((l) => /^(\d+\.\d+\.\d+\.\d+) timeout/.exec(l)?.[1] ?? []) };
+  };
+  assert.ok(await waitFor(async () => (await members()).ips.length === ips.length, 30_000), `${(await members()).text}\n${daemon.output()}`);
+  assert.deepEqual((await members()).ips.sort(), [...ips].sort());
+  assert.match(daemon.output(), /ipset f2b-fast-sshd-ip4 is full at maxelem 2: the sets are created with maxelem 4 when set up again/);
+  assert.match(daemon.output(), /NOTICE  Firewall repaired: set up again for 1 jail, 7 active bans blocked again/);
+  const maxelem = Number(/maxelem (\d+)/.exec((await members()).text)?.[1]);
+  assert.ok(maxelem >= ips.length, `maxelem ${maxelem}`);
+
+  // the iptables chain flushed by hand: the check notices and the rule comes back
+  const flush = await ns.exec(['iptables', '-w', '-F', 'f2b-fast']);
+  assert.equal(flush.code, 0, flush.stderr);
+  assert.ok(await waitFor(() => /ERROR   Firewall check: iptables chain f2b-fast has 0 of its \d+ rules/.test(daemon.output()), 10_000), daemon.output());
+  assert.ok(await waitFor(async () => (await ns.exec(['iptables', '-w', '-S', 'f2b-fast'])).stdout.includes('--match-set f2b-fast-sshd-ip4 src'), 10_000), daemon.output());
+  assert.ok(await waitFor(async () => (await members()).ips.length === ips.length, 10_000), daemon.output());
+  assert.equal(daemon.child.exitCode, null);
+  assert.equal(await stopDaemon(daemon), 0);
+});

@@ -209,10 +209,11 @@ describe('ipset backend scripts (recording runner)', () => {
       'FIREWALL_COMMAND',
       new RegExp(
         '3 of 6 .*sshd 192\\.0\\.2\\.2: set f2b-fast-sshd-ip4 is full; sshd 192\\.0\\.2\\.3: set f2b-fast-sshd-ip4 is full; ' +
-          "sshd 192\\.0\\.2\\.4: set f2b-fast-sshd-ip4 is full \\(ipset f2b-fast-sshd-ip4 is full at maxelem 2: raise the ipset backend's maxelem option",
+          'sshd 192\\.0\\.2\\.4: set f2b-fast-sshd-ip4 is full \\(ipset f2b-fast-sshd-ip4 is full at maxelem 2: the sets are created with maxelem 4 when set up again',
       ),
     );
     assert.equal(calls.length, 2);
+    assert.equal(b.maxelem, 4);
     // line 3 is 192.0.2.2 (after the release and .1); .1 went in and is re-added harmlessly
     assert.equal(
       calls[1].input,
@@ -601,7 +602,7 @@ describe('ipset backend in a network namespace pair', () => {
     backend = fresh;
   });
 
-  test('a full set: what fits is applied, the rest reported with the set and the maxelem advice', async (t) => {
+  test('a full set: what fits is applied, the rest reported; set up again, the sets are twice as large and take them all', async (t) => {
     if (skip) return t.skip(skip);
     const small = new IpsetBackend({ exec, run, prefix: 'f2bsmall', maxelem: 4 });
     try {
@@ -610,17 +611,41 @@ describe('ipset backend in a network namespace pair', () => {
       await rejectsWith(
         small.update({ block: [...ips, entry('2001:db8::99')], release: [] }),
         'FIREWALL_COMMAND',
-        /2 of 7 .*198\.18\.3\.5: set f2bsmall-sshd-ip4 is full.*maxelem 4: raise the ipset backend's maxelem option/,
+        /2 of 7 .*198\.18\.3\.5: set f2bsmall-sshd-ip4 is full.*maxelem 4: the sets are created with maxelem 8 when set up again/,
       );
       assert.equal(await count('f2bsmall-sshd-ip4'), 4);
       assert.equal(await count('f2bsmall-sshd-ip6'), 1);
       // re-banning what is in (new timeouts) still works on the full set
       await small.update({ block: ips.slice(0, 4).map((e) => ({ ...e, timeout: null })), release: [] });
       assert.equal((await members('f2bsmall-sshd-ip4')).filter((m) => m.endsWith(' timeout 0')).length, 4);
+      // the daemon's repair: set up again (maxelem 8 now), every ban in one update
+      await small.init([spec('sshd')]);
+      assert.match(await sh('ipset', 'list', '-terse', 'f2bsmall-sshd-ip4'), /maxelem 8 /);
+      await small.update({ block: [...ips, entry('2001:db8::99')], release: [], unique: true });
+      assert.equal(await count('f2bsmall-sshd-ip4'), 6);
+      assert.deepEqual(await small.check(), []);
     } finally {
       await small.close();
     }
     assert.doesNotMatch(await sh('iptables', '-w', '-S'), /f2bsmall/);
+  });
+
+  test('check: [] when whole; a set destroyed, the chain flushed or unhooked by hand is named', async (t) => {
+    if (skip) return t.skip(skip);
+    const b = new IpsetBackend({ exec, run, prefix: 'f2bchk' });
+    try {
+      await b.init([spec('sshd')]);
+      assert.deepEqual(await b.check(), []);
+      await sh('iptables', '-w', '-F', 'f2bchk');
+      assert.deepEqual(await b.check(), ['iptables chain f2bchk has 0 of its 2 rules']);
+      await sh('ipset', 'destroy', 'f2bchk-sshd-ip4');
+      await sh('iptables', '-w', '-D', 'INPUT', '-j', 'f2bchk');
+      assert.deepEqual(await b.check(), ['ipset f2bchk-sshd-ip4 is missing', 'iptables INPUT no longer jumps to chain f2bchk', 'iptables chain f2bchk has 0 of its 2 rules']);
+      await b.init([spec('sshd')]);
+      assert.deepEqual(await b.check(), []);
+    } finally {
+      await b.close();
+    }
   });
 
   test('without ip6tables: IPv4 bans work, IPv6 bans are reported', async (t) => {

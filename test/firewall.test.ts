@@ -16,6 +16,7 @@ import {
   mapBanaction,
   NftablesBackend,
   nftJailId,
+  parseTerseTable,
   parseBanTarget,
   spawnRunner,
   type CommandRunner,
@@ -151,6 +152,33 @@ describe('jail specs', () => {
     assert.deepEqual([c('DOCKER-USER').hook, c('DOCKER-USER').chain], ['forward', 'DOCKER-USER']);
     assert.deepEqual([c('FORWARD').hook, c('forward').chain], ['forward', 'FORWARD']);
     assert.throws(() => c('f2b-mine'), /chain 'f2b-mine' is not supported by the batched firewall/);
+  });
+
+  test('parseTerseTable: sets, chains and their rule counts of `nft -t list table`', () => {
+    const text = [
+      'table inet f2b-fast {',
+      '\tset addr-set-sshd {',
+      '\t\ttype ipv4_addr',
+      '\t\tflags timeout',
+      '\t}',
+      '\tset net-set-sshd {',
+      '\t\ttype ipv4_addr',
+      '\t\tflags interval,timeout',
+      '\t}',
+      '\tchain input {',
+      '\t\ttype filter hook input priority filter - 1; policy accept;',
+      '\t\ttcp dport 22 ip saddr @addr-set-sshd reject',
+      '\t\ttcp dport 22 ip saddr @net-set-sshd reject',
+      '\t}',
+      '\tchain forward {',
+      '\t\ttype filter hook forward priority filter - 1; policy accept;',
+      '\t}',
+      '}',
+      '',
+    ].join('\n');
+    const t = parseTerseTable(text);
+    assert.deepEqual([...t.sets], ['addr-set-sshd', 'net-set-sshd']);
+    assert.deepEqual([...t.chains], [['input', 2], ['forward', 0]]);
   });
 
   test('jail names become safe, distinct nft identifiers', () => {
@@ -521,6 +549,22 @@ describe('nftables backend in a network namespace pair', () => {
     assert.equal((await elements('addr-set-sshd')).length, 256 - 44);
     assert.deepEqual(errors, []);
     await backend.flush();
+  });
+
+  test('check: [] when whole (without listing elements); rules flushed, a forward chain or the table deleted by hand are named', async (t) => {
+    if (skip) return t.skip(skip);
+    const fwd = [spec('sshd'), spec('docker', { chain: 'DOCKER-USER' })];
+    await backend.init(fwd);
+    await backend.update({ block: Array.from({ length: 300 }, (_, i) => entry(`198.18.7.${i % 250}`)).slice(0, 250), release: [] });
+    assert.deepEqual(await backend.check(), []);
+    assert.equal((await nft('flush', 'chain', 'inet', 'f2b-fast', 'input')).code, 0);
+    assert.deepEqual(await backend.check(), ['nftables chain input has 0 of its 4 rules']);
+    assert.equal((await nft('delete', 'chain', 'inet', 'f2b-fast', 'forward')).code, 0);
+    assert.deepEqual(await backend.check(), ['nftables chain input has 0 of its 4 rules', 'nftables chain forward is missing']);
+    assert.equal((await nft('delete', 'table', 'inet', 'f2b-fast')).code, 0);
+    assert.deepEqual(await backend.check(), ['nftables table inet f2b-fast is missing']);
+    await backend.init(jails);
+    assert.deepEqual(await backend.check(), []);
   });
 
   test('close() removes the table, and again is harmless', async (t) => {

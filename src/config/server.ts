@@ -4,6 +4,7 @@
 
 import * as path from 'node:path';
 import { F2bError } from '../errors';
+import { readFirewall } from './firewall';
 import { readFleet } from './fleet';
 import { readMetrics } from './metrics';
 import type { ReadContext } from './layers';
@@ -47,6 +48,7 @@ export function readServer(ctx: ReadContext): ServerDef {
     dbpurgeage: seconds(value('dbpurgeage'), where('dbpurgeage')),
     syslogsocket: value('syslogsocket'),
     allowipv6: value('allowipv6'),
+    firewall: readFirewall(store),
   };
   const maxmatches = get('dbmaxmatches');
   if (maxmatches !== undefined) server.dbmaxmatches = asInt(maxmatches, 'dbmaxmatches', where('dbmaxmatches'));

@@ -109,6 +109,16 @@ export interface ServerDef {
   fleet?: FleetSettings;
   /** the HTTP listener, when [metrics] has listen */
   metrics?: MetricsSettings;
+  /** [firewall]: the periodic check and the ipset size (defaults when the section is absent) */
+  firewall: FirewallSettings;
+}
+
+/** fail2ban.conf's [firewall] section (config/firewall.ts) */
+export interface FirewallSettings {
+  /** how often the daemon checks that its tables, chains, sets and rules are still there (0: never) */
+  checkMs: number;
+  /** ipset backend: most elements of a set (default IPSET_DEFAULT_MAXELEM) */
+  ipsetMaxelem?: number;
 }
 
 /** fail2ban.conf's [metrics] section (config/metrics.ts): metrics, JSON API and dashboard */

@@ -50,6 +50,12 @@ export interface FirewallBackend {
    * F2bError('FIREWALL_COMMAND') after the rest were applied.
    */
   update(changes: FirewallChanges): Promise<void>;
+  /**
+   * What is gone of what init set up (a table, set, chain or rule removed by hand), one line
+   * each; [] when all is there. Throws when the firewall cannot be read. Optional: a backend
+   * without it is never checked.
+   */
+  check?(): Promise<string[]>;
   /** Releases every address of one jail, or of all jails. */
   flush(jail?: string): Promise<void>;
   /** Removes everything it created. */

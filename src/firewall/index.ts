@@ -11,7 +11,7 @@ import { compilePfJail, PfBackend, type PfOptions } from './pf';
 export type { BackendKind, FirewallBackend, FirewallJailSpec } from './backend';
 export { FirewallBatcher, type FirewallBatcherOptions } from './batcher';
 export { DryRunBackend, type DryRunCall } from './dryrun';
-export { NftablesBackend, nftJailId, type NftablesOptions } from './nftables';
+export { NftablesBackend, nftJailId, parseTerseTable, type NftablesOptions } from './nftables';
 export { IpsetBackend, type IpsetOptions } from './ipset';
 export { PfBackend, pfTableName, type PfOptions } from './pf';
 export { FirewallRouter } from './router';

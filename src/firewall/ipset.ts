@@ -104,6 +104,8 @@ interface ChainState {
   chain: boolean;
   /** INPUT rules jumping to our chain, as `-A INPUT ...` lines */
   jumps: string[];
+  /** the rules of our chain, as `-A <chain> ...` lines */
+  rules: string[];
 }
 
 export class IpsetBackend implements FirewallBackend {
@@ -111,7 +113,8 @@ export class IpsetBackend implements FirewallBackend {
   readonly prefix: string;
   /** our iptables chain (in table filter of both families) */
   readonly chain: string;
-  readonly maxelem: number;
+  /** maxelem of the sets the next init creates: the option, doubled after each "Hash is full" */
+  maxelem: number;
   private v6Reason: string | null = null;
   private readonly exec: readonly string[];
   private readonly ipsetProg: string;
@@ -232,6 +235,36 @@ export class IpsetBackend implements FirewallBackend {
     return this.serial.run(() => this.apply(changes));
   }
 
+  /**
+   * What is gone of what init set up (a set destroyed, the chain flushed or unhooked by hand),
+   * one line each; [] when all is there. Contents are not compared: the kernel expires entries.
+   */
+  check(): Promise<string[]> {
+    return this.serial.run(async () => {
+      if (!this.jails.size) return [];
+      const problems: string[] = [];
+      const present = new Set(await this.ourSets());
+      for (const j of this.jails.values()) {
+        j.sets.forEach((set, i) => {
+          if (this.usable(i) && !present.has(set)) problems.push(`ipset ${set} is missing`);
+        });
+      }
+      for (const fam of [4, 6] as const) {
+        if (fam === 6 && this.v6Reason !== null) continue;
+        const state = await this.chainState(fam);
+        const prog = this.iptablesProg[fam];
+        if (typeof state === 'string') problems.push(state);
+        else if (!state.chain) problems.push(`${prog} chain ${this.chain} is missing`);
+        else {
+          if (!state.jumps.length) problems.push(`${prog} INPUT no longer jumps to chain ${this.chain}`);
+          const want = [...this.jails.values()].reduce((n, j) => n + this.rules(j, fam).length, 0);
+          if (state.rules.length < want) problems.push(`${prog} chain ${this.chain} has ${state.rules.length} of its ${want} rules`);
+        }
+      }
+      return problems;
+    });
+  }
+
   flush(jail?: string): Promise<void> {
     return this.serial.run(async () => {
       const list = jailsToFlush(this.jails, jail);
@@ -318,10 +351,16 @@ export class IpsetBackend implements FirewallBackend {
     }
 
     if (rejected.length) {
-      const hint = full.size
-        ? ` (ipset ${[...full].join(', ')} ${full.size > 1 ? 'are' : 'is'} full at maxelem ${this.maxelem}: ` +
-          `raise the ipset backend's maxelem option; sets take it when re-created at the next start)`
-        : '';
+      let hint = '';
+      if (full.size) {
+        // the repair that follows a failed update (init, then every active ban again) creates
+        // the sets this large; [firewall] ipset_maxelem sets the size a start begins with
+        const was = this.maxelem;
+        this.maxelem = Math.min(was * 2, 0xffffffff);
+        hint =
+          ` (ipset ${[...full].join(', ')} ${full.size > 1 ? 'are' : 'is'} full at maxelem ${was}: ` +
+          `the sets are created with maxelem ${this.maxelem} when set up again; [firewall] ipset_maxelem sets the size to start with)`;
+      }
       throw new F2bError(
         'FIREWALL_COMMAND',
         `${rejected.length} of ${total} firewall changes were not applied (the others were): ${summary(rejected)}${hint}`,
@@ -373,10 +412,11 @@ export class IpsetBackend implements FirewallBackend {
       if (fam === 6) return `${prog} -S failed: ${firstLines(r)}`;
       throw new F2bError('FIREWALL_COMMAND', `cannot read the iptables rules: ${prog} exited with ${r.code}: ${firstLines(r)}`);
     }
-    const state: ChainState = { chain: false, jumps: [] };
+    const state: ChainState = { chain: false, jumps: [], rules: [] };
     for (const line of r.stdout.split('\n')) {
       if (line === `-N ${this.chain}`) state.chain = true;
       else if (line.startsWith('-A INPUT ') && ` ${line} `.includes(` -j ${this.chain} `)) state.jumps.push(line);
+      else if (line.startsWith(`-A ${this.chain} `)) state.rules.push(line);
     }
     return state;
   }

@@ -169,6 +169,35 @@ export class NftablesBackend implements FirewallBackend {
     return this.serial.run(() => this.apply(changes));
   }
 
+  /**
+   * What is gone of what init set up (the table deleted, a chain or its rules flushed by hand),
+   * one line each; [] when all is there. `nft -t` leaves the elements out: a large set costs
+   * nothing to check, and its contents are not compared (the kernel expires entries).
+   */
+  check(): Promise<string[]> {
+    return this.serial.run(async () => {
+      if (!this.jails.size) return [];
+      const r = await this.nft([], ['-t', 'list', 'table', 'inet', this.table]);
+      if (r.code !== 0) {
+        if (/No such file or directory/i.test(r.stderr)) return [`nftables table inet ${this.table} is missing`];
+        throw new F2bError('FIREWALL_COMMAND', `cannot list the nftables table: nft exited with ${r.code}: ${firstLines(r)}`);
+      }
+      const listed = parseTerseTable(r.stdout);
+      const problems: string[] = [];
+      for (const j of this.jails.values()) {
+        for (const set of j.sets) if (!listed.sets.has(set)) problems.push(`nftables set ${set} is missing`);
+      }
+      for (const hook of ['input', 'forward'] as const) {
+        const want = [...this.jails.values()].filter((j) => j.compiled.hook === hook).length * SETS.length;
+        const have = listed.chains.get(hook);
+        if (have === undefined) {
+          if (want || hook === 'input') problems.push(`nftables chain ${hook} is missing`);
+        } else if (have < want) problems.push(`nftables chain ${hook} has ${have} of its ${want} rules`);
+      }
+      return problems;
+    });
+  }
+
   flush(jail?: string): Promise<void> {
     return this.serial.run(async () => {
       const list = jailsToFlush(this.jails, jail);
@@ -295,9 +324,10 @@ export class NftablesBackend implements FirewallBackend {
     return lines;
   }
 
-  private async nft(lines: string[]): Promise<CommandResult> {
+  /** `nft -f -` with `lines` as its script, or `nft ARGS` when args are given. */
+  private async nft(lines: string[], args?: string[]): Promise<CommandResult> {
     try {
-      return await this.run([...this.argv, '-f', '-'], lines.join('\n') + '\n');
+      return args ? await this.run([...this.argv, ...args], '') : await this.run([...this.argv, '-f', '-'], lines.join('\n') + '\n');
     } catch (e) {
       if (e instanceof F2bError && e.code === 'FIREWALL_UNAVAILABLE') throw new F2bError('FIREWALL_UNAVAILABLE', `${UNAVAILABLE} (${e.message})`);
       throw e;
@@ -324,6 +354,31 @@ function elementText(v: NftJsonValue): string | null {
   if (typeof v === 'string') return v;
   if (typeof v === 'object' && v !== null && 'prefix' in v) return `${v.prefix.addr}/${v.prefix.len}`;
   return null;
+}
+
+/** The sets of `nft -t list table` text, and the number of rules in each chain. */
+export function parseTerseTable(text: string): { sets: Set<string>; chains: Map<string, number> } {
+  const sets = new Set<string>();
+  const chains = new Map<string, number>();
+  let block: { kind: 'set' | 'chain' | 'other'; name: string } | null = null;
+  for (const raw of text.split('\n')) {
+    const line = raw.trim();
+    if (!line) continue;
+    const open = /^(set|map|chain|flowtable|counter|quota|limit|ct \w+|secmark|synproxy) (\S+) \{$/.exec(line);
+    if (open && !block) {
+      block = { kind: open[1] === 'set' ? 'set' : open[1] === 'chain' ? 'chain' : 'other', name: open[2] };
+      if (block.kind === 'set') sets.add(block.name);
+      if (block.kind === 'chain') chains.set(block.name, 0);
+      continue;
+    }
+    if (line === '}') {
+      block = null;
+      continue;
+    }
+    // a chain's lines: its `type ... hook ...; policy ...;` header, then one rule a line
+    if (block?.kind === 'chain' && !/^type \w+ hook /.test(line) && !/^policy /.test(line)) chains.set(block.name, chains.get(block.name)! + 1);
+  }
+  return { sets, chains };
 }
 
 /** ' meta l4proto tcp th dport { 22, 80 } ' part of a jail's rules (ends with a space). */

@@ -74,6 +74,13 @@ export class FirewallRouter implements FirewallBackend {
     if (errors.length) throw new F2bError('FIREWALL_COMMAND', errors.map((e) => e.message).join('; '));
   }
 
+  /** Every active backend's check, one after another. */
+  async check(): Promise<string[]> {
+    const problems: string[] = [];
+    for (const kind of this.active) problems.push(...((await this.backend(kind).check?.()) ?? []));
+    return problems;
+  }
+
   async flush(jail?: string): Promise<void> {
     if (jail !== undefined) {
       const kind = this.route.get(jail);
