@@ -560,6 +560,8 @@ export class Daemon {
   private dbFault: { message: string; since: number; tries: number } | null = null;
   /** the file can no longer be used (corrupt, removed): rebuilt at the next write */
   private dbLost: StateDbError | null = null;
+  /** the cause and error of the rebuild that last failed (reported again only if they change) */
+  private dbLostReported: string | null = null;
 
   /** The store's settings: a write waits DB_BUSY_TIMEOUT_MS for another process's lock (the
    *  main thread waits with it; a write that gives up stays queued and is retried). */
@@ -655,7 +657,7 @@ export class Daemon {
     try {
       const r = replaceLost(this.store, this.dbFile, opts, jails, now);
       this.store = r.store;
-      this.dbLost = this.dbFault = null;
+      this.dbLost = this.dbFault = this.dbLostReported = null;
       const c = r.counts;
       this.log.error(
         `state database ${this.dbFile}: ${dbReason(cause.message)}: ${r.to ? `moved to ${r.to}` : 'gone'}; a new database holds the daemon's state: ` +
@@ -664,7 +666,12 @@ export class Daemon {
     } catch (e) {
       const mem = replaceLost(this.store, ':memory:', opts, jails, now);
       this.store = mem.store;
-      this.log.error(`state database ${this.dbFile}: ${dbReason(cause.message)}, and no new database can be made there (${dbReason((e as Error).message)}): the state is kept in memory, trying again in ${WRITE_RETRY_MS / 1000} s`);
+      const msg = `state database ${this.dbFile}: ${dbReason(cause.message)}, and no new database can be made there (${dbReason((e as Error).message)}): the state is kept in memory, trying again in ${WRITE_RETRY_MS / 1000} s`;
+      // once per cause and kind of error (its text names a new aside file each time)
+      const key = `${cause.message}|${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`;
+      if (key === this.dbLostReported) this.log.debug(msg);
+      else this.log.error(msg);
+      this.dbLostReported = key;
       if (!this.stopped) this.flushTimer ??= setTimeout(() => this.writeNow(), WRITE_RETRY_MS);
       return;
     }

@@ -327,6 +327,50 @@ test('database corrupted, replaced and removed under the running daemon: moved a
   await stopsCleanly(d);
 });
 
+test('no new database can be made where the lost one was (its directory immutable): the state is kept in memory and written there once it can be', { timeout: 3 * T }, async (t) => {
+  if (!(await skipUnlessNetns(t))) return;
+  const s = await setup(t, 'f2bdi');
+  const dbDir = path.join(s.dir, 'state');
+  fs.mkdirSync(dbDir);
+  const db = path.join(dbDir, 'state.db');
+  const d = await startWithBan(s, db, '192.0.2.41');
+  let immutable = false;
+  const chattr = (flag: '+i' | '-i') => {
+    const r = spawnSync('chattr', [flag, dbDir], { encoding: 'utf8' });
+    if (r.status === 0) immutable = flag === '+i';
+    return r;
+  };
+  try {
+    // the file replaced by garbage, then nothing in its directory can be renamed or created
+    fs.writeFileSync(path.join(dbDir, 'other'), 'not a database\n');
+    fs.renameSync(path.join(dbDir, 'other'), db);
+    const r = chattr('+i');
+    if (r.status !== 0) {
+      t.skip(`chattr +i is not available here: ${r.stderr}`);
+      return;
+    }
+    attack(s, '192.0.2.42');
+    await banned(s, d, ['192.0.2.42']);
+    assert.ok(
+      await waitFor(() => /ERROR   state database \S+: the file was replaced by another one while open, and no new database can be made there \(.*\): the state is kept in memory, trying again in 5 s/.test(d.output()), 20_000),
+      d.output(),
+    );
+    attack(s, '192.0.2.43');
+    await banned(s, d, ['192.0.2.43']);
+    // a retry that fails the same way is not reported again
+    assert.ok(await waitFor(() => /DEBUG   state database \S+: the file was replaced by another one while open, and no new database can be made there/.test(d.output()), 20_000), d.output());
+    assert.equal(count(d.output(), /ERROR   state database/), 1, d.output());
+    assert.equal(chattr('-i').status, 0);
+    await dbHas(db, ['192.0.2.41', '192.0.2.42', '192.0.2.43'], d);
+    assert.match(d.output(), /ERROR   state database \S+: the file was replaced by another one while open: moved to \S+\.corrupt-\S+; a new database holds the daemon's state: 3 active bans/);
+    const pos = readDb(db, (h) => h.prepare('SELECT position FROM f2b_positions WHERE path = ?').pluck().get(s.log));
+    assert.equal(pos, fs.statSync(s.log).size);
+    await stopsCleanly(d);
+  } finally {
+    if (immutable) chattr('-i');
+  }
+});
+
 test('database garbage at a start after a SIGKILL: moved aside, a new one made, the bans left in the kernel adopted', { timeout: 3 * T }, async (t) => {
   if (!(await skipUnlessNetns(t))) return;
   const s = await setup(t, 'f2bds');
