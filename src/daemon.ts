@@ -22,7 +22,7 @@ import { statusData, Transmitter } from './control/transmitter';
 import { F2bError } from './errors';
 import type { FoundFailure } from './filter/filter';
 import { createFirewall, firewallAvailable, FirewallRouter, type BackendKind } from './firewall';
-import type { FirewallBackend, FirewallJailSpec } from './firewall/backend';
+import type { FirewallBackend, FirewallJailSpec, LeftoverBan } from './firewall/backend';
 import { FirewallBatcher } from './firewall/batcher';
 import { JailActions, firewallTimeout } from './action/jail-actions';
 import type { ActionTagSource } from './action/command-action';
@@ -39,7 +39,8 @@ import { loadNative, type NativePrefilter } from './native';
 import { filterLiterals, nativePattern, type GateLiteral } from './prefilter/native';
 import { MAX_GROUPS } from './scan/filescan';
 import { MEMORY_DB, resolveDbFile } from './state/location';
-import { StateStore } from './state/store';
+import { StateDbError, StateStore } from './state/store';
+import { describeSalvaged, openState, replaceLost } from './state/recover';
 import type { FilterScanMessage, FirewallChanges, TailBatch, TailEvent } from './types';
 import { DaemonTarget } from './control/daemon-target';
 import { packageVersion } from './cli/paths';
@@ -117,6 +118,9 @@ const REPAIR_MAX_MS = 300_000;
 const MAX_WRITE_DELAY_MS = 1000;
 /** After a failed database write, when to try again if nothing else writes first. */
 const WRITE_RETRY_MS = 5000;
+/** How long a database write waits for another process's lock: the main thread waits with it,
+ *  and a write that gives up costs nothing (it stays queued). */
+const DB_BUSY_TIMEOUT_MS = 250;
 
 export class Daemon {
   readonly jails = new Map<string, RunningJail>();
@@ -207,8 +211,7 @@ export class Daemon {
     const db = resolveDbFile(config.server.dbfile, opts.db);
     if (db.note) srv.notice(db.note);
     this.dbFile = db.file;
-    this.store = StateStore.open(db.file, { maxMatches: config.server.dbmaxmatches });
-    this.store.deferWrites();
+    const lost = this.openStore(db.file);
     srv.info(db.file === MEMORY_DB ? 'No state database (dbfile = None): bans are kept in memory only' : `Connected to the state database ${db.file}`);
 
     const ready = this.buildAll(config.jails);
@@ -223,6 +226,8 @@ export class Daemon {
     // the key is taken before checkFirewall may move ipset jails to nftables, as syncFirewall does
     this.fwKey = JSON.stringify(specs);
     await this.checkFirewall(specs);
+    // the state database was lost: the bans a killed run left in the kernel are adopted
+    const leftover = lost && this.backend.leftover ? await this.backend.leftover(specs).catch((e: Error) => this.noLeftover(e)) : [];
     await this.backend.init(specs);
     const actionsLog = this.log.child('fail2ban.actions');
     this.batcher = new FirewallBatcher(this.backend, {
@@ -242,6 +247,7 @@ export class Daemon {
     // the jails' restore (the heavier part) waits for the firewall: it would slow it down
     await this.batcher.flushNow();
     for (const parts of ready) await this.startJail(parts, primed.get(parts.def.name));
+    if (leftover.length) this.adopt(leftover);
     await this.batcher.flushNow();
 
     const filterLog = this.log.child('fail2ban.filter');
@@ -421,7 +427,7 @@ export class Daemon {
   /** bantime.increment: the next ban's length from the address's history in the database. */
   private banTime(rj: RunningJail, ip: string, time: number, bantime: number): { bantime: number; bancount: number; known?: boolean } {
     if (!rj.increment) return { bantime, bancount: 1 };
-    const history = this.store.banHistory(ip, { jail: rj.def.name, overalljails: rj.increment.overalljails });
+    const history = this.history(ip, { jail: rj.def.name, overalljails: rj.increment.overalljails });
     const next = nextBanTime(rj.increment, bantime, history, Math.random, time);
     if (next.error) this.log.child('fail2ban.actions').error(`[${rj.def.name}] bantime.formula failed for ${ip}: ${next.error}; banned for bantime`);
     return { bantime: next.bantime, bancount: next.bancount, known: next.known };
@@ -496,7 +502,7 @@ export class Daemon {
   private onUnbanned(rj: RunningJail, ban: Ban, why: 'expired' | 'manual' | 'stop'): void {
     // an expired ban stays in the history (bantime.increment reads it); an operator's unban
     // removes it, as fail2ban's delBan does
-    if (why === 'manual') this.store.deleteBan(rj.def.name, ban.ip);
+    if (why === 'manual') this.store.forgetBan(rj.def.name, ban.ip);
     this.metrics?.unban(rj.def.name, why);
     this.activity?.unban(rj.def.name, ban.ip, why);
     // an operator's unban here is lifted everywhere
@@ -512,7 +518,8 @@ export class Daemon {
    */
   private scheduleWrite(): void {
     const { rows, ageMs } = this.store.pendingWrites;
-    if (!rows || this.stopped) return;
+    // while the database fails, the retry timer alone writes (not every batch)
+    if (!rows || this.stopped || this.dbFault || this.dbLost) return;
     if (ageMs >= MAX_WRITE_DELAY_MS) {
       this.writeNow();
       return;
@@ -531,13 +538,144 @@ export class Daemon {
     clearTimeout(this.flushTimer);
     if (this.flushSoon) clearImmediate(this.flushSoon);
     this.flushTimer = this.flushSoon = undefined;
-    try {
-      this.store.flush();
-    } catch (e) {
-      const { rows } = this.store.pendingWrites;
-      this.log.error(`state database ${this.dbFile}: ${(e as Error).message} (${rows} changes kept in memory, written at the next try)`);
-      if (!this.stopped) this.flushTimer = setTimeout(() => this.writeNow(), WRITE_RETRY_MS);
+    if (this.dbLost) {
+      this.recoverDb(this.dbLost);
+      return;
     }
+    try {
+      const rows = this.store.flush();
+      if (this.dbFault && rows > 0) {
+        const f = this.dbFault;
+        this.dbFault = null;
+        this.log.notice(`state database ${this.dbFile}: writable again after ${Math.round((Date.now() - f.since) / 1000)} s (${f.tries} failed write${f.tries === 1 ? '' : 's'}): ${rows} queued change${rows === 1 ? '' : 's'} written`);
+      }
+    } catch (e) {
+      this.dbFailed(e);
+    }
+  }
+
+  // ---- state database faults (src/state/recover.ts) ----------------------------------------
+
+  /** the database's current failure (full, locked, ...): reported once, retried by a timer */
+  private dbFault: { message: string; since: number; tries: number } | null = null;
+  /** the file can no longer be used (corrupt, removed): rebuilt at the next write */
+  private dbLost: StateDbError | null = null;
+  /** the cause and error of the rebuild that last failed (reported again only if they change) */
+  private dbLostReported: string | null = null;
+
+  /** The store's settings: a write waits DB_BUSY_TIMEOUT_MS for another process's lock (the
+   *  main thread waits with it; a write that gives up stays queued and is retried). */
+  private storeOptions() {
+    return { maxMatches: this.config.server.dbmaxmatches, busyTimeoutMs: DB_BUSY_TIMEOUT_MS };
+  }
+
+  /** Opens the state database at start; a corrupt file is moved aside and a new one started
+   *  (what the bad file still yields read back). Returns whether that happened. */
+  private openStore(file: string): boolean {
+    const { store, moved } = openState(file, this.storeOptions());
+    this.store = store;
+    store.deferWrites();
+    if (moved) {
+      const where = moved.to ? `moved to ${moved.to}` : 'gone';
+      this.log.error(`state database ${file}: ${dbReason(moved.why)}: ${where}; starting with a new database (read back from the bad file: ${describeSalvaged(moved.salvaged)})`);
+    }
+    return moved !== undefined;
+  }
+
+  /** At a start whose database was lost: the bans the previous run left in the firewall are the
+   *  jails' again (Restore Ban) and recorded, with the time they have left. */
+  private adopt(leftover: LeftoverBan[]): void {
+    const now = this.clock.now();
+    const counts = new Map<string, number>();
+    this.commit(() => {
+      for (const l of leftover) {
+        const rj = this.jails.get(l.jail);
+        if (!rj || (l.expires !== null && l.expires <= 0)) continue;
+        // added `timeout` seconds before its end: the ban's time and length as far as they show
+        const bantime = l.expires === null || l.timeout === null ? -1 : l.timeout;
+        const time = bantime === -1 ? now : now + l.expires! - l.timeout!;
+        if (!rj.jail.restore({ ip: l.ip, time, bantime, bancount: 1, failures: 0, matches: [], fields: {} })) continue;
+        this.store.addBan({ jail: l.jail, ip: l.ip, timeofban: time, bantime, bancount: 1, data: { matches: [], failures: 0 } });
+        counts.set(l.jail, (counts.get(l.jail) ?? 0) + 1);
+      }
+    });
+    for (const [jail, n] of counts) this.log.child('fail2ban.actions').notice(`[${jail}] ${n} ban${n === 1 ? '' : 's'} adopted from the firewall (left by the previous run; its state database was lost)`);
+  }
+
+  private noLeftover(e: Error): LeftoverBan[] {
+    this.log.child('fail2ban.actions').warn(`cannot read the bans a previous run left in the firewall: ${e instanceof F2bError ? e.describe() : e.message}`);
+    return [];
+  }
+
+  /** banHistory, or none when the database cannot answer (reported; a lost file is rebuilt). A
+   *  read fails when writing the queue before it fails (full, locked): it is asked again, and
+   *  the store, failing now, answers from the database without the queue. */
+  private history(ip: string, q: { jail: string; overalljails?: boolean }): ReturnType<StateStore['banHistory']> {
+    for (let tries = 0; ; tries++) {
+      try {
+        return this.store.banHistory(ip, q);
+      } catch (e) {
+        this.dbFailed(e);
+        if (tries > 0 || !this.store.failing || (e instanceof StateDbError && e.lost)) return undefined;
+      }
+    }
+  }
+
+  /**
+   * A database operation failed. A file SQLite finds corrupt, or one removed or replaced, is
+   * rebuilt (recoverDb). Any other error starts an episode: reported once (again only if the
+   * error changes), the changes kept in memory and written by a retry every WRITE_RETRY_MS,
+   * whose success ends the episode.
+   */
+  private dbFailed(e: unknown, consequence?: string): void {
+    if (e instanceof StateDbError && e.lost) {
+      this.dbLost ??= e;
+      if (!this.stopped) this.flushSoon ??= setImmediate(() => this.writeNow());
+      return;
+    }
+    const message = dbReason((e as Error).message);
+    const { rows } = this.store.pendingWrites;
+    if (this.dbFault?.message === message) {
+      this.dbFault.tries++;
+      this.log.debug(`state database ${this.dbFile}: still failing: ${message} (${rows} changes kept in memory)`);
+    } else {
+      this.dbFault = { message, since: this.dbFault?.since ?? Date.now(), tries: (this.dbFault?.tries ?? 0) + 1 };
+      this.log.error(`state database ${this.dbFile}: ${message}${consequence ? ` (${consequence})` : ''}; banning goes on from memory, ${rows} change${rows === 1 ? '' : 's'} kept in memory and written when the database takes them (retried every ${WRITE_RETRY_MS / 1000} s)`);
+    }
+    if (!this.stopped && !this.flushTimer) this.flushTimer = setTimeout(() => this.writeNow(), WRITE_RETRY_MS);
+  }
+
+  /**
+   * The file can no longer be used: it is moved aside and a new database at its path gets the
+   * daemon's whole state from memory (replaceLost). If even that fails, the state goes to an
+   * in-memory database and the rebuild is tried again at the next retry.
+   */
+  private recoverDb(cause: StateDbError): void {
+    const now = this.clock.now();
+    const jails = [...this.jails.values()].map((rj) => ({ name: rj.def.name, bans: rj.jail.activeBans(), tickets: rj.jail.tickets() }));
+    const opts = this.storeOptions();
+    try {
+      const r = replaceLost(this.store, this.dbFile, opts, jails, now);
+      this.store = r.store;
+      this.dbLost = this.dbFault = this.dbLostReported = null;
+      const c = r.counts;
+      this.log.error(
+        `state database ${this.dbFile}: ${dbReason(cause.message)}: ${r.to ? `moved to ${r.to}` : 'gone'}; a new database holds the daemon's state: ` +
+          `${c.bans} active bans, ${c.tickets} failure tickets, ${c.positions} log positions, ${c.cursors} journal cursors (ban history read back from the bad file: ${describeSalvaged(r.salvaged)})`,
+      );
+    } catch (e) {
+      const mem = replaceLost(this.store, ':memory:', opts, jails, now);
+      this.store = mem.store;
+      const msg = `state database ${this.dbFile}: ${dbReason(cause.message)}, and no new database can be made there (${dbReason((e as Error).message)}): the state is kept in memory, trying again in ${WRITE_RETRY_MS / 1000} s`;
+      // once per cause and kind of error (its text names a new aside file each time)
+      const key = `${cause.message}|${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`;
+      if (key === this.dbLostReported) this.log.debug(msg);
+      else this.log.error(msg);
+      this.dbLostReported = key;
+      if (!this.stopped) this.flushTimer ??= setTimeout(() => this.writeNow(), WRITE_RETRY_MS);
+      return;
+    }
+    this.writeNow();
   }
 
   private afterCommit(fn: () => void): void {
@@ -561,7 +699,8 @@ export class Daemon {
     try {
       return this.store.unit(fn);
     } catch (e) {
-      this.log.error(`state database ${this.dbFile}: ${(e as Error).message} (the change is applied, not saved)`);
+      if (e instanceof StateDbError) this.dbFailed(e, 'the change is applied in memory; not saved');
+      else this.log.error(`applying a change failed: ${(e as Error).stack ?? e}`);
       return undefined;
     } finally {
       if (outer) {
@@ -794,7 +933,7 @@ export class Daemon {
       if (this.jails.get(rj.def.name) !== rj) continue; // stopped meanwhile
       let weight = 1;
       if (rj.increment && !ignoredBy) {
-        const history = this.store.banHistory(f.fields.ip ?? f.id, { jail: rj.def.name });
+        const history = this.history(f.fields.ip ?? f.id, { jail: rj.def.name });
         weight = failureWeight(rj.increment, history, f.time ?? this.clock.now(), rj.jail.settings.maxretry);
       }
       rj.jail.addFailure(f, ignoredBy, weight);
@@ -819,7 +958,7 @@ export class Daemon {
           this.applyFleet(() => {
             for (const u of list) {
               if (!this.jails.get(u.jail)?.jail.unban(u.ip, 'manual')) continue;
-              this.store.deleteBan(u.jail, u.ip);
+              this.store.forgetBan(u.jail, u.ip);
               log.info(`[${u.jail}] ${u.ip} unbanned by ${u.origin}`);
             }
           }),
@@ -1029,7 +1168,7 @@ export class Daemon {
       const n = this.store.purge(this.clock.now(), this.dbpurgeage, { findtimes });
       this.log.debug(`Purged the state database: ${n.bans} bans, ${n.tickets} tickets, ${n.positions} positions`);
     } catch (e) {
-      this.log.error(`state database ${this.dbFile}: purge failed: ${(e as Error).message}`);
+      this.dbFailed(e, 'purge skipped');
     }
   }
 
@@ -1045,7 +1184,7 @@ export class Daemon {
     return (
       this.commit(() => {
         const n = rj.jail.unban(ip, 'manual') ? 1 : 0;
-        this.store.deleteBan(rj.def.name, ip);
+        this.store.forgetBan(rj.def.name, ip);
         return n;
       }) ?? 0
     );
@@ -1055,7 +1194,7 @@ export class Daemon {
     return (
       this.commit(() => {
         const n = rj.jail.unbanAll('manual');
-        this.store.deleteBans(rj.def.name);
+        this.store.forgetBan(rj.def.name, undefined);
         return n;
       }) ?? 0
     );
@@ -1375,6 +1514,11 @@ export class Daemon {
   get version(): string {
     return packageVersion();
   }
+}
+
+/** A state database error's message without the "state database: " the store puts first. */
+function dbReason(message: string): string {
+  return message.replace(/^state database: /, '');
 }
 
 /** A failure ready to count: its jail, and the ignore rule that matched it (null: none). */

@@ -30,6 +30,16 @@ export interface FirewallJailSpec {
 /** The batched backends: nftables sets, ipset sets with iptables rules, pf tables. */
 export type BackendKind = 'nftables' | 'ipset' | 'pf';
 
+/** A ban an earlier run left in the firewall: seconds left and the timeout it was added with
+ *  (both null: no timeout, permanent). */
+export interface LeftoverBan {
+  jail: string;
+  /** an address, or a subnet as addr/len */
+  ip: string;
+  expires: number | null;
+  timeout: number | null;
+}
+
 export interface FirewallBackend {
   readonly name: string;
   /** Creates everything the jails need, replacing what an earlier run left behind. */
@@ -50,4 +60,7 @@ export interface FirewallBackend {
   flush(jail?: string): Promise<void>;
   /** Removes everything it created. */
   close(): Promise<void>;
+  /** The bans an earlier run left in the firewall for these jails, read before init() replaces
+   *  them (a start whose state database was lost adopts them). Backends without it adopt none. */
+  leftover?(jails: FirewallJailSpec[]): Promise<LeftoverBan[]>;
 }

@@ -18,7 +18,7 @@
 import { createHash } from 'node:crypto';
 import { F2bError } from '../errors';
 import type { FirewallChanges } from '../types';
-import type { FirewallBackend, FirewallJailSpec } from './backend';
+import type { FirewallBackend, FirewallJailSpec, LeftoverBan } from './backend';
 import type { BanTarget } from './address';
 import { compileJail, loadServices, type CompiledJail, type ServiceTable } from './jailspec';
 import { firstLines, probeTool, Serial, spawnRunner, summary, type CommandResult, type CommandRunner } from './command';
@@ -214,6 +214,28 @@ export class NftablesBackend implements FirewallBackend {
     });
   }
 
+  /** The elements of the jails' sets in the table as an earlier run left it (none when there is
+   *  no such table), with the seconds each has left. */
+  leftover(specs: FirewallJailSpec[]): Promise<LeftoverBan[]> {
+    return this.serial.run(async () => {
+      const bySet = new Map<string, string>();
+      for (const spec of specs) for (const s of SETS) bySet.set(s.prefix + nftJailId(spec.jail), spec.jail);
+      const r = await this.run([...this.argv, '-j', 'list', 'table', 'inet', this.table], '');
+      if (r.code !== 0) return [];
+      const out: LeftoverBan[] = [];
+      for (const item of (JSON.parse(r.stdout) as { nftables?: { set?: NftJsonSet }[] }).nftables ?? []) {
+        const jail = item.set && bySet.get(item.set.name);
+        if (jail === undefined) continue;
+        for (const e of item.set!.elem ?? []) {
+          const el = typeof e === 'object' && e !== null && 'elem' in e ? e.elem : { val: e };
+          const ip = elementText(el.val);
+          if (ip !== null) out.push({ jail, ip, expires: el.expires ?? null, timeout: el.timeout ?? null });
+        }
+      }
+      return out;
+    });
+  }
+
   private async apply(changes: FirewallChanges): Promise<void> {
     const { changes: gathered, rejected, total } = gatherChanges(changes, (j) => this.jails.get(j));
     const ops = gathered.map((c): Op => ({ jail: c.jail, set: setIndex(c.addr), addr: c.addr.text, block: c.block, timeout: c.timeout, fresh: false }));
@@ -318,6 +340,20 @@ export class NftablesBackend implements FirewallBackend {
   }
 
   /** One nft command at a time: flush or close may come while an update runs. */
+}
+
+/** A set as `nft -j list` prints it: an element is its value alone, or {elem: {val, timeout,
+ *  expires}}; a value is an address or {prefix: {addr, len}}. */
+interface NftJsonSet {
+  name: string;
+  elem?: (NftJsonValue | { elem: { val: NftJsonValue; timeout?: number; expires?: number } })[];
+}
+type NftJsonValue = string | { prefix: { addr: string; len: number } };
+
+function elementText(v: NftJsonValue): string | null {
+  if (typeof v === 'string') return v;
+  if (typeof v === 'object' && v !== null && 'prefix' in v) return `${v.prefix.addr}/${v.prefix.len}`;
+  return null;
 }
 
 /** The sets of `nft -t list table` text, and the number of rules in each chain. */

@@ -4,7 +4,7 @@
 
 import { F2bError } from '../errors';
 import type { FirewallChanges } from '../types';
-import type { BackendKind, FirewallBackend, FirewallJailSpec } from './backend';
+import type { BackendKind, FirewallBackend, FirewallJailSpec, LeftoverBan } from './backend';
 
 export class FirewallRouter implements FirewallBackend {
   readonly name = 'router';
@@ -45,6 +45,16 @@ export class FirewallRouter implements FirewallBackend {
       await this.backend(kind).init(specs);
       this.active.add(kind);
     }
+  }
+
+  /** What an earlier run left in each backend the jails use (those that can tell). */
+  async leftover(jails: FirewallJailSpec[]): Promise<LeftoverBan[]> {
+    const out: LeftoverBan[] = [];
+    for (const kind of new Set(jails.map((j) => j.backend ?? 'nftables'))) {
+      const b = this.backend(kind);
+      if (b.leftover) out.push(...(await b.leftover(jails.filter((j) => (j.backend ?? 'nftables') === kind))));
+    }
+    return out;
   }
 
   /** One update per backend touched, all at once; the errors of all of them are reported. */

@@ -196,6 +196,33 @@ export function parseBanData(raw: unknown): BanData {
   return rec as BanData;
 }
 
+/**
+ * A state database error (code STATE_DB, `file` set). `sqlite` is SQLite's extended code when
+ * SQLite raised it; `lost` says the file can no longer hold the state: SQLite finds it corrupt
+ * or not a database, or it was removed or replaced under the open connection. A lost file is
+ * moved aside and rebuilt (src/state/recover.ts); any other error (full, locked, read-only)
+ * may pass: the writes stay queued.
+ */
+export class StateDbError extends F2bError {
+  readonly sqlite?: string;
+  readonly lost: boolean;
+
+  constructor(message: string, file: string, o: { sqlite?: string; lost?: boolean } = {}) {
+    super('STATE_DB', message, { file });
+    this.sqlite = o.sqlite;
+    this.lost = o.lost ?? isCorruptCode(o.sqlite);
+  }
+}
+
+/** SQLITE_CORRUPT (and its extended codes) and SQLITE_NOTADB: the file's content is bad. */
+function isCorruptCode(code: string | undefined): boolean {
+  return code !== undefined && /^SQLITE_(CORRUPT|NOTADB)/.test(code);
+}
+
+/** How long a write waits for another process's lock while writes are failing: the retries
+ *  of a locked database must not stall the daemon for the whole busy timeout each. */
+const FAILING_BUSY_TIMEOUT_MS = 100;
+
 function errorText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
@@ -203,7 +230,8 @@ function errorText(e: unknown): string {
 /** Writes queued by a write-behind store (deferWrites), later writes of a key in place of
  *  earlier ones. */
 interface QueuedWrites {
-  bans: BanRecord[];
+  /** new bans and forgotten ones, in the order they came (a ban after a forget stays) */
+  bans: (BanRecord | ForgetBans)[];
   /** jail -> ticket id -> the ticket to write (the live object: written as it is at flush time,
    *  its state after the last complete unit) or null to delete */
   tickets: Map<string, Map<string, StoredTicket | null>>;
@@ -212,6 +240,14 @@ interface QueuedWrites {
   rows: number;
   /** when the oldest of these writes was queued (performance.now()), 0 when none is */
   since: number;
+}
+
+/** An operator's unban queued (forgetBan): the rows of `ip` (every ip when
+ *  undefined) in `jail` (every jail when undefined) go. */
+interface ForgetBans {
+  forget: true;
+  jail: string | undefined;
+  ip: string | undefined;
 }
 
 function noWrites(): QueuedWrites {
@@ -246,11 +282,23 @@ export class StateStore {
    *  what was queued is in it, and queued again if it rolls back */
   #unitTx = false;
   #carried: QueuedWrites | null = null;
+  /** the last write failed (full, locked, ...): until one succeeds, reads do not try to write
+   *  the queue first (they see the database without it), and writes wait a short busy timeout */
+  #failing = false;
+  readonly #busyTimeoutMs: number;
+  /** the file's device and inode when opened (null: in memory): flush() notices when the path
+   *  no longer leads to it (removed or replaced under the open connection) */
+  readonly #identity: string | null;
+  /** the latest position per file and cursor per key saved or loaded through this store: what
+   *  a rebuilt database needs besides the jails' bans and tickets (src/state/recover.ts) */
+  readonly #progress = { positions: new Map<string, [PositionRecord, number]>(), cursors: new Map<string, CursorRecord>() };
 
-  private constructor(file: string, db: Database.Database, maxMatches: number) {
+  private constructor(file: string, db: Database.Database, maxMatches: number, busyTimeoutMs: number, identity: string | null) {
     this.file = file;
     this.#db = db;
     this.maxMatches = maxMatches;
+    this.#busyTimeoutMs = busyTimeoutMs;
+    this.#identity = identity;
     this.#s = prepareStatements(db);
     this.#tx = db.transaction((fn: () => unknown) => {
       const r = fn();
@@ -283,7 +331,8 @@ export class StateStore {
           if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
         }
       }
-      db = new Database(file, { timeout: opts.busyTimeoutMs ?? 5000 });
+      const busy = opts.busyTimeoutMs ?? 5000;
+      db = new Database(file, { timeout: busy });
       // refuse a file we cannot use before changing anything in it (such as its journal mode)
       const version = checkLayout(db, file);
       if (!memory) {
@@ -297,11 +346,12 @@ export class StateStore {
       }
       db.pragma('synchronous = NORMAL');
       migrate(db, version);
-      return new StateStore(file, db, maxMatches);
+      return new StateStore(file, db, maxMatches, busy, memory ? null : fileIdentity(file));
     } catch (e) {
       db?.close();
       if (e instanceof F2bError) throw e;
-      throw new F2bError('STATE_DB', `cannot open the state database: ${errorText(e)}`, { file });
+      const code = sqliteCode(e);
+      throw new StateDbError(`cannot open the state database: ${errorText(e)}${code ? ` (${code})` : ''}`, file, { sqlite: code });
     }
   }
 
@@ -322,7 +372,7 @@ export class StateStore {
       if (image.length >= 20) image[18] = image[19] = 1;
       db = new Database(image);
       migrate(db, checkLayout(db, file));
-      return new StateStore(file, db, maxMatches);
+      return new StateStore(file, db, maxMatches, opts.busyTimeoutMs ?? 5000, null);
     } catch (e) {
       db?.close();
       if (e instanceof F2bError) throw e;
@@ -415,13 +465,67 @@ export class StateStore {
     }
     this.#pending = noWrites();
     try {
+      this.#checkIdentity();
       this.#guard(() => this.#tx.immediate(() => this.#apply(w)));
     } catch (e) {
       // kept for the next flush (a locked or full database may recover)
       this.#putBack(w);
+      this.#setFailing(true);
       throw e;
     }
+    this.#setFailing(false);
     return w.rows;
+  }
+
+  /** Whether the last write failed (and no write has succeeded since). */
+  get failing(): boolean {
+    return this.#failing;
+  }
+
+  #setFailing(on: boolean): void {
+    if (on === this.#failing) return;
+    this.#failing = on;
+    try {
+      this.#db.pragma(`busy_timeout = ${on ? Math.min(FAILING_BUSY_TIMEOUT_MS, this.#busyTimeoutMs) : this.#busyTimeoutMs}`);
+    } catch {
+      // a connection that cannot even take a pragma fails the next write again
+    }
+  }
+
+  /** Throws a lost StateDbError when the path no longer leads to the file opened (removed, or
+   *  replaced by another file): SQLite would go on writing to the unlinked one. */
+  #checkIdentity(): void {
+    if (this.#identity === null) return;
+    const now = fileIdentity(this.file);
+    if (now === this.#identity) return;
+    throw new StateDbError(now === null ? 'the file was removed while open' : 'the file was replaced by another one while open', this.file, { lost: true });
+  }
+
+  /** SQLite's quick_check of the file: null when it passes, else its first finding. */
+  quickCheck(): string | null {
+    const r = this.#guard(() => this.#db.pragma('quick_check(1)', { simple: true }));
+    return r === 'ok' ? null : String(r);
+  }
+
+  /** The latest position of each file and cursor of each journal this store saved or loaded. */
+  progress(): { positions: Map<string, [PositionRecord, number]>; cursors: Map<string, CursorRecord> } {
+    return { positions: new Map(this.#progress.positions), cursors: new Map(this.#progress.cursors) };
+  }
+
+  /** Closes the connection without writing what is queued (a lost file: the caller rebuilds
+   *  the state elsewhere); errors of the close are ignored. */
+  abandon(): void {
+    this.#pending = noWrites();
+    try {
+      if (this.#db.inTransaction) this.#db.exec('ROLLBACK');
+    } catch {
+      // the file is beyond use
+    }
+    try {
+      this.#db.close();
+    } catch {
+      // the same
+    }
   }
 
   /** Queued rows not yet written (write-behind), and how long the oldest has waited (ms). */
@@ -480,28 +584,41 @@ export class StateStore {
    *  jail is undefined. Returns how many jails had a latest-ban row for it. */
   deleteBan(jail: string | undefined, ip: string): number {
     this.#sync();
-    return this.#atomic(() => {
-      if (jail === undefined) {
-        this.#s.deleteBansIp.run(ip);
-        return this.#s.deleteBipsIp.run(ip).changes;
-      }
-      this.#s.deleteBansJailIp.run(jail, ip);
-      return this.#s.deleteBipsJailIp.run(jail, ip).changes;
-    });
+    return this.#atomic(() => this.#forget(jail, ip));
   }
 
-  /** `unban --all`: forgets every ban of `jail` (or of every jail). Returns the latest-ban rows
-   *  removed. */
-  deleteBans(jail?: string): number {
-    this.#sync();
-    return this.#atomic(() => {
+  /** deleteBan (ip given) or deleteBans, queued with the other writes under deferWrites() (so
+   *  it neither waits for nor stops on a database that fails), else at once. */
+  forgetBan(jail: string | undefined, ip: string | undefined): void {
+    const q = this.#queueFor();
+    if (q) {
+      q.bans.push({ forget: true, jail, ip });
+      q.rows++;
+    } else this.#atomic(() => this.#forget(jail, ip));
+  }
+
+  #forget(jail: string | undefined, ip: string | undefined): number {
+    if (ip === undefined) {
       if (jail === undefined) {
         this.#s.deleteBansAll.run();
         return this.#s.deleteBipsAll.run().changes;
       }
       this.#s.deleteBansJail.run(jail);
       return this.#s.deleteBipsJail.run(jail).changes;
-    });
+    }
+    if (jail === undefined) {
+      this.#s.deleteBansIp.run(ip);
+      return this.#s.deleteBipsIp.run(ip).changes;
+    }
+    this.#s.deleteBansJailIp.run(jail, ip);
+    return this.#s.deleteBipsJailIp.run(jail, ip).changes;
+  }
+
+  /** `unban --all`: forgets every ban of `jail` (or of every jail). Returns the latest-ban rows
+   *  removed. */
+  deleteBans(jail?: string): number {
+    this.#sync();
+    return this.#atomic(() => this.#forget(jail, undefined));
   }
 
   /**
@@ -510,7 +627,7 @@ export class StateStore {
    * reads 100,000 bans in pages so that the first reach the firewall while the rest are read.
    */
   currentBansPage(now: number, jail: string, after: { timeofban: number; ip: string } | null, limit: number): BanRecord[] {
-    this.#sync();
+    this.#syncRead();
     return this.#guard(() => {
       const rows = (
         after === null ? this.#s.currentJailFirst.all(now, jail, limit) : this.#s.currentJailAfter.all(now, jail, after.timeofban, after.ip, limit)
@@ -522,7 +639,7 @@ export class StateStore {
   /** currentBansPage without the data, as [ip, timeofban, bantime] (no object per row): what
    *  the firewall needs of each ban. `after` is the last row of the page before. */
   currentBanTimesPage(now: number, jail: string, after: readonly [string, number, number] | null, limit: number): [string, number, number][] {
-    this.#sync();
+    this.#syncRead();
     return this.#guard(
       () => (after === null ? this.#s.banTimesFirst.all(now, jail, limit) : this.#s.banTimesAfter.all(now, jail, after[1], after[0], limit)) as [string, number, number][],
     );
@@ -534,7 +651,7 @@ export class StateStore {
    * Capping bantime to the jail's current maximum is the caller's (fail2ban's restore rule).
    */
   currentBans(now: number, jail?: string): BanRecord[] {
-    this.#sync();
+    this.#syncRead();
     return this.#guard(() => {
       const rows = (jail === undefined ? this.#s.currentAll.all(now) : this.#s.currentJail.all(now, jail)) as [string, string, number, number, number, unknown][];
       return rows.map(([jail, ip, timeofban, bantime, bancount, data]) => toBanRecord({ jail, ip, timeofban, bantime, bancount, data }));
@@ -548,7 +665,7 @@ export class StateStore {
    * without a jail the ip's most recent row. undefined = never banned (within `since`).
    */
   banHistory(ip: string, q: BanHistoryQuery = {}): BanHistory | undefined {
-    this.#sync();
+    this.#syncRead();
     const since = q.since ?? -Infinity;
     return this.#guard(() => {
       let row: BanHistory | undefined;
@@ -563,7 +680,7 @@ export class StateStore {
   /** Every recorded ban of `ip` (in `jail`, or in any jail) merged into one ticket, as
    *  fail2ban's getBansMerged does; undefined when there is none. */
   mergedBans(ip: string, jail?: string): MergedBans | undefined {
-    this.#sync();
+    this.#syncRead();
     const rows = this.#guard(() => (jail === undefined ? this.#s.historyRowsIp.all(ip) : this.#s.historyRowsJailIp.all(ip, jail)) as { timeofban: number; data: unknown }[]);
     if (rows.length === 0) return undefined;
     // newest first: each older ban's lines go in front while there is room
@@ -585,7 +702,7 @@ export class StateStore {
 
   /** The jails in which `ip` is banned at `now` (by the latest-ban rows), sorted. */
   bannedJails(ip: string, now: number): string[] {
-    this.#sync();
+    this.#syncRead();
     return this.#guard(() => this.#s.bannedJails.all(ip, now) as string[]);
   }
 
@@ -617,7 +734,7 @@ export class StateStore {
 
   /** A jail's open tickets, oldest last failure first. */
   loadTickets(jail: string): StoredTicket[] {
-    this.#sync();
+    this.#syncRead();
     return this.#guard(() =>
       (this.#s.loadTickets.all(jail) as TicketRow[]).map((r) => ({
         id: r.id,
@@ -642,6 +759,7 @@ export class StateStore {
   /** Where reading `file` resumes. `savedAt` (epoch seconds, the daemon's clock) lets purge()
    *  forget positions of files gone for longer than dbpurgeage. */
   savePosition(file: string, pos: PositionRecord, savedAt: number): void {
+    this.#progress.positions.set(file, [{ position: pos.position, firstLineHash: pos.firstLineHash, linesRead: pos.linesRead }, savedAt]);
     const q = this.#queueFor();
     if (q) {
       if (!q.positions.has(file)) q.rows++;
@@ -650,12 +768,15 @@ export class StateStore {
   }
 
   loadPosition(file: string): PositionRecord | undefined {
-    this.#sync();
-    return this.#guard(() => this.#s.loadPosition.get(file) as PositionRecord | undefined);
+    this.#syncRead();
+    const pos = this.#guard(() => this.#s.loadPosition.get(file) as PositionRecord | undefined);
+    if (pos && !this.#progress.positions.has(file)) this.#progress.positions.set(file, [pos, 0]);
+    return pos;
   }
 
   /** A journal reader's cursor under `key` (e.g. the jail's journalmatch), with the entry's time. */
   saveCursor(key: string, cursor: string, time: number): void {
+    this.#progress.cursors.set(key, { cursor, time });
     const q = this.#queueFor();
     if (q) {
       if (!q.cursors.has(key)) q.rows++;
@@ -664,8 +785,10 @@ export class StateStore {
   }
 
   loadCursor(key: string): CursorRecord | undefined {
-    this.#sync();
-    return this.#guard(() => this.#s.loadCursor.get(key) as CursorRecord | undefined);
+    this.#syncRead();
+    const c = this.#guard(() => this.#s.loadCursor.get(key) as CursorRecord | undefined);
+    if (c && !this.#progress.cursors.has(key)) this.#progress.cursors.set(key, c);
+    return c;
   }
 
   // ---- upkeep ----
@@ -717,6 +840,13 @@ export class StateStore {
     return this.#pending;
   }
 
+  /** Before a read: #sync(), unless writes are failing: then the read sees the database without
+   *  the queue (a full or locked database must not stop a unit that reads, e.g. the ban history
+   *  of bantime.increment; the queue is written when the database takes writes again). */
+  #syncRead(): void {
+    if (!this.#failing) this.#sync();
+  }
+
   /** Before a read or an undeferred write: write what is queued. Inside a unit, open the unit's
    *  transaction with the queue (the unit's writes so far included) in it. */
   #sync(): void {
@@ -735,6 +865,7 @@ export class StateStore {
     } catch (e) {
       // the unit goes on queued, as if nothing had been tried
       this.#requeue(carried);
+      this.#setFailing(true);
       throw e;
     }
     this.#unitTx = true;
@@ -742,7 +873,10 @@ export class StateStore {
   }
 
   #apply(w: QueuedWrites): void {
-    for (const b of w.bans) this.#writeBan(b);
+    for (const b of w.bans) {
+      if ('forget' in b) this.#forget(b.jail, b.ip);
+      else this.#writeBan(b);
+    }
     for (const [jail, m] of w.tickets) {
       for (const [id, ticket] of m) {
         if (ticket) this.#writeTicket(jail, ticket);
@@ -783,7 +917,7 @@ export class StateStore {
       return fn();
     } catch (e) {
       if (e instanceof Database.SqliteError) {
-        throw new F2bError('STATE_DB', `state database: ${e.message} (${e.code})`, { file: this.file });
+        throw new StateDbError(`state database: ${e.message} (${e.code})`, this.file, { sqlite: e.code });
       }
       throw e;
     }
@@ -926,4 +1060,18 @@ function fileExists(file: string): boolean {
     const code = (e as NodeJS.ErrnoException).code;
     return code !== 'ENOENT' && code !== 'ENOTDIR';
   }
+}
+
+/** "device:inode" of the file at `file`, null when there is none. */
+function fileIdentity(file: string): string | null {
+  try {
+    const st = fs.statSync(file);
+    return `${st.dev}:${st.ino}`;
+  } catch {
+    return null;
+  }
+}
+
+function sqliteCode(e: unknown): string | undefined {
+  return e instanceof Database.SqliteError ? e.code : undefined;
 }
