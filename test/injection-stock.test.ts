@@ -18,7 +18,8 @@
 //    control character;
 //  - every sshd event, with the raw user names too, gives the failures fail2ban-regex gives (the
 //    stock sshd filter can be fooled by a user name holding ':', which sshd never logs: fail2ban
-//    is fooled the same way, f2b-fast is a drop-in here too).
+//    is fooled the same way, f2b-fast is a drop-in here too);
+//  - `f2b-fast regex --print-all-*` lists them with their control characters escaped.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -26,6 +27,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { readFilter } from '../src/config';
+import { regexOutput } from '../src/cli/regex';
 import { FilterScanner, filterSpecOf, type FoundFailure } from '../src/filter/filter';
 import { splitLines } from '../src/tailer';
 import { formatEntry } from '../src/tailer/journal';
@@ -481,4 +483,28 @@ test('stock sshd: every hostile line gives what fail2ban-regex gives, raw user n
   t.diagnostic(`${events} hostile sshd events compared with fail2ban-regex; ${fooled} of them (user names holding ':', which sshd never logs) blame a payload address in both`);
   assert.deepEqual(differ, []);
   assert.ok(events > 3000, `only ${events} events`);
+});
+
+test('stock filters: `f2b-fast regex` lists hostile lines with their control characters escaped', async (t) => {
+  if (!installed) return t.skip(notInstalled);
+  const dir = tmpDir(t, 'f2b-inject-');
+  const problems: string[] = [];
+  let listed = 0;
+  for (const stock of present()) {
+    // every template with every payload, as a log file holds them: matched and missed lines
+    const log = path.join(dir, `${stock.name}.log`);
+    const lines = stock.templates.flatMap((tpl) => [...PAYLOADS, ...NEWLINE_PAYLOADS].flatMap((p) => forms(tpl, p)[0].lines));
+    fs.writeFileSync(log, lines.map((l) => `${l}\n`).join(''));
+    const spec = stock.modes[0] ? `${stock.name}[mode=aggressive]` : stock.name;
+    // auto: the native matcher where the build has it (only the listed lines are read again)
+    for (const matcher of ['auto', 'js']) {
+      const out = await regexOutput(log, spec, undefined, { config: path.dirname(FILTER_D), now: String(NOW), timezone: 'UTC', printAllMatched: true, printAllMissed: matcher === 'js', printAllIgnored: true, matcher });
+      const raw = /[\x00-\x08\x0b-\x1f\x7f]/.exec(out);
+      if (raw) problems.push(`${spec} (${matcher}): ${JSON.stringify(out.slice(Math.max(0, raw.index - 40), raw.index + 20))}`);
+      listed += out.split('\n').filter((l) => l.startsWith('|  ') && l.includes('\\x1b')).length;
+    }
+  }
+  t.diagnostic(`${listed} listed lines held an escape sequence, written out as text`);
+  assert.deepEqual(problems, []);
+  assert.ok(listed > 100, `only ${listed} listed lines held an escape sequence`);
 });
