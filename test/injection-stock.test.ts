@@ -29,12 +29,9 @@ import * as path from 'node:path';
 import { readFilter } from '../src/config';
 import { regexOutput } from '../src/cli/regex';
 import { FilterScanner, filterSpecOf, type FoundFailure } from '../src/filter/filter';
-import { splitLines } from '../src/tailer';
-import { formatEntry } from '../src/tailer/journal';
 import { CommandAction, type ActionTicket } from '../src/action/command-action';
 import { Logger, LogSink } from '../src/log/logger';
-import type { TailBatch } from '../src/types';
-import { BENIGN, NEWLINE_PAYLOADS, PAYLOADS } from './helpers/payloads';
+import { BENIGN, NEWLINE_PAYLOADS, PAYLOADS, payloadForms } from './helpers/payloads';
 import { eventFailures } from './helpers/samples';
 import { tmpDir } from './helpers/tmp';
 
@@ -295,19 +292,8 @@ const STOCK: StockFilter[] = [
 /** One event's failures (F-NOFAIL left out). */
 const failuresOf = (scanner: FilterScanner, lines: readonly string[]): FoundFailure[] => eventFailures(scanner, lines, NOW);
 
-/** The lines a payload makes of a template: as a log file holds them (cut at each line break, as
- *  the tailer splits) and, for a payload with a break, as the journal backend writes it. */
-function forms(tpl: Template, payload: string): { form: string; lines: string[] }[] {
-  const value = tpl.writes ? tpl.writes(payload) : payload;
-  const text = tpl.lines.map((l) => l.replaceAll('{{U}}', value));
-  if (!/[\r\n]/.test(payload)) return [{ form: 'line', lines: text }];
-  const file = splitLines({ buf: Buffer.from(text.map((l) => `${l}\n`).join('')) } as TailBatch);
-  const journal = text.map((l) => formatEntry({ MESSAGE: l, __REALTIME_TIMESTAMP: String(NOW * 1e6) })!.line);
-  return [
-    { form: 'file', lines: file },
-    { form: 'journal', lines: journal },
-  ];
-}
+/** The lines a payload makes of a template (see payloadForms). */
+const forms = (tpl: Template, payload: string) => payloadForms(tpl.lines, tpl.writes ? tpl.writes(payload) : payload, NOW);
 
 const show = (s: string) => JSON.stringify(s.length > 60 ? `${s.slice(0, 60)}…` : s);
 

@@ -3,6 +3,10 @@
 // and worse. A payload goes wherever a client writes into a log line (user name, URL, user agent,
 // referrer, HELO, sender, ...); the line must then blame its true host or nothing.
 
+import { splitLines } from '../../src/tailer';
+import { formatEntry } from '../../src/tailer/journal';
+import type { TailBatch } from '../../src/types';
+
 /** One line's worth of hostile text: no line breaks. */
 export const PAYLOADS: readonly string[] = [
   '203.0.113.66',
@@ -55,8 +59,17 @@ export const NEWLINE_PAYLOADS: readonly string[] = [
   '\x1b[2J\x1b[H\nfrom [2001:db8:bad::1]',
 ];
 
-/** The addresses the payloads name: a failure blaming one of them is a wrong blame. */
-export const PAYLOAD_ADDRESSES: readonly string[] = ['203.0.113.66', '2001:db8:bad::1'];
-
 /** A harmless value for the same places: a template must match with it (else it proves nothing). */
 export const BENIGN = 'alice';
+
+/** The lines a template makes with `value` in every {{U}}: as they are or, when the value holds a
+ *  line break, as a log file holds them (cut at each break, as the tailer splits) and as the
+ *  journal backend writes them (the break escaped: one line per template line). */
+export function payloadForms(template: readonly string[], value: string, now: number): { form: 'line' | 'file' | 'journal'; lines: string[] }[] {
+  const text = template.map((l) => l.replaceAll('{{U}}', value));
+  if (!/[\r\n]/.test(value)) return [{ form: 'line', lines: text }];
+  return [
+    { form: 'file', lines: splitLines({ buf: Buffer.from(text.map((l) => `${l}\n`).join('')) } as TailBatch) },
+    { form: 'journal', lines: text.map((l) => formatEntry({ MESSAGE: l, __REALTIME_TIMESTAMP: String(now * 1e6) })!.line) },
+  ];
+}
