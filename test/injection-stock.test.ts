@@ -57,6 +57,8 @@ interface StockFilter {
   name: string;
   /** values of the filter's `mode` option; [''] for a filter without modes */
   modes: string[];
+  /** regex parts named like a mode's that are no mode (mdre-auth2 is part of postfix's aggressive) */
+  parts?: string[];
   templates: Template[];
 }
 
@@ -126,6 +128,7 @@ const STOCK: StockFilter[] = [
   {
     name: 'nginx-http-auth',
     modes: ['normal', 'aggressive'],
+    parts: ['auth', 'fallback'],
     templates: [
       {
         host: '192.0.2.7',
@@ -258,6 +261,7 @@ const STOCK: StockFilter[] = [
   {
     name: 'postfix',
     modes: POSTFIX_MODES,
+    parts: ['auth2'],
     templates: [
       { host: '192.0.2.7', modes: POSTFIX_REJECT, lines: [`${PFX}NOQUEUE: reject: RCPT from unknown[192.0.2.7]:51234: 554 5.7.1 <{{U}}>: Relay access denied; ${ENVELOPE}`] },
       {
@@ -366,6 +370,19 @@ for (const stock of STOCK) {
 
 /** The stock filters the installed fail2ban has. */
 const present = () => STOCK.filter((s) => fs.existsSync(path.join(FILTER_D, `${s.name}.conf`)));
+
+test('stock filters: every mode the installed filters define is tried', (t) => {
+  if (!installed) return t.skip(notInstalled);
+  const missing = new Set<string>();
+  for (const stock of present().filter((x) => x.modes[0])) {
+    const text = fs.readFileSync(path.join(FILTER_D, `${stock.name}.conf`), 'utf8');
+    // a mode's regexes are mdre-MODE (sshd, postfix, nginx-http-auth) or apache-pref-ign-MODE
+    for (const [, mode] of text.matchAll(/^(?:mdre|apache-pref-ign)-(\w+?)(?:-other)?\s*=/gm)) {
+      if (!stock.modes.includes(mode) && !stock.parts?.includes(mode)) missing.add(`${stock.name}: mode ${mode}`);
+    }
+  }
+  assert.deepEqual([...missing], []);
+});
 
 test('stock filters: the totals', (t) => {
   if (!installed) return t.skip(notInstalled);
