@@ -400,8 +400,9 @@ test('stock filters: what a hostile line captured reaches an action.d command as
   fs.mkdirSync(work);
   const target = path.join(dir, 'record');
   const logFile = path.join(dir, 'actions.log');
-  const pwned = '/tmp/pwned';
-  const pwnedBefore = fs.existsSync(pwned);
+  // the shell payload touches /tmp/pwned: it must stay as it was (absent, or not touched)
+  const pwned = () => fs.statSync('/tmp/pwned', { throwIfNoEntry: false })?.mtimeMs;
+  const pwnedBefore = pwned();
   const props: Record<string, string> = {
     actname: 'record',
     target,
@@ -432,7 +433,7 @@ test('stock filters: what a hostile line captured reaches an action.d command as
   const differ = expected.findIndex((v, i) => got[i] !== v);
   assert.equal(differ, -1, differ >= 0 ? `ticket ${Math.floor(differ / 4)}: ${JSON.stringify(got[differ])} != ${JSON.stringify(expected[differ])}` : '');
   assert.deepEqual(fs.readdirSync(work), [], 'nothing was written where the command ran');
-  assert.equal(fs.existsSync(pwned), pwnedBefore, 'no captured value ran as a command');
+  assert.equal(pwned(), pwnedBefore, 'no captured value ran as a command');
   const log = fs.readFileSync(logFile, 'utf8');
   assert.equal((log.match(/ -- exec: /g) ?? []).length, tickets.length, 'each command is logged');
   assert.doesNotMatch(log, /[\x00-\x08\x0b-\x1f\x7f]/, 'no raw control character in the log');
