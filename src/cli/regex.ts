@@ -10,6 +10,7 @@ import { readFilter } from '../config/filter';
 import { formatFilterSpec, parseFilterSpec } from '../config/spec';
 import type { FilterDef } from '../config/types';
 import { F2bError } from '../errors';
+import { escapeControls } from '../log/logger';
 import { FailureTracker, FilterScanner, failureId, filterDateDetector, filterSpecOf, timeCode, type FoundFailure, type LineScan } from '../filter/filter';
 import type { DateDetector } from '../dates/detector';
 import { loadNative, type NativeFailure, type NativeFilter as NativeMatchFilter } from '../native';
@@ -602,7 +603,8 @@ async function regexRun(log: string, filter: string, ignoreregex: string | undef
   out(`[processed in ${secs.toFixed(2)} sec]\n`);
   const list = (title: string, kind: 'matched' | 'ignored' | 'missed', all: boolean | undefined, flag: string) => {
     if (!count[kind]) return;
-    if (all || count[kind] < MAX_LISTED - 1) out(`\n|- ${title} line(s): ${count[kind]}\n${listed[kind].map((l) => `|  ${l}`).join('\n')}\n\`-\n`);
+    // (control characters escaped: a log line's escape sequences never reach the terminal)
+    if (all || count[kind] < MAX_LISTED - 1) out(`\n|- ${title} line(s): ${count[kind]}\n${listed[kind].map((l) => `|  ${escapeControls(l)}`).join('\n')}\n\`-\n`);
     else out(`\n${title} line(s): too many to print. Use ${flag} to print all ${count[kind]} lines\n`);
   };
   if (opts.printAllMatched) list('Matched', 'matched', true, '--print-all-matched');

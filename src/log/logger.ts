@@ -93,6 +93,12 @@ const lastTime = { ms: NaN, text: '' };
 const CONTROL = /[\x00-\x08\x0b-\x1f\x7f]/;
 const CONTROLS = /[\x00-\x08\x0b-\x1f\x7f]/g;
 
+/** Text from log lines made safe for a terminal or a syslog parser: control characters (tab
+ *  and new line aside) written as `\xNN`. */
+export function escapeControls(text: string): string {
+  return CONTROL.test(text) ? text.replace(CONTROLS, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`) : text;
+}
+
 /** One line to log, before formatting. */
 export interface LogRecord {
   /** epoch milliseconds */
@@ -567,8 +573,7 @@ export class LogSink {
     const n = typeof level === 'number' ? level : LEVELS[level];
     if (n < this.threshold) return;
     // control characters from log lines never reach a terminal or a syslog parser raw
-    const safe = CONTROL.test(message) ? message.replace(CONTROLS, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`) : message;
-    const err = this.current.write({ time: now, name, level: n, message: safe });
+    const err = this.current.write({ time: now, name, level: n, message: escapeControls(message) });
     if (err) this.failed(err);
     else if (this.failure) this.recovered();
   }

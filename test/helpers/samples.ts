@@ -81,6 +81,19 @@ export interface SampleResult {
   problems: string[];
 }
 
+/** The lines of one event through a fresh failure tracker, in check-all mode: its failures
+ *  (F-NOFAIL ones left out). */
+export function eventFailures(scanner: FilterScanner, lines: readonly string[], now: number): FoundFailure[] {
+  const tracker = new FailureTracker({ usedns: 'raw', checkAll: true });
+  const out: FoundFailure[] = [];
+  for (const line of lines) {
+    const scan = scanner.scan(line, now, { checkAll: true });
+    const time = tracker.resolveTime(timeCode(scan), now, false);
+    for (const f of tracker.failures(scan.hits, time, now)) if (!f.fields.nofail) out.push(f);
+  }
+  return out;
+}
+
 /** Run lines through a filter in order (check-all mode, as fail2ban's own sample tests do). */
 export function runSamples(def: FilterDef, lines: SampleLine[], now: number, logtimezone?: string): SampleResult[] {
   const scanner = new FilterScanner(filterSpecOf(def, { key: def.name, usedns: 'raw', logtimezone }));
