@@ -20,6 +20,9 @@ std::string errnoMessage(const char* what, const std::string& path, int err) {
 
 }  // namespace
 
+// What an access error while the file is open adds: nothing is lost yet.
+const char* const kReadingOn = "; still reading the file through the descriptor opened before";
+
 // The first line is hashed from at most this many bytes.
 constexpr size_t kHashBytes = 64 * 1024;
 
@@ -31,13 +34,28 @@ FileTail::FileTail(FileId id, std::string path, StartAt start, PrefilterPtr pref
 FileTail::~FileTail() { closeFd(); }
 
 bool FileTail::check(Sink& sink, std::vector<char>& scratch) {
-  if (fd_ < 0 && !open(sink, EventKind::Opened, scratch)) return false;
+  failedNow_ = false;
+  const bool more = follow(sink, scratch);
+  if (fd_ >= 0) reportRecovery(sink);
+  return more;
+}
+
+bool FileTail::follow(Sink& sink, std::vector<char>& scratch) {
+  if (fd_ < 0 && !open(sink, rotationPending_ ? EventKind::Rotated : EventKind::Opened, scratch)) return false;
 
   struct stat named {};
   const bool present = ::stat(path_.c_str(), &named) == 0;
-  const bool gone = !present && (errno == ENOENT || errno == ENOTDIR);
+  const int statError = present ? 0 : errno;
+  const bool gone = !present && (statError == ENOENT || statError == ENOTDIR);
   const bool replaced = present && (named.st_dev != dev_ || named.st_ino != ino_);
   atPath_ = present && !replaced;
+  if (!present && !gone) {
+    // EACCES (a directory on the way lost its x bit), ELOOP, ...: nothing can be said about the
+    // name now, so no rotation can be seen; the open file is read on.
+    reportError(sink, errnoMessage("stat", path_, statError) + kReadingOn);
+  } else if (atPath_) {
+    probeAccess(sink, named);
+  }
 
   struct stat self {};
   if (::fstat(fd_, &self) != 0) {
@@ -62,7 +80,11 @@ bool FileTail::check(Sink& sink, std::vector<char>& scratch) {
   if (replaced) {
     finishLastLine(sink);
     closeFd();
-    if (!open(sink, EventKind::Rotated, scratch)) return false;
+    if (!open(sink, EventKind::Rotated, scratch)) {
+      // (unreadable, say: each check tries again, and the open that works says Rotated)
+      rotationPending_ = true;
+      return false;
+    }
     return readAppended(sink, scratch);
   }
   if (gone && self.st_nlink == 0) {
@@ -83,6 +105,7 @@ bool FileTail::open(Sink& sink, EventKind how, std::vector<char>& scratch) {
     if (err == ENOENT || err == ENOTDIR) {
       firstOpen_ = false;  // it appears later: a new file, read from its start
       lastError_.clear();
+      rotationPending_ = false;  // (reported as missing: what appears later is opened)
       if (!reportedMissing_) {
         reportedMissing_ = true;
         emit(sink, EventKind::Missing, -1);
@@ -108,10 +131,13 @@ bool FileTail::open(Sink& sink, EventKind how, std::vector<char>& scratch) {
   fd_ = fd;
   dev_ = st.st_dev;
   ino_ = st.st_ino;
+  uid_ = st.st_uid;
+  gid_ = st.st_gid;
+  mode_ = st.st_mode;
   ++generation_;
   atPath_ = true;
   reportedMissing_ = false;
-  lastError_.clear();
+  rotationPending_ = false;
   partial_.clear();
   discarding_ = false;
 
@@ -147,7 +173,22 @@ bool FileTail::open(Sink& sink, EventKind how, std::vector<char>& scratch) {
   event.firstLineHash = firstLineHash();
   hashKnown_ = !event.firstLineHash.empty();
   sink.event(std::move(event));
+  reportRecovery(sink);
   return true;
+}
+
+void FileTail::probeAccess(Sink& sink, const struct stat& named) {
+  if (named.st_uid == uid_ && named.st_gid == gid_ && named.st_mode == mode_ && lastError_.empty()) return;
+  // An open is the one exact test (access() ignores ACLs' and LSMs' say on the open itself).
+  const int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+  if (fd < 0) {
+    reportError(sink, errnoMessage("open", path_, errno) + kReadingOn);
+    return;
+  }
+  ::close(fd);
+  uid_ = named.st_uid;
+  gid_ = named.st_gid;
+  mode_ = named.st_mode;
 }
 
 std::string FileTail::firstLineHash() {
@@ -353,9 +394,16 @@ void FileTail::emit(Sink& sink, EventKind kind, int64_t offset, std::string mess
 }
 
 void FileTail::reportError(Sink& sink, std::string message) {
+  failedNow_ = true;
   if (message == lastError_) return;
   lastError_ = message;
   emit(sink, EventKind::Error, -1, std::move(message));
+}
+
+void FileTail::reportRecovery(Sink& sink) {
+  if (failedNow_ || lastError_.empty()) return;
+  emit(sink, EventKind::Recovered, static_cast<int64_t>(pos_), "was: " + lastError_);
+  lastError_.clear();
 }
 
 }  // namespace f2b::tailer
