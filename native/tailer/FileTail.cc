@@ -64,7 +64,9 @@ bool FileTail::follow(Sink& sink, std::vector<char>& scratch) {
   }
   if (!replaced && static_cast<uint64_t>(self.st_size) < pos_) {
     // copytruncate: the same file got shorter. What was written between our last read and the
-    // truncation is gone (it is in the copy); the partial line we hold is stale.
+    // truncation is gone (it is in the copy); the partial line we hold is stale (a truncated
+    // over-long line was read whole enough: it goes out).
+    deliverCut(sink, pos_);
     partial_.clear();
     discarding_ = false;
     pos_ = 0;
@@ -236,19 +238,16 @@ bool FileTail::readAppended(Sink& sink, std::vector<char>& scratch) {
   for (;;) {
     if (!discarding_ && tail - head >= kMaxLineBytes) {
       // A line longer than kMaxLineBytes is delivered TRUNCATED: its first kMaxLineBytes - 1
-      // bytes and a '\n' the file does not have, as the last line of its batch (so the offsets
-      // of the lines before it stay true); the rest, up to its real '\n', is skipped. It is not
-      // split: a piece starting mid-line would let text an attacker controls (a user name)
-      // pose as the start of a log line.
-      const uint64_t offset = pos_ - (tail - head);
-      buf[head + kMaxLineBytes - 1] = '\n';
-      batch_.lines++;
-      const scan::Mask mask = prefilter_ ? prefilter_->lineMask(buf + head, kMaxLineBytes - 1) : 0;
-      if (!prefilter_ || mask) appendLine(sink, buf + head, kMaxLineBytes, offset, mask);
-      batch_.end = offset + kMaxLineBytes - 1;
-      flushBatch(sink);
-      emit(sink, EventKind::Error, static_cast<int64_t>(offset),
-           "line at offset " + std::to_string(offset) + " of " + path_ + " is longer than " +
+      // bytes and a '\n' the file does not have; the rest, up to its real '\n', is skipped. It
+      // is not split: a piece starting mid-line would let text an attacker controls (a user
+      // name) pose as the start of a log line. It is delivered once its real '\n' is read
+      // (deliverCut), so that the batch's end, the position a restart resumes from, is never
+      // inside it.
+      cutOffset_ = pos_ - (tail - head);
+      cut_.assign(buf + head, kMaxLineBytes - 1);
+      cut_.push_back('\n');
+      emit(sink, EventKind::Error, static_cast<int64_t>(cutOffset_),
+           "line at offset " + std::to_string(cutOffset_) + " of " + path_ + " is longer than " +
                std::to_string(kMaxLineBytes) + " bytes: delivered truncated");
       discarding_ = true;
       head = tail;
@@ -282,6 +281,7 @@ bool FileTail::readAppended(Sink& sink, std::vector<char>& scratch) {
       }
       head = scan = static_cast<size_t>(nl - buf) + 1;
       discarding_ = false;
+      deliverCut(sink, pos_ - (tail - head));
     }
     // buf[i] is at file offset pos_ - (tail - i). The complete lines: up to the last '\n'.
     if (const auto* nl = static_cast<const char*>(memrchr(buf + scan, '\n', tail - scan))) {
@@ -352,7 +352,19 @@ void FileTail::flushBatch(Sink& sink) {
   sink.batch(std::move(full));
 }
 
+void FileTail::deliverCut(Sink& sink, uint64_t end) {
+  if (cut_.empty()) return;
+  batch_.lines++;
+  batch_.end = end;
+  const scan::Mask mask = prefilter_ ? prefilter_->lineMask(cut_.data(), cut_.size() - 1) : 0;
+  if (!prefilter_ || mask) appendLine(sink, cut_.data(), cut_.size(), cutOffset_, mask);
+  // the last line of its batch, so that the offsets of the lines before it stay true
+  flushBatch(sink);
+  std::string().swap(cut_);
+}
+
 void FileTail::finishLastLine(Sink& sink) {
+  deliverCut(sink, pos_);
   // Nobody will complete it now; deliver it with a '\n' of our own rather than lose it.
   if (!discarding_ && !partial_.empty()) {
     const uint64_t offset = pos_ - partial_.size();

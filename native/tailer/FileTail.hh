@@ -85,6 +85,9 @@ class FileTail {
   std::string firstLineHash();
   // Hands the batch being built to the sink, if it holds any line.
   void flushBatch(Sink& sink);
+  // Hands over the over-long line cut at kMaxLineBytes (if one is held), its end being `end`:
+  // after its real '\n', or where reading stopped.
+  void deliverCut(Sink& sink, uint64_t end);
   // The file is finished (rotated or deleted): its unterminated last line becomes a line.
   void finishLastLine(Sink& sink);
   // Offset where the last (possibly unfinished) line of the first `size` bytes starts;
@@ -113,6 +116,10 @@ class FileTail {
   std::string partial_;
   // Skipping the rest of an over-long line up to its '\n'.
   bool discarding_ = false;
+  // That line cut to kMaxLineBytes ('\n' included) and its offset, until its '\n' is read
+  // ("" when none is held, as after a 'tail' start inside a long line).
+  std::string cut_;
+  uint64_t cutOffset_ = 0;
   bool reportedMissing_ = false;
   // The open file's first-line hash has been reported (in its opened event or a batch).
   bool hashKnown_ = false;
