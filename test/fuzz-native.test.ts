@@ -355,30 +355,40 @@ test('fuzz: scanFile over random files, 1 to 4 threads, finds what Prefilter.sca
 
 // ---- the native matcher
 
-test('fuzz: the native matcher prints what the JavaScript matcher prints (random failregexes, random logs, 1 to 4 threads)', { skip: nativeMatcherMissing() ?? false }, async (t) => {
-  const dir = tmpDir(t);
-  // Python regex pieces around <HOST>: what a failregex is made of, and what breaks engines
-  const py = fc
-    .array(
-      fc.constantFrom('user ', '(?P<user>\\S+) ', '(?:a|b)+', '.*', '.+?', '\\s', '\\w+', 'é', '(?i)fail', '[^ ]*', '\\d{1,3}', '(?=x)', '(?<=user )', '(?P<q>")?', '(?(q)"|)', '$', '^', '\\b', ' from ', '<F-USER>\\S+</F-USER>', '(?:x{2,})*', '\\\\'),
-      { maxLength: 6 },
-    )
-    .map((parts) => parts.join(''));
-  const failregex = fc.tuple(py, py).map(([a, b]) => `${a}<HOST>${b}`);
-  const lineOf = fc.tuple(
+/** A log line: a date in one of the common forms (or none), junk, a body a failregex may
+ *  match, junk, and a line end ('' only matters for the last line). */
+const logLine = fc
+  .tuple(
     fc.constantFrom('', 'Mar  1 10:00:00 host sshd[1]: ', '2026-02-28 23:59:59 ', '[01/Mar/2026:00:00:01 +0000] ', '1772323200 '),
     bytes(8),
     fc.constantFrom('user bob from 192.0.2.1', 'fail é from 2001:db8::1', 'user "x" from 198.51.100.7 x', 'ab from 10.0.0.1', 'nothing'),
     bytes(4),
     fc.constantFrom('\n', '\r\n', ''),
-  );
+  )
+  .map(([date, a, body, b, eol]) => Buffer.concat([Buffer.from(date), a, Buffer.from(body), b, Buffer.from(eol)]));
+
+test('fuzz: the native matcher prints what the JavaScript matcher prints (random failregexes, random logs, 1 to 4 threads)', { skip: nativeMatcherMissing() ?? false }, async (t) => {
+  const dir = tmpDir(t);
+  // Python regex pieces around <HOST>: what a failregex is made of, and what breaks engines
+  const py = fc
+    .array(
+      fc.oneof(
+        { weight: 6, arbitrary: fc.constantFrom('user ', '(?:a|b)+', '.*', '.+?', '\\s', '\\w+', 'é', '(?i:fail)', '[^ ]*', '\\d{1,3}', '(?=x)', '(?<=user )', '\\b', ' from ', '(?:x{2,})*', '\\S*', '"?', '\\r?') },
+        // rarer: what a filter uses once (a second copy is an error, refused alike)
+        { weight: 1, arbitrary: fc.constantFrom('(?P<user>\\S+) ', '(?P<q>")?', '(?(q)"|)', '$', '^', '<F-USER>\\S+</F-USER>', '\\\\', '(?P=user)') },
+      ),
+      { maxLength: 6 },
+    )
+    .map((parts) => parts.join(''));
+  const failregex = fc.tuple(py, py).map(([a, b]) => `${a}<HOST>${b}`);
   let run = 0;
   let records = 0;
   let refused = 0;
+  const reasons = new Map<string, number>();
   await fc.assert(
-    fc.asyncProperty(fc.array(failregex, { minLength: 1, maxLength: 3 }), fc.array(lineOf, { minLength: 1, maxLength: 40 }), fc.integer({ min: 1, max: 4 }), async (regexes, lines, threads) => {
+    fc.asyncProperty(fc.array(failregex, { minLength: 1, maxLength: 3 }), fc.array(logLine, { minLength: 1, maxLength: 40 }), fc.integer({ min: 1, max: 4 }), async (regexes, lines, threads) => {
       const file = path.join(dir, `match-${++run}.log`);
-      fs.writeFileSync(file, Buffer.concat(lines.map(([date, a, body, b, eol]) => Buffer.concat([Buffer.from(date), a, Buffer.from(body), b, Buffer.from(eol)]))));
+      fs.writeFileSync(file, Buffer.concat(lines));
       const filter = path.join(dir, `filter-${run}.conf`);
       fs.writeFileSync(filter, `[Definition]\nfailregex = ${regexes.map((r) => r.replace(/%/g, '%%')).join('\n            ')}\n`);
       const out = async (matcher: string) => {
@@ -392,25 +402,52 @@ test('fuzz: the native matcher prints what the JavaScript matcher prints (random
       const nat = await out('native');
       fs.rmSync(file);
       fs.rmSync(filter);
-      if (js.startsWith('error: ')) refused++;
+      if (js.startsWith('error: ')) {
+        refused++;
+        const why = js.replace(/#\d+|'[^']*'|"[^"]*"|at position \d+/g, '…').slice(0, 80);
+        reasons.set(why, (reasons.get(why) ?? 0) + 1);
+      }
       else records += js.split('\n').filter((l) => l.includes('"match":true')).length;
       assert.equal(nat, js, `${JSON.stringify(regexes)}, ${threads} thread(s)`);
     }),
-    params(40, t),
+    params(100, t),
   );
   t.diagnostic(`${run} logs matched, ${records} failures found alike, ${refused} filters refused alike`);
+  t.diagnostic(`most common refusals: ${JSON.stringify([...reasons].sort((a, b) => b[1] - a[1]).slice(0, 3))}`);
 });
 
 test('fuzz: NativeFilter takes any spec or throws, and matchFile + RegexTally never crash on what it took', { skip: nativeMatcherMissing() ?? false }, async (t) => {
   const dir = tmpDir(t);
-  const source = fc.oneof(
-    fc.constantFrom('(?<host>\\S+)', '(\\d+)-(\\d+)', 'a(?<x>b)?c', '(?<user>.*) from (?<ip4>[\\d.]+)', '.*', '', '(', '(?<a>x)(?<a>y)', '\\', '(?(1)a|b)', '(a)\\2', '(?<=a+)b', '\\K', '(*ACCEPT)', '(?C1)', '(*LIMIT_MATCH=1)a+'),
+  // mostly well-formed regexes (names for every group), some hostile ones
+  const wellFormed: Array<[string, Array<string | null>]> = [
+    ['(?<host>\\S+)', [null, 'host']],
+    ['(\\d+)-(\\d+)', [null, null, null]],
+    ['a(?<x>b)?c', [null, 'x']],
+    ['(?<user>.*) from (?<ip4>[\\d.]+)', [null, 'user', 'ip4']],
+    ['.*', [null]],
+    ['', [null]],
+    ['(?(1)a|b)(x)', [null, null]],
+    ['(?<fid>\\d+) ?(?<mlfforget>x)?(?<mlfid>y)?', [null, 'fid', 'mlfforget', 'mlfid']],
+    ['(?<alt_user>\\w+)? (?<tuple_x>\\w)?(?<user>z)?', [null, 'alt_user', 'tuple_x', 'user']],
+    ['(*LIMIT_MATCH=10)(a+)+b', [null, null]],
+    ['(?<=a+)(b)', [null, null]],
+    ['(?<host>[^ ]+)(?<host2>\\K.)', [null, 'host', 'host2']],
+  ];
+  const hostile = fc.oneof(
+    fc.constantFrom('(', '(?<a>x)(?<a>y)', '\\', '(a)\\2', '(*ACCEPT)', '(?C1)', '\\x{110000}'),
     fc.string({ unit: 'binary', maxLength: 20 }),
   );
   const names = fc.array(fc.option(fc.constantFrom('host', 'ip4', 'user', 'fid', 'x', '', 'alt_user', 'tuple_x', 'mlfid', 'mlfforget'), { nil: null }), { maxLength: 5 });
-  const regex = fc.record({ source, names, ascii: fc.option(source, { nil: undefined }), rest: fc.option(fc.integer({ min: 0, max: 6 }), { nil: undefined }) });
+  const sourced = fc.oneof({ weight: 30, arbitrary: fc.constantFrom(...wellFormed) }, { weight: 1, arbitrary: fc.tuple(hostile, names) });
+  const regex = fc
+    .tuple(sourced, fc.boolean(), fc.option(fc.integer({ min: 0, max: 2 }), { nil: undefined, freq: 4 }))
+    .map(([[source, ns], ascii, rest]) => ({ source, names: ns, ...(ascii ? { ascii: source } : {}), ...(rest === undefined ? {} : { rest }) }));
+  const template = fc.oneof(
+    { weight: 30, arbitrary: fc.constantFrom('(\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d)', '(\\w{3} +\\d+ \\d\\d:\\d\\d:\\d\\d)', '\\[(\\d\\d/\\w{3}/\\d{4}:[\\d:]+ [+-]\\d{4})\\]', '^(\\d{10})', '()').map((src) => ({ source: src, names: [null, null] })) },
+    { weight: 1, arbitrary: fc.tuple(hostile, names).map(([src, ns]) => ({ source: src, names: ns })) },
+  );
   const spec = fc.record({
-    templates: fc.array(fc.record({ source, names, name: fc.string({ maxLength: 8 }), flags: fc.integer({ min: 0, max: 255 }), weight: fc.double({ noNaN: false }) }), { maxLength: 3 }),
+    templates: fc.array(fc.tuple(template, fc.string({ maxLength: 8 }), fc.integer({ min: 0, max: 255 }), fc.double()).map(([tp, name, flags, weight]) => ({ ...tp, name, flags, weight })), { maxLength: 4 }),
     prefregex: fc.option(regex, { nil: null }),
     failregex: fc.array(regex, { maxLength: 3 }),
     ignoreregex: fc.array(regex, { maxLength: 2 }),
@@ -419,7 +456,8 @@ test('fuzz: NativeFilter takes any spec or throws, and matchFile + RegexTally ne
   let refused = 0;
   let fed = 0;
   await fc.assert(
-    fc.asyncProperty(spec, bytes(40), fc.integer({ min: 1, max: 3 }), async (s, buf, threads) => {
+    fc.asyncProperty(spec, fc.array(fc.oneof(logLine, bytes(6)), { maxLength: 30 }), fc.integer({ min: 1, max: 3 }), fc.boolean(), fc.boolean(), fc.boolean(), async (s, lines, threads, skipComments, checkAll, keepText) => {
+      const buf = Buffer.concat(lines);
       let filter;
       try {
         filter = new native.NativeFilter!(s);
@@ -433,7 +471,7 @@ test('fuzz: NativeFilter takes any spec or throws, and matchFile + RegexTally ne
       fs.writeFileSync(file, buf);
       const tally = new native.RegexTally!(filter, { failures: true, listAllMatched: true, listMax: 5 });
       const batches: Array<{ chunk: number; records: unknown; done: boolean; lines?: number }> = [];
-      await native.matchFile!(file, filter, null, { threads, now: 1772323200 }, (b) => void batches.push(b));
+      await native.matchFile!(file, filter, null, { threads, now: 1772323200, skipComments, checkAll, keepText }, (b) => void batches.push(b));
       // fed in file order, each batch once
       let base = 0;
       for (let c = 0; batches.some((b) => b.chunk === c); c++) {
