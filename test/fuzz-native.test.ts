@@ -16,13 +16,17 @@
 //   - the tailer delivers exactly the complete lines of random appends (inotify and poll), and
 //     through a prefilter exactly the candidates Prefilter.scan finds, with every line counted;
 //     a line over tailLimits().maxLineBytes arrives truncated with an 'error' event;
-//   - sendUnixDatagram returns 0 or an errno for any path and payload.
+//   - sendUnixDatagram returns 0 or an errno for any path and payload, and a live socket (bound by
+//     python3) receives each payload sent to it whole.
 // F2B_FAST_FUZZ_RUNS multiplies the runs (e.g. 10 for a longer session); the seed is printed.
 
 import { test } from 'node:test';
+import { spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import * as readline from 'node:readline';
 import fc from 'fast-check';
 import RE2 from 're2';
 import { loadNative, type NativePrefilter } from '../src/native';
@@ -594,17 +598,46 @@ test('fuzz: the native tailer delivers exactly the complete lines of random appe
 
 // ---- sendUnixDatagram
 
-test('fuzz: sendUnixDatagram returns 0 or an errno for any path and payload', (t) => {
+/** A unix datagram socket bound at `sock` by python3 (Node has none), printing the length and
+ *  SHA-256 of each datagram it receives. */
+function datagramReceiver(t: { after(fn: () => void): void }, sock: string): { got: string[]; ready: Promise<void> } {
+  const script = [
+    'import hashlib, socket, sys',
+    's = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)',
+    's.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 22)',
+    's.bind(sys.argv[1])',
+    'print("ready", flush=True)',
+    'while True:',
+    '    d = s.recv(1 << 20)',
+    '    print(len(d), hashlib.sha256(d).hexdigest(), flush=True)',
+  ].join('\n');
+  const child = spawn('python3', ['-c', script, sock], { stdio: ['ignore', 'pipe', 'inherit'] });
+  t.after(() => void child.kill());
+  const got: string[] = [];
+  let resolveReady: () => void;
+  const ready = new Promise<void>((resolve) => (resolveReady = resolve));
+  readline.createInterface({ input: child.stdout! }).on('line', (line) => (line === 'ready' ? resolveReady() : got.push(line)));
+  return { got, ready };
+}
+
+const noPython = spawnSync('python3', ['-c', '']).status === 0 ? false : 'python3 (the datagram receiver) is not installed';
+
+test('fuzz: sendUnixDatagram returns 0 or an errno for any path and payload; a live socket gets every payload sent, byte for byte', { skip: noPython }, async (t) => {
   const dir = tmpDir(t);
+  const sock = path.join(dir, 'live.sock');
+  const receiver = datagramReceiver(t, sock);
+  await receiver.ready;
   const counts = new Map<number, number>();
+  const sent: string[] = [];
   fc.assert(
     fc.property(
       fc.oneof(
+        fc.constant(sock),
         fc.string({ unit: 'binary', minLength: 1, maxLength: 200 }).filter((s) => !s.includes('\0')),
         fc.integer({ min: 90, max: 300 }).map((n) => path.join(dir, 'x'.repeat(n))),
         fc.constantFrom(dir, '/dev/null', path.join(dir, 'missing.sock'), '/', '@abstract'),
       ),
-      fc.uint8Array({ maxLength: 70_000 }),
+      fc.oneof(fc.uint8Array({ maxLength: 70_000 }), bytes(20)),
       (p, data) => {
         let status: number;
         try {
@@ -616,9 +649,14 @@ test('fuzz: sendUnixDatagram returns 0 or an errno for any path and payload', (t
         }
         assert.ok(Number.isInteger(status) && status >= 0 && status < 4096, `status ${status}`);
         counts.set(status, (counts.get(status) ?? 0) + 1);
+        if (p === sock) assert.ok(status === 0 || status === 11, `status ${status} for the live socket`); // 11: EAGAIN, its queue full
+        if (p === sock && status === 0) sent.push(`${data.length} ${createHash('sha256').update(data).digest('hex')}`);
       },
     ),
     params(500, t),
   );
-  t.diagnostic(`results by errno: ${JSON.stringify(Object.fromEntries(counts))}`);
+  const deadline = Date.now() + 10_000;
+  while (receiver.got.length < sent.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  assert.deepEqual(receiver.got, sent);
+  t.diagnostic(`results by errno: ${JSON.stringify(Object.fromEntries(counts))}; ${sent.length} datagrams received whole`);
 });
