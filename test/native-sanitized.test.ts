@@ -31,9 +31,10 @@ it('the tailer, scan, match and native fuzz suites pass under ASan + UBSan', { t
   }
   assert.equal(status, 0, output);
   for (const line of output.split('\n')) {
-    // the build and run times, the totals, the backends, each fuzz target and its runs
-    if (/^test-sanitized: (built|ran)|^# (tests|pass|fail|skip) |^ *# (inotify|poll): |^ *# (seed |[0-9]+ |results by)|^ *ok .*fuzz: /.test(line)) {
-      t.diagnostic(line.trim().replace(/^# /, ''));
-    }
+    // the build and run times, the totals, the backends, each fuzz target and its runs (the
+    // totals renamed: a diagnostic "# tests 89" would pass for this file's own count in the TAP
+    // the outer runner reads)
+    if (/^# (tests|pass|fail|skip) /.test(line)) t.diagnostic(`sanitized run: ${line.slice(2)}`);
+    else if (/^test-sanitized: (built|ran)|^ *# (inotify|poll): |^ *# (seed |[0-9]+ |results by)|^ *ok .*fuzz: /.test(line)) t.diagnostic(line.trim().replace(/^# /, ''));
   }
 });
