@@ -1,7 +1,7 @@
 {
   # npx node-gyp rebuild -- -Dsanitize=1 builds with ASan + UBSan; run node with
   # LD_PRELOAD="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libubsan.so)".
-  # native/test-sanitized.sh does all that in a scratch directory and runs the tailer suite.
+  # native/test-sanitized.sh does all that in a scratch directory and runs the addon's suites.
   # -Dre2_archive=/abs/re2_lib.a links an RE2 library built before (the sanitized build reuses the
   # normal build's instead of compiling RE2 and Abseil again).
   # -Dpcre2=0 builds without the native matcher (native/match) even where PCRE2 is installed.

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the addon with ASan + UBSan (binding.gyp's sanitize=1) and runs the addon's suites
-# (dist/test/tailer.test.js, dist/test/scan.test.js and dist/test/match.test.js: run
-# `npx tsc -p .` first) against that build. Fails if a suite fails or a sanitizer reports anything.
+# (dist/test/tailer.test.js, dist/test/scan.test.js, dist/test/match.test.js and the fuzzing of
+# every native entry point, dist/test/fuzz-native.test.js: run `npx tsc -p .` first) against that
+# build. Fails if a suite fails or a sanitizer reports anything.
 #
 # The build happens in a scratch copy of binding.gyp + native/ (node-gyp always builds into
 # <module>/build, and build/Release/f2b_native.node must stay the normal build: other tests load
@@ -28,7 +29,7 @@ asan="$(gcc -print-file-name=libasan.so)"
 ubsan="$(gcc -print-file-name=libubsan.so)"
 [[ "$asan" == /* && -e "$asan" ]] || skip "gcc has no libasan.so (Debian: apt-get install libasan8)"
 [[ "$ubsan" == /* && -e "$ubsan" ]] || skip "gcc has no libubsan.so (Debian: apt-get install libubsan1)"
-suites=("$repo/dist/test/tailer.test.js" "$repo/dist/test/scan.test.js" "$repo/dist/test/match.test.js")
+suites=("$repo/dist/test/tailer.test.js" "$repo/dist/test/scan.test.js" "$repo/dist/test/match.test.js" "$repo/dist/test/fuzz-native.test.js")
 for suite in "${suites[@]}"; do
   [[ -e "$suite" ]] || { echo "test-sanitized: $suite is missing: run npx tsc -p . first" >&2; exit 1; }
 done
@@ -73,7 +74,7 @@ F2B_NATIVE_ADDON="$addon" \
   ASAN_OPTIONS="detect_leaks=0:halt_on_error=1:abort_on_error=0:exitcode=66${ASAN_OPTIONS:+:$ASAN_OPTIONS}" \
   UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:exitcode=67${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}" \
   node --test --test-concurrency=1 --test-reporter=tap "${suites[@]}" >"$work/test.log" 2>&1 || status=$?
-echo "test-sanitized: ran the tailer, scan and match suites in $((SECONDS - started)) s" >&2
+echo "test-sanitized: ran the tailer, scan, match and native fuzz suites in $((SECONDS - started)) s" >&2
 
 # A report can come from a test's child process whose failure the suite tolerated: look for one too.
 if grep -E -q 'ERROR: AddressSanitizer|runtime error:|SUMMARY: (Address|UndefinedBehavior)Sanitizer' "$work/test.log"; then
@@ -86,5 +87,6 @@ if [[ $status != 0 ]]; then
   echo "test-sanitized: a suite failed under the sanitizers (exit status $status)" >&2
   exit 1
 fi
-grep -E '^# (tests|pass|fail) |^ *# (inotify|poll): ' "$work/test.log" >&2 || true
+# the totals, the tailer's backends, and each fuzz target's seed, runs and counts
+grep -E '^# (tests|pass|fail|skip) |^ *# (inotify|poll): |^ *# (seed |[0-9]+ |results by)|^ *(not )?ok .*fuzz: ' "$work/test.log" >&2 || true
 echo "test-sanitized: clean" >&2

@@ -814,7 +814,7 @@ export class Daemon {
     const log = this.log.child('fail2ban.filter');
     const msg = `${e.path}: ${e.kind}${e.message ? ` (${e.message})` : ''}`;
     if (e.kind === 'error') log.error(msg);
-    else if (e.kind === 'rotated' || e.kind === 'truncated' || e.kind === 'missing') log.info(msg);
+    else if (e.kind === 'rotated' || e.kind === 'truncated' || e.kind === 'missing' || e.kind === 'recovered') log.info(msg);
     else log.debug(msg);
   }
 

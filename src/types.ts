@@ -25,7 +25,10 @@ export interface TailBatch {
   firstLineHash?: string;
 }
 
-export type TailEventKind = 'opened' | 'rotated' | 'truncated' | 'missing' | 'error';
+/** error: an over-long line, or a problem with the file, reported once while it lasts (a file or
+ *  directory this process may not read, a failed read, a path that is a directory);
+ *  recovered: that problem is over (the message names it). */
+export type TailEventKind = 'opened' | 'rotated' | 'truncated' | 'missing' | 'error' | 'recovered';
 
 /** native tailer -> JS: something happened to a watched file. */
 export interface TailEvent {

@@ -1,24 +1,18 @@
 // Fuzzing (fast-check, fixed seeds, bounded runs and time): the config reader, the date
-// detector, the Python-regex translator and the tailer's line splitting never crash or hang on
-// random input, and keep their contracts:
+// detector and the Python-regex translator never crash or hang on random input, and keep their
+// contracts (the native addon's entry points: test/fuzz-native.test.ts):
 //   - parseIni reports problems, never throws;
 //   - DateDetector.match returns a span inside the line (with a time or NaN) or null;
-//   - translatePyRegex returns a pattern V8 compiles, or throws PyRegexError;
-//   - the native tailer delivers exactly the complete lines of what was appended, byte for byte.
+//   - translatePyRegex returns a pattern V8 compiles, or throws PyRegexError.
 // F2B_FAST_FUZZ_RUNS multiplies the runs (e.g. 10 for a longer session); the seed is printed.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import fc from 'fast-check';
 import { parseIni } from '../src/config/ini';
 import { DateDetector } from '../src/dates/detector';
 import { translatePyRegex } from '../src/filter/pyregex';
 import { PyRegexError } from '../src/filter/pyregex/error';
-import { Tailer } from '../src/tailer';
-import type { TailBatch } from '../src/types';
-import { tmpDir } from './helpers/tmp';
 
 const SCALE = Math.max(1, Number(process.env.F2B_FAST_FUZZ_RUNS ?? '1') || 1);
 const SEED = 20261204;
@@ -89,52 +83,4 @@ test('fuzz: the Python-regex translator gives a pattern V8 compiles, or a PyRege
     params(5000, t),
   );
   t.diagnostic(`${ok} translated, ${refused} refused`);
-});
-
-test('fuzz: the native tailer delivers exactly the complete lines of random appends', { timeout: 180_000 }, async (t) => {
-  const dir = tmpDir(t);
-  const byteChunk = fc.oneof(
-    { weight: 3, arbitrary: fc.uint8Array({ maxLength: 300 }) },
-    { weight: 2, arbitrary: fc.constantFrom(Buffer.from('\n'), Buffer.from('\r\n'), Buffer.from('\x00'), Buffer.from([0xff, 0xfe, 0x0a]), Buffer.from('é\n')) },
-  );
-  let run = 0;
-  let bytes = 0;
-  await fc.assert(
-    fc.asyncProperty(fc.array(fc.array(byteChunk, { maxLength: 6 }), { minLength: 1, maxLength: 6 }), async (appends) => {
-      const file = path.join(dir, `fuzz-${++run}.log`);
-      fs.writeFileSync(file, '');
-      const got: Buffer[] = [];
-      let problem = '';
-      const tailer = new Tailer({
-        backend: 'auto',
-        onBatch: (b: TailBatch) => {
-          let newlines = 0;
-          for (const x of b.buf) if (x === 0x0a) newlines++;
-          if (newlines !== b.ends.length) problem = `${newlines} newlines for ${b.ends.length} ends`;
-          got.push(Buffer.from(b.buf));
-        },
-        onEvent: () => undefined,
-      });
-      try {
-        tailer.add(file, 'head');
-        for (const group of appends) {
-          const chunk = Buffer.concat(group.map((c) => Buffer.from(c)));
-          fs.appendFileSync(file, chunk);
-          bytes += chunk.length;
-        }
-        const all = fs.readFileSync(file);
-        const complete = all.subarray(0, all.lastIndexOf(0x0a) + 1);
-        const deadline = Date.now() + 10_000;
-        while (Buffer.concat(got).length < complete.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-        // nothing more may come: wait a little past the last batch
-        await new Promise((r) => setTimeout(r, 30));
-        assert.equal(problem, '');
-        assert.ok(Buffer.concat(got).equals(complete), `delivered ${Buffer.concat(got).length} bytes, the file has ${complete.length} in complete lines`);
-      } finally {
-        await tailer.close();
-      }
-    }),
-    params(60, t),
-  );
-  t.diagnostic(`${run} files, ${bytes} random bytes appended`);
 });

@@ -3,8 +3,10 @@
 // condition (waitFor), never a fixed sleep standing in for an assertion.
 
 import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import * as readline from 'node:readline';
 import { describe, it, type TestContext } from 'node:test';
 import { Worker } from 'node:worker_threads';
 import { Tailer, isSystemdBackend, mapBackend, splitLines, tailLimits } from '../src/tailer';
@@ -334,6 +336,139 @@ class PrefilteredStressCheck {
   #problem(message: string): void {
     if (this.problems.length < 20) this.problems.push(message);
   }
+}
+
+// --- Permissions: the tailer as a user whom file modes stop (helpers/tail-follower.ts runs it
+// in a child process that drops root first).
+
+const FOLLOWER = path.join(__dirname, 'helpers', 'tail-follower.js');
+
+/** The addon the suite loads, copied where nobody can read it (the sanitized build lives in a
+ *  0700 scratch directory). */
+function readableAddon(t: TestContext): string {
+  const from = process.env.F2B_NATIVE_ADDON || path.join(__dirname, '..', '..', 'build', 'Release', 'f2b_native.node');
+  const dir = tmpDir(t);
+  fs.chmodSync(dir, 0o755);
+  const to = path.join(dir, 'f2b_native.node');
+  fs.copyFileSync(from, to);
+  fs.chmodSync(to, 0o755);
+  return to;
+}
+
+type FollowerMessage =
+  | { kind: 'ready'; uid: number; backend: string }
+  | { kind: 'line'; offset: number; text: string }
+  | { kind: 'event'; event: TailEvent }
+  | { kind: 'cpu'; micros: number };
+
+/** A tailer following one file in a child process running as nobody. */
+class Follower {
+  readonly lines: Line[] = [];
+  readonly events: TailEvent[] = [];
+  readonly #messages: FollowerMessage[] = [];
+  readonly #child: ChildProcess;
+  #stderr = '';
+  #exit: Promise<number | null>;
+
+  constructor(t: TestContext, backend: 'inotify' | 'poll', file: string) {
+    this.#child = spawn(process.execPath, [FOLLOWER, backend, String(POLL_MS), file], {
+      env: { ...process.env, F2B_NATIVE_ADDON: readableAddon(t) },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    this.#exit = new Promise((resolve) => this.#child.once('exit', (code, signal) => resolve(signal ? -1 : code)));
+    readline.createInterface({ input: this.#child.stdout! }).on('line', (line) => {
+      const m = JSON.parse(line) as FollowerMessage;
+      this.#messages.push(m);
+      if (m.kind === 'line') this.lines.push({ offset: m.offset, text: m.text });
+      if (m.kind === 'event') this.events.push(m.event);
+    });
+    this.#child.stderr!.on('data', (chunk: Buffer) => (this.#stderr += chunk.toString()));
+    t.after(() => this.stop());
+  }
+
+  get texts(): string[] {
+    return this.lines.map((l) => l.text);
+  }
+
+  count(kind: TailEvent['kind']): number {
+    return this.events.filter((e) => e.kind === kind).length;
+  }
+
+  async ready(): Promise<{ uid: number; backend: string }> {
+    await this.#until('the follower to start', () => this.#messages.some((m) => m.kind === 'ready'));
+    return this.#messages.find((m) => m.kind === 'ready') as { uid: number; backend: string };
+  }
+
+  /** the child's CPU time so far, in microseconds */
+  async cpu(): Promise<number> {
+    const before = this.#messages.length;
+    this.#child.stdin!.write('cpu\n');
+    await this.#until('the CPU time', () => this.#messages.slice(before).some((m) => m.kind === 'cpu'));
+    return (this.#messages.slice(before).find((m) => m.kind === 'cpu') as { micros: number }).micros;
+  }
+
+  async waitLines(texts: string[]): Promise<void> {
+    await this.#until(`lines ${texts.join(', ')}`, () => texts.every((x) => this.texts.includes(x)));
+  }
+
+  async waitEvent(kind: TailEvent['kind'], count = 1): Promise<void> {
+    await this.#until(`${count} ${kind} event(s)`, () => this.count(kind) >= count);
+  }
+
+  /** closes the tailer and waits for the child: it must exit cleanly */
+  async stop(): Promise<void> {
+    this.#child.stdin!.end();
+    const timer = setTimeout(() => this.#child.kill('SIGKILL'), 10_000);
+    const code = await this.#exit;
+    clearTimeout(timer);
+    assert.equal(code, 0, `the follower exited with ${code}: ${this.#stderr}`);
+  }
+
+  async #until(what: string, condition: () => boolean): Promise<void> {
+    try {
+      await waitFor(what, () => condition() || this.#child.exitCode !== null);
+    } catch (e) {
+      throw new Error(`${(e as Error).message}; events ${JSON.stringify(this.events)}; lines ${JSON.stringify(this.texts)}; stderr ${this.#stderr}`);
+    }
+    if (!condition()) throw new Error(`the follower exited (${this.#child.exitCode}) before ${what}: ${this.#stderr}`);
+  }
+}
+
+/** A log directory and file other users can read, and a writer holding the file open as a
+ *  logging daemon does (it writes on through any mode change). */
+function readableLog(t: TestContext): { logs: string; file: string; write(text: string): void; reopen(mode: number): void } {
+  const dir = tmpDir(t);
+  const logs = path.join(dir, 'logs');
+  const file = path.join(logs, 'app.log');
+  fs.mkdirSync(logs);
+  fs.writeFileSync(file, 'p1\n');
+  for (const [p, mode] of [[dir, 0o755], [logs, 0o755], [file, 0o644]] as const) fs.chmodSync(p, mode);
+  let fd = fs.openSync(file, 'a');
+  t.after(() => fs.closeSync(fd));
+  return {
+    logs,
+    file,
+    write: (text) => void fs.writeSync(fd, text),
+    // after a rotation: the writer opens (creates) the file at the name, with this mode
+    reopen(mode) {
+      fs.closeSync(fd);
+      fd = fs.openSync(file, 'a', mode);
+      fs.fchmodSync(fd, mode);
+    },
+  };
+}
+
+/** Lets the tailer retry a while with the problem still there (two rescans: what an error
+ *  flood or a busy loop would come from) and checks that it idled meanwhile. The wait gives
+ *  a flood time to happen; the proof is in the counts and the CPU time. */
+async function idleWhileBroken(f: Follower, backend: 'inotify' | 'poll'): Promise<void> {
+  const ms = backend === 'inotify' ? 2200 : 20 * POLL_MS;
+  const before = await f.cpu();
+  const start = performance.now();
+  await new Promise((resolve) => setTimeout(resolve, ms));
+  const used = (await f.cpu()) - before;
+  const wall = (performance.now() - start) * 1000;
+  assert.ok(used < wall / 4, `the follower used ${used} µs of CPU in ${Math.round(wall)} µs while it could not read`);
 }
 
 for (const backend of BACKENDS) {
@@ -821,6 +956,72 @@ for (const backend of BACKENDS) {
         if (ms > 400) late.push(`round ${i}: ${Math.round(ms)} ms`);
       }
       assert.deepEqual(late, []);
+    });
+
+    // The tailer runs as nobody (helpers/tail-follower.ts) and the writer as the suite's user,
+    // who holds the log open and writes on through every mode change, as a logging daemon does.
+    const nobody = process.getuid?.() === 0 ? 65534 : process.getuid?.();
+    const READING_ON = '; still reading the file through the descriptor opened before';
+
+    const lostAccess = [
+      { what: 'the file made unreadable (mode 000) and readable again', at: 'file', mode: 0o644, call: 'open' },
+      { what: 'the log directory loses its r and x bits and gets them back', at: 'logs', mode: 0o755, call: 'stat' },
+    ] as const;
+    for (const c of lostAccess) {
+      it(`as an unprivileged user: ${c.what}: every line once, in order, one error, one recovery`, async (t) => {
+        const log = readableLog(t);
+        const f = new Follower(t, backend, log.file);
+        assert.deepEqual(await f.ready(), { kind: 'ready', uid: nobody, backend });
+        await f.waitLines(['p1']);
+        fs.chmodSync(log[c.at], 0);
+        try {
+          await f.waitEvent('error');
+          log.write('p2\np3\n');
+          // the descriptor opened before reads on: nothing waits for the mode to come back
+          await f.waitLines(['p2', 'p3']);
+          await idleWhileBroken(f, backend);
+          log.write('p4\n');
+        } finally {
+          fs.chmodSync(log[c.at], c.mode);
+        }
+        await f.waitEvent('recovered');
+        log.write('p5\n');
+        await f.waitLines(['p4', 'p5']);
+        await f.stop();
+        assert.deepEqual(f.lines, ['p1', 'p2', 'p3', 'p4', 'p5'].map((text, i) => ({ offset: 3 * i, text })));
+        assert.deepEqual(f.events.map((e) => e.kind), ['opened', 'error', 'recovered']);
+        assert.equal(f.events[1].message, `${c.call} ${log.file}: Permission denied${READING_ON}`);
+        assert.equal(f.events[2].message, `was: ${f.events[1].message}`);
+      });
+    }
+
+    it('as an unprivileged user: rotated to a new file it may not read, readable later: the old file to its end, then the new one from 0, one error', async (t) => {
+      const log = readableLog(t);
+      const f = new Follower(t, backend, log.file);
+      await f.ready();
+      await f.waitLines(['p1']);
+      log.write('p2\n');
+      fs.renameSync(log.file, `${log.file}.1`);
+      log.write('p3\n'); // to the renamed file, before the writer reopens its log
+      log.reopen(0); // logrotate's `create` with a mode that shuts the reader out
+      log.write('r1\nr2\n');
+      try {
+        await f.waitEvent('error');
+        await f.waitLines(['p2', 'p3']);
+        await idleWhileBroken(f, backend);
+        log.write('r3\n');
+      } finally {
+        fs.chmodSync(log.file, 0o644);
+      }
+      await f.waitEvent('recovered');
+      log.write('r4\n');
+      await f.waitLines(['r1', 'r2', 'r3', 'r4']);
+      await f.stop();
+      const offsets = (texts: string[]) => texts.map((text, i) => ({ offset: 3 * i, text }));
+      assert.deepEqual(f.lines, [...offsets(['p1', 'p2', 'p3']), ...offsets(['r1', 'r2', 'r3', 'r4'])]);
+      assert.deepEqual(f.events.map((e) => e.kind), ['opened', 'error', 'rotated', 'recovered']);
+      assert.equal(f.events[1].message, `open ${log.file}: Permission denied`);
+      assert.equal(f.events[2].offset, 0);
     });
 
     it('close() resolves, twice, and nothing is delivered after it', async (t) => {

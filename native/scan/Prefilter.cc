@@ -21,6 +21,37 @@ RE2::Options options() {
   return o;
 }
 
+// True if `pattern` may hold ^, $, \A or \z outside a character class. Over a whole buffer
+// they anchor at the buffer's ends, not at each line's, so a buffer-wide search could pass over
+// a line they match on its own. Conservative: a false alarm costs only speed (each line is then
+// matched on its own). The patterns src/prefilter/native.ts makes never have them.
+bool mayAnchor(const std::string& p) {
+  bool inClass = false;
+  for (size_t i = 0; i < p.size(); i++) {
+    const char c = p[i];
+    if (c == '\\') {
+      if (i + 1 == p.size()) break;
+      const char n = p[++i];
+      if (n == 'Q') {  // \Q...\E: literal text
+        const size_t e = p.find("\\E", i + 1);
+        if (e == std::string::npos) break;
+        i = e + 1;
+      } else if (!inClass && (n == 'A' || n == 'z')) {
+        return true;
+      }
+    } else if (inClass) {
+      inClass = c != ']';
+    } else if (c == '[') {
+      inClass = true;
+      if (i + 1 < p.size() && p[i + 1] == '^') i++;
+      if (i + 1 < p.size() && p[i + 1] == ']') i++;  // a ']' first is a member
+    } else if (c == '^' || c == '$') {
+      return true;
+    }
+  }
+  return false;
+}
+
 }  // namespace
 
 Prefilter::Prefilter(const std::vector<std::string>& patterns,
@@ -32,6 +63,7 @@ Prefilter::Prefilter(const std::vector<std::string>& patterns,
   }
   set_ = std::make_unique<RE2::Set>(options(), RE2::UNANCHORED);
   std::string alternation;
+  bool anchored = false;
   for (size_t g = 0; g < patterns.size(); g++) {
     if (patterns[g].empty()) {
       all_ |= Mask{1} << g;
@@ -42,11 +74,12 @@ Prefilter::Prefilter(const std::vector<std::string>& patterns,
       throw std::invalid_argument("prefilter group " + std::to_string(g) + ": " + error);
     }
     setGroup_.push_back(g);
+    anchored = anchored || mayAnchor(patterns[g]);
     if (!alternation.empty()) alternation += '|';
     alternation += "(?:" + patterns[g] + ")";
   }
   if (!setGroup_.empty() && !set_->Compile()) throw std::invalid_argument("prefilter: the patterns do not fit in memory");
-  if (!all_) {
+  if (!all_ && !anchored) {
     gate_ = std::make_unique<RE2>(alternation, options());
     if (!gate_->ok()) throw std::invalid_argument("prefilter gate: " + gate_->error());
   }
@@ -90,11 +123,16 @@ Mask Prefilter::lineMask(const char* line, size_t len) const {
   return mask;
 }
 
-size_t Prefilter::nextCandidate(const char* data, size_t len, size_t from) const {
+size_t Prefilter::nextCandidate(const char* data, size_t len, size_t from, bool* oneLine) const {
+  *oneLine = false;
+  if (!gate_) return from;  // (anchored patterns: every line is matched on its own)
   const absl::string_view text(data, len);
   absl::string_view m;
   if (!gate_->Match(text, from, len, RE2::UNANCHORED, &m, 1)) return static_cast<size_t>(-1);
-  // The match lies within one line (no pattern matches '\n'): go back to that line's start.
+  // The line where the match starts. The patterns src/prefilter/native.ts makes never match
+  // '\n', but one that does ([^a], \s) can match from the end of a line into the next: then the
+  // line must be matched on its own.
+  *oneLine = std::memchr(m.data(), '\n', m.size()) == nullptr;
   return lineStart(data, from, static_cast<size_t>(m.data() - data));
 }
 

@@ -61,8 +61,9 @@ class Prefilter {
   void scan(const char* data, size_t len, Hit&& hit, bool masks = true) const;
 
  private:
-  // Position of the first byte of a line that matches the gate at or after `from`, or npos.
-  size_t nextCandidate(const char* data, size_t len, size_t from) const;
+  // Position of the first byte of a line that matches the gate at or after `from` (a line
+  // start), or npos; without a gate, `from`. *oneLine: the gate's match lies within that line.
+  size_t nextCandidate(const char* data, size_t len, size_t from, bool* oneLine) const;
   // The same with the literal gate: the line may still match no pattern.
   size_t nextLiteral(const char* data, size_t len, size_t from) const;
   // The line start before position `at` (not before `from`).
@@ -77,7 +78,8 @@ class Prefilter {
   std::unique_ptr<re2::RE2::Set> set_;
   std::vector<size_t> setGroup_;
   // The alternation of all patterns, searched over whole buffers; null when a group passes
-  // every line.
+  // every line, or a pattern may be anchored (mayAnchor in Prefilter.cc: each line is matched
+  // on its own then).
   std::unique_ptr<re2::RE2> gate_;
   // In front of gate_ when every group has literals and the machine can run it.
   std::unique_ptr<LiteralGate> literals_;
@@ -120,18 +122,19 @@ void Prefilter::scan(const char* data, size_t len, Hit&& hit, bool masks) const 
   size_t hits = 0;
   while (pos < len) {
     size_t begin = pos;
+    bool oneLine = false;
     if (!all_) {
       if (masks && literal && hits >= kLiteralProbeHits && hits * kLiteralMaxRate > pos) literal = false;
-      begin = literal ? nextLiteral(data, len, pos) : nextCandidate(data, len, pos);
+      begin = literal ? nextLiteral(data, len, pos) : nextCandidate(data, len, pos, &oneLine);
       if (begin == static_cast<size_t>(-1)) return;
       if (literal) hits++;
     }
     const void* nl = std::memchr(data + begin, '\n', len - begin);
     const size_t end = nl ? static_cast<size_t>(static_cast<const char*>(nl) - data) : len;
-    // With one group the RE2 gate is that group's pattern: its hit is the answer.
-    const Mask mask = !masks                                  ? ~Mask{0} | all_
-                      : groups_ == 1 && !all_ && !literal ? Mask{1}
-                                                          : lineMask(data + begin, end - begin);
+    // With one group the RE2 gate is that group's pattern: its hit within the line is the answer.
+    const Mask mask = !masks                                 ? ~Mask{0} | all_
+                      : groups_ == 1 && !all_ && oneLine ? Mask{1}
+                                                         : lineMask(data + begin, end - begin);
     if (mask) hit(data + begin, data + end, mask);
     pos = end + 1;
   }

@@ -32,7 +32,9 @@ struct LineBatch {
   std::string firstLineHash;
 };
 
-enum class EventKind { Opened, Rotated, Truncated, Missing, Error };
+// Error: something failed (reported once until it changes or recovers); Recovered: what the last
+// Error said works again (the file opens, its name resolves, reads succeed).
+enum class EventKind { Opened, Rotated, Truncated, Missing, Error, Recovered };
 
 // Something happened to a followed file.
 struct FileEvent {

@@ -20,6 +20,9 @@ std::string errnoMessage(const char* what, const std::string& path, int err) {
 
 }  // namespace
 
+// What an access error while the file is open adds: nothing is lost yet.
+const char* const kReadingOn = "; still reading the file through the descriptor opened before";
+
 // The first line is hashed from at most this many bytes.
 constexpr size_t kHashBytes = 64 * 1024;
 
@@ -31,13 +34,28 @@ FileTail::FileTail(FileId id, std::string path, StartAt start, PrefilterPtr pref
 FileTail::~FileTail() { closeFd(); }
 
 bool FileTail::check(Sink& sink, std::vector<char>& scratch) {
-  if (fd_ < 0 && !open(sink, EventKind::Opened, scratch)) return false;
+  failedNow_ = false;
+  const bool more = follow(sink, scratch);
+  if (fd_ >= 0) reportRecovery(sink);
+  return more;
+}
+
+bool FileTail::follow(Sink& sink, std::vector<char>& scratch) {
+  if (fd_ < 0 && !open(sink, rotationPending_ ? EventKind::Rotated : EventKind::Opened, scratch)) return false;
 
   struct stat named {};
   const bool present = ::stat(path_.c_str(), &named) == 0;
-  const bool gone = !present && (errno == ENOENT || errno == ENOTDIR);
+  const int statError = present ? 0 : errno;
+  const bool gone = !present && (statError == ENOENT || statError == ENOTDIR);
   const bool replaced = present && (named.st_dev != dev_ || named.st_ino != ino_);
   atPath_ = present && !replaced;
+  if (!present && !gone) {
+    // EACCES (a directory on the way lost its x bit), ELOOP, ...: nothing can be said about the
+    // name now, so no rotation can be seen; the open file is read on.
+    reportError(sink, errnoMessage("stat", path_, statError) + kReadingOn);
+  } else if (atPath_) {
+    probeAccess(sink, named);
+  }
 
   struct stat self {};
   if (::fstat(fd_, &self) != 0) {
@@ -46,7 +64,9 @@ bool FileTail::check(Sink& sink, std::vector<char>& scratch) {
   }
   if (!replaced && static_cast<uint64_t>(self.st_size) < pos_) {
     // copytruncate: the same file got shorter. What was written between our last read and the
-    // truncation is gone (it is in the copy); the partial line we hold is stale.
+    // truncation is gone (it is in the copy); the partial line we hold is stale (a truncated
+    // over-long line was read whole enough: it goes out).
+    deliverCut(sink, pos_);
     partial_.clear();
     discarding_ = false;
     pos_ = 0;
@@ -62,7 +82,11 @@ bool FileTail::check(Sink& sink, std::vector<char>& scratch) {
   if (replaced) {
     finishLastLine(sink);
     closeFd();
-    if (!open(sink, EventKind::Rotated, scratch)) return false;
+    if (!open(sink, EventKind::Rotated, scratch)) {
+      // (unreadable, say: each check tries again, and the open that works says Rotated)
+      rotationPending_ = true;
+      return false;
+    }
     return readAppended(sink, scratch);
   }
   if (gone && self.st_nlink == 0) {
@@ -83,6 +107,7 @@ bool FileTail::open(Sink& sink, EventKind how, std::vector<char>& scratch) {
     if (err == ENOENT || err == ENOTDIR) {
       firstOpen_ = false;  // it appears later: a new file, read from its start
       lastError_.clear();
+      rotationPending_ = false;  // (reported as missing: what appears later is opened)
       if (!reportedMissing_) {
         reportedMissing_ = true;
         emit(sink, EventKind::Missing, -1);
@@ -108,10 +133,13 @@ bool FileTail::open(Sink& sink, EventKind how, std::vector<char>& scratch) {
   fd_ = fd;
   dev_ = st.st_dev;
   ino_ = st.st_ino;
+  uid_ = st.st_uid;
+  gid_ = st.st_gid;
+  mode_ = st.st_mode;
   ++generation_;
   atPath_ = true;
   reportedMissing_ = false;
-  lastError_.clear();
+  rotationPending_ = false;
   partial_.clear();
   discarding_ = false;
 
@@ -147,7 +175,22 @@ bool FileTail::open(Sink& sink, EventKind how, std::vector<char>& scratch) {
   event.firstLineHash = firstLineHash();
   hashKnown_ = !event.firstLineHash.empty();
   sink.event(std::move(event));
+  reportRecovery(sink);
   return true;
+}
+
+void FileTail::probeAccess(Sink& sink, const struct stat& named) {
+  if (named.st_uid == uid_ && named.st_gid == gid_ && named.st_mode == mode_ && lastError_.empty()) return;
+  // An open is the one exact test (access() ignores ACLs' and LSMs' say on the open itself).
+  const int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+  if (fd < 0) {
+    reportError(sink, errnoMessage("open", path_, errno) + kReadingOn);
+    return;
+  }
+  ::close(fd);
+  uid_ = named.st_uid;
+  gid_ = named.st_gid;
+  mode_ = named.st_mode;
 }
 
 std::string FileTail::firstLineHash() {
@@ -195,19 +238,16 @@ bool FileTail::readAppended(Sink& sink, std::vector<char>& scratch) {
   for (;;) {
     if (!discarding_ && tail - head >= kMaxLineBytes) {
       // A line longer than kMaxLineBytes is delivered TRUNCATED: its first kMaxLineBytes - 1
-      // bytes and a '\n' the file does not have, as the last line of its batch (so the offsets
-      // of the lines before it stay true); the rest, up to its real '\n', is skipped. It is not
-      // split: a piece starting mid-line would let text an attacker controls (a user name)
-      // pose as the start of a log line.
-      const uint64_t offset = pos_ - (tail - head);
-      buf[head + kMaxLineBytes - 1] = '\n';
-      batch_.lines++;
-      const scan::Mask mask = prefilter_ ? prefilter_->lineMask(buf + head, kMaxLineBytes - 1) : 0;
-      if (!prefilter_ || mask) appendLine(sink, buf + head, kMaxLineBytes, offset, mask);
-      batch_.end = offset + kMaxLineBytes - 1;
-      flushBatch(sink);
-      emit(sink, EventKind::Error, static_cast<int64_t>(offset),
-           "line at offset " + std::to_string(offset) + " of " + path_ + " is longer than " +
+      // bytes and a '\n' the file does not have; the rest, up to its real '\n', is skipped. It
+      // is not split: a piece starting mid-line would let text an attacker controls (a user
+      // name) pose as the start of a log line. It is delivered once its real '\n' is read
+      // (deliverCut), so that the batch's end, the position a restart resumes from, is never
+      // inside it.
+      cutOffset_ = pos_ - (tail - head);
+      cut_.assign(buf + head, kMaxLineBytes - 1);
+      cut_.push_back('\n');
+      emit(sink, EventKind::Error, static_cast<int64_t>(cutOffset_),
+           "line at offset " + std::to_string(cutOffset_) + " of " + path_ + " is longer than " +
                std::to_string(kMaxLineBytes) + " bytes: delivered truncated");
       discarding_ = true;
       head = tail;
@@ -241,6 +281,7 @@ bool FileTail::readAppended(Sink& sink, std::vector<char>& scratch) {
       }
       head = scan = static_cast<size_t>(nl - buf) + 1;
       discarding_ = false;
+      deliverCut(sink, pos_ - (tail - head));
     }
     // buf[i] is at file offset pos_ - (tail - i). The complete lines: up to the last '\n'.
     if (const auto* nl = static_cast<const char*>(memrchr(buf + scan, '\n', tail - scan))) {
@@ -311,7 +352,19 @@ void FileTail::flushBatch(Sink& sink) {
   sink.batch(std::move(full));
 }
 
+void FileTail::deliverCut(Sink& sink, uint64_t end) {
+  if (cut_.empty()) return;
+  batch_.lines++;
+  batch_.end = end;
+  const scan::Mask mask = prefilter_ ? prefilter_->lineMask(cut_.data(), cut_.size() - 1) : 0;
+  if (!prefilter_ || mask) appendLine(sink, cut_.data(), cut_.size(), cutOffset_, mask);
+  // the last line of its batch, so that the offsets of the lines before it stay true
+  flushBatch(sink);
+  std::string().swap(cut_);
+}
+
 void FileTail::finishLastLine(Sink& sink) {
+  deliverCut(sink, pos_);
   // Nobody will complete it now; deliver it with a '\n' of our own rather than lose it.
   if (!discarding_ && !partial_.empty()) {
     const uint64_t offset = pos_ - partial_.size();
@@ -353,9 +406,16 @@ void FileTail::emit(Sink& sink, EventKind kind, int64_t offset, std::string mess
 }
 
 void FileTail::reportError(Sink& sink, std::string message) {
+  failedNow_ = true;
   if (message == lastError_) return;
   lastError_ = message;
   emit(sink, EventKind::Error, -1, std::move(message));
+}
+
+void FileTail::reportRecovery(Sink& sink) {
+  if (failedNow_ || lastError_.empty()) return;
+  emit(sink, EventKind::Recovered, static_cast<int64_t>(pos_), "was: " + lastError_);
+  lastError_.clear();
 }
 
 }  // namespace f2b::tailer

@@ -3,6 +3,7 @@
 // deletion, and splitting appended bytes into batches of complete lines.
 #pragma once
 
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include <cstddef>
@@ -64,6 +65,12 @@ class FileTail {
   bool check(Sink& sink, std::vector<char>& scratch);
 
  private:
+  // check() without the recovery report.
+  bool follow(Sink& sink, std::vector<char>& scratch);
+  // Whether this process may still open the file it reads (a chmod or chown of the file it
+  // holds open): reported, not acted on, since the open descriptor keeps reading; a rotation
+  // would need the open to work. Probed when its owner or mode changed, or while in error.
+  void probeAccess(Sink& sink, const struct stat& named);
   // Opens path and positions the read; emits `how` (Opened / Rotated), Missing or Error.
   bool open(Sink& sink, EventKind how, std::vector<char>& scratch);
   void closeFd();
@@ -78,6 +85,9 @@ class FileTail {
   std::string firstLineHash();
   // Hands the batch being built to the sink, if it holds any line.
   void flushBatch(Sink& sink);
+  // Hands over the over-long line cut at kMaxLineBytes (if one is held), its end being `end`:
+  // after its real '\n', or where reading stopped.
+  void deliverCut(Sink& sink, uint64_t end);
   // The file is finished (rotated or deleted): its unterminated last line becomes a line.
   void finishLastLine(Sink& sink);
   // Offset where the last (possibly unfinished) line of the first `size` bytes starts;
@@ -86,6 +96,8 @@ class FileTail {
   void emit(Sink& sink, EventKind kind, int64_t offset, std::string message = {});
   // Emits an Error event unless the same message was the last one reported.
   void reportError(Sink& sink, std::string message);
+  // Emits a Recovered event if an error was reported and nothing failed since check() began.
+  void reportRecovery(Sink& sink);
 
   const FileId id_;
   const std::string path_;
@@ -104,10 +116,23 @@ class FileTail {
   std::string partial_;
   // Skipping the rest of an over-long line up to its '\n'.
   bool discarding_ = false;
+  // That line cut to kMaxLineBytes ('\n' included) and its offset, until its '\n' is read
+  // ("" when none is held, as after a 'tail' start inside a long line).
+  std::string cut_;
+  uint64_t cutOffset_ = 0;
   bool reportedMissing_ = false;
   // The open file's first-line hash has been reported (in its opened event or a batch).
   bool hashKnown_ = false;
+  // The error reported last and not recovered from ("" = none).
   std::string lastError_;
+  // Something failed during the current check().
+  bool failedNow_ = false;
+  // The new file at path could not be opened after a rotation: its open is reported as Rotated.
+  bool rotationPending_ = false;
+  // Owner and mode of the open file when access was last known to be fine.
+  uid_t uid_ = 0;
+  gid_t gid_ = 0;
+  mode_t mode_ = 0;
   LineBatch batch_;
 };
 

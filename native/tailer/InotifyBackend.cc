@@ -23,8 +23,10 @@ namespace {
 // IN_MASK_ADD everywhere: one inode can be watched for two reasons (two paths to one file,
 // or a misconfigured path that is a directory) and must keep both masks.
 constexpr uint32_t kFileMask = IN_MODIFY | IN_ATTRIB | IN_MOVE_SELF | IN_DELETE_SELF | IN_MASK_ADD;
+// IN_ATTRIB: the file's mode or owner changed (an unreadable file that cannot be watched itself
+// becomes readable), or the directory's own (its x bit).
 constexpr uint32_t kDirMask = IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_DELETE_SELF |
-                              IN_MOVE_SELF | IN_ONLYDIR | IN_MASK_ADD;
+                              IN_MOVE_SELF | IN_ATTRIB | IN_ONLYDIR | IN_MASK_ADD;
 
 // One reason to wake file `id`: events on `wd` whose name is `name` (empty: every event).
 struct Interest {
@@ -62,7 +64,13 @@ class InotifyBackend final : public Backend {
       }
     }
     auto [dir, base] = splitPath(path);
-    add(next, id, dir, kDirMask, base);
+    if (!add(next, id, dir, kDirMask, base)) {
+      // The directory cannot be watched now (it lost its r bit, or is gone): keep the watch it
+      // had, which still reports creations and renames under that name.
+      for (const auto& interest : watches_[id]) {
+        if (interest.name == base) next.push_back(interest);
+      }
+    }
     char resolved[PATH_MAX];
     if (realpath(path.c_str(), resolved) != nullptr && path != resolved) {
       auto [realDir, realBase] = splitPath(resolved);

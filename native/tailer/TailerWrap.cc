@@ -35,6 +35,7 @@ const char* kindName(EventKind kind) {
     case EventKind::Truncated: return "truncated";
     case EventKind::Missing: return "missing";
     case EventKind::Error: return "error";
+    case EventKind::Recovered: return "recovered";
   }
   return "error";
 }
