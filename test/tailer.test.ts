@@ -823,6 +823,80 @@ for (const backend of BACKENDS) {
       assert.deepEqual(late, []);
     });
 
+    it('back-pressure: no batch past maxBytesInFlight while the consumer holds them; every line in order once released', async (t) => {
+      // 120,000 lines of 40 bytes: batches of at most 10,000 lines (400,000 bytes), so a limit of
+      // 1,000,000 bytes lets two of them in flight
+      const total = 120_000;
+      const limit = 1_000_000;
+      const lineOf = (i: number): string => `${String(i).padStart(8, '0')} ${'x'.repeat(30)}\n`;
+      const file = path.join(tmpDir(t), 'big.log');
+      fs.writeFileSync(file, Array.from({ length: total }, (_, i) => lineOf(i)).join(''));
+      const rec = new Recorder();
+      const held: (() => void)[] = [];
+      let handed = 0; // bytes given to onBatch whose promise has not settled
+      let most = 0;
+      const tailer = new Tailer({
+        backend,
+        pollIntervalMs: POLL_MS,
+        maxBytesInFlight: limit,
+        onEvent: rec.onEvent,
+        onBatch: (b) => {
+          rec.onBatch(b);
+          handed += b.buf.length;
+          most = Math.max(most, handed);
+          return new Promise<void>((resolve) => held.push(() => ((handed -= b.buf.length), resolve())));
+        },
+      });
+      t.after(() => tailer.close());
+      const id = tailer.add(file, 'head');
+      // the tail thread parks at the limit, and whatever it took before reaches onBatch
+      await waitFor('the tailer to wait for a release', () => tailer.flow().waiting);
+      await waitFor('the batches it took', () => handed === tailer.flow().bytesInFlight);
+      const first = rec.lines(id).length;
+      assert.ok(handed > 0 && handed <= limit, `${handed} bytes in flight, limit ${limit}`);
+      assert.equal(rec.progress(id).end, handed, 'it handed over the start of the file and no more');
+      assert.ok(first < total);
+      assert.deepEqual(tailer.flow(), { bytesInFlight: handed, limit, waiting: true, waits: 1 });
+
+      // released batch by batch, it reads on: every line once, in order
+      while (rec.lines(id).length < total) {
+        await waitFor('a batch to release', () => held.length > 0);
+        held.shift()!();
+      }
+      await waitFor('the last releases', () => (held.splice(0).forEach((r) => r()), tailer.flow().bytesInFlight === 0));
+      assert.ok(most <= limit, `at most ${most} bytes in flight, limit ${limit}`);
+      assert.deepEqual(
+        rec.lines(id),
+        Array.from({ length: total }, (_, i) => ({ offset: i * 40, text: lineOf(i).slice(0, -1) })),
+      );
+      assert.ok(tailer.flow().waits > 1);
+    });
+
+    it('back-pressure: a batch larger than the limit goes alone', async (t) => {
+      const file = path.join(tmpDir(t), 'big.log');
+      fs.writeFileSync(file, 'y'.repeat(99).concat('\n').repeat(30_000)); // three batches of 10,000 lines
+      const batches: TailBatch[] = [];
+      const held: (() => void)[] = [];
+      const tailer = new Tailer({
+        backend,
+        pollIntervalMs: POLL_MS,
+        maxBytesInFlight: 1,
+        onBatch: (b) => (batches.push(b), new Promise<void>((resolve) => held.push(resolve))),
+      });
+      t.after(() => tailer.close());
+      tailer.add(file, 'head');
+      for (let n = 1; n <= 3; n++) {
+        await waitFor(`batch ${n}`, () => batches.length === n);
+        // the next one waits for this one (the last waits for nothing: the file ends)
+        if (n < 3) await waitFor('the tailer to wait', () => tailer.flow().waiting);
+        assert.equal(batches.length, n);
+        assert.equal(tailer.flow().bytesInFlight, 1_000_000);
+        held.shift()!();
+      }
+      await waitFor('the last release', () => tailer.flow().bytesInFlight === 0);
+      assert.deepEqual(batches.map((b) => [b.base, b.ends.length]), [[0, 10_000], [1_000_000, 10_000], [2_000_000, 10_000]]);
+    });
+
     it('close() resolves, twice, and nothing is delivered after it', async (t) => {
       const file = path.join(tmpDir(t), 'app.log');
       fs.writeFileSync(file, 'c1\n');
@@ -857,6 +931,8 @@ describe('tailer API', () => {
     bad(() => new Tailer({ pollIntervalMs: 12.5, onBatch }), 'Expected options.pollIntervalMs to be an integer from 10 to 60000');
     bad(() => new Tailer({} as never), 'Expected options.onBatch to be a function');
     bad(() => new Tailer({ onBatch, onEvent: 1 as never }), 'Expected options.onEvent to be a function');
+    bad(() => new Tailer({ onBatch, maxBytesInFlight: -1 }), 'Expected options.maxBytesInFlight to be a non-negative safe integer');
+    bad(() => new Tailer({ onBatch, maxBytesInFlight: 0.5 }), 'Expected options.maxBytesInFlight to be a non-negative safe integer');
 
     const tailer = new Tailer({ backend: 'poll', onBatch });
     t.after(() => tailer.close());
@@ -880,8 +956,12 @@ describe('tailer API', () => {
     bad(() => new Native('poll', 0, noop, noop), 'Expected options.pollIntervalMs to be an integer from 10 to 60000');
     bad(() => new Native('poll', 250, null as never, noop), 'Expected options.onBatch to be a function');
     bad(() => new Native('poll', 250, noop, undefined as never), 'Expected options.onEvent to be a function');
+    bad(() => new Native('poll', 250, noop, noop, -1), 'Expected options.maxBytesInFlight to be a non-negative safe integer');
     const native = new Native('poll', 250, noop, noop);
     t.after(() => native.close());
+    bad(() => native.release(-1), 'Expected bytes to be a non-negative safe integer');
+    assert.throws(() => native.release(1), { name: 'RangeError', message: 'Released more bytes than are in flight' });
+    assert.deepEqual(native.flow(), { bytesInFlight: 0, limit: 0, waiting: false, waits: 0 });
     bad(() => native.add('relative.log', 'head'), 'Expected path to be absolute');
     bad(() => native.add('/tmp/a\0b', 'head'), 'Expected path to contain no NUL bytes');
     bad(() => native.add('/tmp/x.log', -3), "Expected start to be 'head', 'tail', a non-negative safe integer or { offset, firstLineHash }");

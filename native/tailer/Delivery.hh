@@ -51,7 +51,7 @@ struct FileEvent {
 class Sink {
  public:
   virtual ~Sink() = default;
-  // Hands over one batch; may block while the consumer is behind (that is the back-pressure).
+  // Hands over one batch; may block while the consumer is behind (see FlowGate.hh).
   virtual void batch(LineBatch&& batch) = 0;
   // Hands over one event, in order with the batches.
   virtual void event(FileEvent&& event) = 0;

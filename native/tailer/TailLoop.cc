@@ -14,8 +14,8 @@
 
 namespace f2b::tailer {
 
-TailLoop::TailLoop(std::unique_ptr<Backend> backend, std::unique_ptr<Sink> sink)
-    : backend_(std::move(backend)), sink_(std::move(sink)) {
+TailLoop::TailLoop(std::unique_ptr<Backend> backend, std::unique_ptr<Sink> sink, uint64_t maxInFlight)
+    : backend_(std::move(backend)), sink_(std::move(sink)), gate_(maxInFlight), gated_(*sink_, gate_) {
   int fds[2];
   if (::pipe(fds) != 0) throw std::system_error(errno, std::generic_category(), "pipe");
   for (int fd : fds) {
@@ -61,6 +61,7 @@ void TailLoop::requestStop() {
     std::lock_guard<std::mutex> lock(mutex_);
     stopping_ = true;
   }
+  gate_.stop();  // the thread may be waiting for a release
   wake();
 }
 
@@ -88,7 +89,7 @@ void TailLoop::run() {
   std::vector<FileId> dirty;
   std::set<FileId> behind;  // stopped at their read budget: continue without waiting
 
-  while (!sink_->closed()) {
+  while (!gated_.closed()) {
     int timeoutMs = 0;
     if (behind.empty()) {
       const auto left = std::chrono::ceil<std::chrono::milliseconds>(nextRescan - Clock::now());
@@ -122,7 +123,7 @@ void TailLoop::run() {
       auto it = files_.find(id);
       if (it == files_.end()) continue;
       if (checkFile(*it->second, rescan, scratch)) behind.insert(id);
-      if (sink_->closed()) break;
+      if (gated_.closed()) break;
     }
     dirty.clear();
   }
@@ -153,7 +154,7 @@ bool TailLoop::applyCommands(std::vector<FileId>& dirty) {
 
 bool TailLoop::checkFile(FileTail& file, bool rescan, std::vector<char>& scratch) {
   const uint64_t generation = file.generation();
-  const bool more = file.check(*sink_, scratch);
+  const bool more = file.check(gated_, scratch);
   // A new file at path needs new watches; a missing one (or its missing directory) is
   // re-armed on every rescan, which is how a directory created later gets noticed.
   if (file.generation() != generation || (rescan && !file.atPath())) {
