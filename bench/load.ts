@@ -428,7 +428,8 @@ async function parent(o: Args): Promise<number> {
     const rssSummary = summarize(rss);
     const rssFirstMax = Math.max(...first.map((s) => s.rssMB));
     const rssSecondMax = Math.max(...second.map((s) => s.rssMB));
-    const rssSlope = slope(samples.map((s) => s.t), rss) * 60;
+    // over the second half: the first seconds are the warm-up (RSS climbs from the idle daemon's)
+    const rssSlope = slope(second.map((s) => s.t), second.map((s) => s.rssMB)) * 60;
     const cpuPct = samples.map((s, i) => (100 * (s.cpuS - (i ? samples[i - 1].cpuS : 0))) / (s.t - (i ? samples[i - 1].t : 0)));
 
     // --- checks ---
@@ -467,7 +468,7 @@ async function parent(o: Args): Promise<number> {
         `  backlog at each 10 s (lines / MB; load average): ${windows.map((w) => `${w.end}s ${w.backlogLines} / ${w.backlogMB}; ${w.load1.toFixed(1)}`).join(', ')}\n` +
         `  backlog mean: first half ${Math.round(backlogFirst)} lines, second half ${Math.round(backlogSecond)}; slope in the second half ${backlogSlope.toFixed(0)} lines/s\n` +
         `  VmRSS: idle ${rss0.toFixed(0)} MB; while writing min ${rssSummary.min?.toFixed(0)}, median ${rssSummary.median?.toFixed(0)}, max ${rssSummary.max?.toFixed(0)} MB ` +
-        `(first half max ${rssFirstMax.toFixed(0)}, second half max ${rssSecondMax.toFixed(0)}); slope ${rssSlope.toFixed(1)} MB/min; after the drain ${rssEnd.toFixed(0)} MB\n` +
+        `(first half max ${rssFirstMax.toFixed(0)}, second half max ${rssSecondMax.toFixed(0)}); slope in the second half ${rssSlope.toFixed(1)} MB/min; after the drain ${rssEnd.toFixed(0)} MB\n` +
         `  daemon CPU: ${(atStop.cpuS / writeS * 100).toFixed(0)} % of one core on average (max ${Math.max(...cpuPct).toFixed(0)} % in a second; ` +
         `main thread ${(atStop.mainCpuS / writeS * 100).toFixed(0)} %), ${os.availableParallelism()} cores; ` +
         `writer CPU ${((wcpu.user + wcpu.system) / 1e6).toFixed(1)} s; daemon answered the samples in ${summarize(samples.map((s) => s.answerMs)).median?.toFixed(0)} ms (median), ` +
@@ -509,7 +510,7 @@ async function parent(o: Args): Promise<number> {
         row('f2b-fast', 'backlog, max', 'lines', 'lower', [Math.max(...samples.map((s) => s.backlogLines))]),
         row('f2b-fast', 'drain', 's', 'lower', [drainS], 'after the writer stopped'),
         row('f2b-fast', 'RSS', 'MB', 'lower', rss, 'VmRSS every second while writing'),
-        row('f2b-fast', 'RSS slope', 'MB/min', 'lower', [rssSlope]),
+        row('f2b-fast', 'RSS slope', 'MB/min', 'lower', [rssSlope], 'second half'),
         row('f2b-fast', 'CPU', '% of a core', 'lower', [(atStop.cpuS / writeS) * 100], 'the daemon process, while writing'),
         row('f2b-fast', 'CPU, main thread', '% of a core', 'lower', [(atStop.mainCpuS / writeS) * 100]),
       ],
