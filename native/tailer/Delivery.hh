@@ -57,6 +57,8 @@ class Sink {
   virtual void event(FileEvent&& event) = 0;
   // True once the consumer is gone: the tail thread then stops.
   virtual bool closed() const = 0;
+  // True while the consumer has enough of this file's lines: its reader stops between reads.
+  virtual bool saturated(FileId) const { return false; }
   // Called once, last, by the tail thread as it exits.
   virtual void finish() = 0;
 };

@@ -192,6 +192,7 @@ bool FileTail::readAppended(Sink& sink, std::vector<char>& scratch) {
 
   size_t budget = kCheckBudget;
   bool more = false;
+  bool saturated = false;
   for (;;) {
     if (!discarding_ && tail - head >= kMaxLineBytes) {
       // A line longer than kMaxLineBytes is delivered TRUNCATED: its first kMaxLineBytes - 1
@@ -217,7 +218,9 @@ bool FileTail::readAppended(Sink& sink, std::vector<char>& scratch) {
       tail -= head;
       head = 0;
     }
-    if (budget == 0) {
+    // At the budget, or while the consumer has enough of this file, stop: it is read on later.
+    saturated = sink.saturated(id_);
+    if (budget == 0 || saturated) {
       more = true;
       break;
     }
@@ -250,7 +253,9 @@ bool FileTail::readAppended(Sink& sink, std::vector<char>& scratch) {
     }
   }
   partial_.assign(buf + head, tail - head);
-  flushBatch(sink);
+  // Saturated: the lines read since the last batch wait in batch_ for the next call; handing
+  // them over now would take more than the consumer wants.
+  if (!saturated) flushBatch(sink);
   return more;
 }
 

@@ -65,6 +65,13 @@ void TailLoop::requestStop() {
   wake();
 }
 
+bool TailLoop::release(FileId file, uint64_t bytes) {
+  bool resumed = false;
+  if (!gate_.release(file, bytes, resumed)) return false;
+  if (resumed) wake();  // the thread holds it back: let it read on
+  return true;
+}
+
 void TailLoop::join() {
   if (thread_.joinable() && thread_.get_id() != std::this_thread::get_id()) thread_.join();
 }
@@ -88,6 +95,7 @@ void TailLoop::run() {
   std::vector<char> scratch(kScratchBytes);
   std::vector<FileId> dirty;
   std::set<FileId> behind;  // stopped at their read budget: continue without waiting
+  std::set<FileId> held;    // saturated: read on once a release brings them below (wake())
 
   while (!gated_.closed()) {
     int timeoutMs = 0;
@@ -116,16 +124,28 @@ void TailLoop::run() {
     }
     dirty.insert(dirty.end(), behind.begin(), behind.end());
     behind.clear();
+    for (auto it = held.begin(); it != held.end();) {
+      if (gate_.saturated(*it)) {
+        ++it;
+      } else {
+        dirty.push_back(*it);
+        it = held.erase(it);
+      }
+    }
     std::sort(dirty.begin(), dirty.end());
     dirty.erase(std::unique(dirty.begin(), dirty.end()), dirty.end());
 
     for (FileId id : dirty) {
       auto it = files_.find(id);
       if (it == files_.end()) continue;
-      if (checkFile(*it->second, rescan, scratch)) behind.insert(id);
+      if (checkFile(*it->second, rescan, scratch)) {
+        if (gate_.saturated(id)) held.insert(id);
+        else behind.insert(id);
+      }
       if (gated_.closed()) break;
     }
     dirty.clear();
+    held_.store(static_cast<uint32_t>(held.size()));
   }
   files_.clear();
   sink_->finish();

@@ -3,6 +3,7 @@
 // to, then lets every FileTail that may have changed catch up. Stopping never waits on a sleep.
 #pragma once
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -38,11 +39,13 @@ class TailLoop {
   void requestStop();
   // Waits for the thread to exit. Never from the thread itself.
   void join();
-  // The consumer is done with `bytes` of the batches handed over; false if fewer are in flight.
-  // Any thread.
-  bool release(uint64_t bytes) { return gate_.release(bytes); }
+  // The consumer is done with `bytes` of `file`'s batches; false if fewer are in flight. Any
+  // thread.
+  bool release(FileId file, uint64_t bytes);
   // Bytes in flight, the limit, and whether the thread waits for a release. Any thread.
   FlowGate::Stats flow() const { return gate_.stats(); }
+  // Files not read for now: saturated (FlowGate). Any thread.
+  uint32_t held() const { return held_.load(); }
   // "inotify" or "poll".
   const char* backendName() const { return backend_->name(); }
 
@@ -81,6 +84,8 @@ class TailLoop {
 
   // Only the thread touches these.
   std::map<FileId, std::unique_ptr<FileTail>> files_;
+  // How many files the thread holds back (saturated); written by the thread.
+  std::atomic<uint32_t> held_{0};
 };
 
 }  // namespace f2b::tailer

@@ -246,11 +246,15 @@ void TailerWrap::Remove(const Napi::CallbackInfo& info) {
 }
 
 void TailerWrap::Release(const Napi::CallbackInfo& info) {
-  const double bytes = info[0].IsNumber() ? info[0].As<Napi::Number>().DoubleValue() : NAN;
+  const double id = info[0].IsNumber() ? info[0].As<Napi::Number>().DoubleValue() : NAN;
+  if (!(id >= 1 && id <= 4294967295.0) || std::floor(id) != id) {
+    throw Napi::TypeError::New(info.Env(), "Expected fileId to be a positive integer");
+  }
+  const double bytes = info[1].IsNumber() ? info[1].As<Napi::Number>().DoubleValue() : NAN;
   if (!(bytes >= 0 && bytes <= kMaxSafeInteger) || std::floor(bytes) != bytes) {
     throw Napi::TypeError::New(info.Env(), "Expected bytes to be a non-negative safe integer");
   }
-  if (!loop_->release(static_cast<uint64_t>(bytes))) {
+  if (!loop_->release(static_cast<FileId>(id), static_cast<uint64_t>(bytes))) {
     throw Napi::RangeError::New(info.Env(), "Released more bytes than are in flight");
   }
 }
@@ -263,6 +267,7 @@ Napi::Value TailerWrap::Flow(const Napi::CallbackInfo& info) {
   out.Set("limit", Napi::Number::New(env, static_cast<double>(s.limit)));
   out.Set("waiting", Napi::Boolean::New(env, s.waiting));
   out.Set("waits", Napi::Number::New(env, static_cast<double>(s.waits)));
+  out.Set("held", Napi::Number::New(env, loop_->held()));
   return out;
 }
 

@@ -33,7 +33,9 @@ export interface TailerOptions {
   onBatch(batch: TailBatch): unknown;
   /** the tail thread hands over no batch while this many bytes of lines (buf lengths) are in
    *  flight: handed over and their onBatch promise not settled; it stops reading meanwhile. A
-   *  batch larger than this goes alone. 0 = no limit. Default DEFAULT_MAX_BYTES_IN_FLIGHT. */
+   *  batch larger than this goes alone. A file with half of it in flight is not read further
+   *  until some is released; the other files are. 0 = no limit. Default
+   *  DEFAULT_MAX_BYTES_IN_FLIGHT. */
   maxBytesInFlight?: number;
   /** opened / rotated / truncated / missing / error */
   onEvent?(event: TailEvent): void;
@@ -102,7 +104,7 @@ export class Tailer {
       if (this.#closed === undefined && this.#active.has(batch.fileId)) done = this.#onBatch(batch);
     } finally {
       const release = (): void => {
-        if (bytes > 0) this.#native.release(bytes);
+        if (bytes > 0) this.#native.release(batch.fileId, bytes);
       };
       if (isPromiseLike(done)) done.then(release, release);
       else release();
