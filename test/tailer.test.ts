@@ -874,6 +874,23 @@ for (const backend of BACKENDS) {
       assert.equal(tailer.flow().held, 0);
     });
 
+    it('back-pressure: the lines read when the file was held back come once released, at its end too', async (t) => {
+      // 13,107 lines (524,280 bytes): the second read reaches the end and completes the first
+      // batch (400,000 bytes, half the limit): the file is held with 3,107 lines read but not
+      // handed over, and nothing more to read
+      const total = 13_107;
+      const file = path.join(tmpDir(t), 'app.log');
+      writeLog(file, total);
+      const { tailer, rec, held, state } = holdingTailer(t, 800_000);
+      const id = tailer.add(file, 'head');
+      await waitFor('the file to be held back', () => tailer.flow().held === 1);
+      await waitFor('the batch it took', () => state.handed === tailer.flow().bytesInFlight);
+      assert.equal(rec.lines(id).length, 10_000);
+      held.shift()!();
+      await waitFor('the rest of the file', () => rec.lines(id).length === total);
+      assert.deepEqual(rec.lines(id), expected(total));
+    });
+
     it('back-pressure: no batch past maxBytesInFlight over all files; the next waits for a release', async (t) => {
       const dir = tmpDir(t);
       const limit = 1_000_000;

@@ -57,7 +57,9 @@ bool FileTail::check(Sink& sink, std::vector<char>& scratch) {
   // descriptor we still hold, which is what a name-based reader loses. (Unchanged size: no
   // read at all, which is most of a poll tick.)
   const bool grew = static_cast<uint64_t>(self.st_size) > pos_;
-  if ((grew || replaced) && readAppended(sink, scratch)) return true;
+  // Lines read while the sink was saturated wait in batch_: they go out even with nothing new.
+  const bool pending = batch_.lines > 0;
+  if ((grew || replaced || pending) && readAppended(sink, scratch)) return true;
 
   if (replaced) {
     finishLastLine(sink);
