@@ -515,7 +515,7 @@ async function parent(o: Args): Promise<number> {
         row('f2b-fast', 'CPU, main thread', '% of a core', 'lower', [(atStop.mainCpuS / writeS) * 100]),
       ],
       check: { ok, detail },
-      missing: [{ tool: 'fail2ban-server', reason: 'not run: at the 16-40k lines/s fail2ban-regex reaches on one core (scan scenario), it cannot follow 200,000 lines/s' }],
+      missing: [{ tool: 'fail2ban-server', reason: 'at the 16-40k lines/s fail2ban-regex reaches on one core (scan scenario), fail2ban-server cannot follow 200,000 lines/s' }],
       raw: { samples, windows, jails: status.jails, counts: { ok: countsOk, problems: countProblems, drained, drainS }, backlogOk, rssOk, idleRssMB: rss0, rssAfterDrainMB: rssEnd, writeS, warnings, crafted },
     };
     writeReport(o.json, report);
