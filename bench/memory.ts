@@ -20,7 +20,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { sendCommand } from '../src/control/connect';
-import { jsonArg, machine, row, ROOT, writeReport, type Row, type ScenarioReport } from './report';
+import { jsonArg, machine, procMem, row, ROOT, writeReport, type Row, type ScenarioReport } from './report';
 
 const BIN = path.join(ROOT, 'bin/f2b-fast');
 const PYTHON = '/usr/bin/python3';
@@ -106,17 +106,6 @@ function feed(n: number, ipv6: number): { data: Buffer; v6: number } {
     parts.push(`${stamp} web1 sshd[${1000 + (i % 30000)}]: Failed password for invalid user u${i % 1000} from ${ip} port ${1024 + (i % 60000)} ssh2\n`);
   }
   return { data: Buffer.from(parts.join('')), v6 };
-}
-
-/** VmRSS and VmHWM of a process, bytes (null once it is gone). */
-function procMem(pid: number): { rss: number; hwm: number } | null {
-  try {
-    const s = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
-    const kb = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm').exec(s)?.[1] ?? NaN) * 1024;
-    return { rss: kb('VmRSS'), hwm: kb('VmHWM') };
-  } catch {
-    return null;
-  }
 }
 
 interface Counts {

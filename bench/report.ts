@@ -103,6 +103,17 @@ export function which(cmd: string): string | null {
   return null;
 }
 
+/** VmRSS and VmHWM of a process, bytes (null once it is gone). */
+export function procMem(pid: number): { rss: number; hwm: number } | null {
+  try {
+    const s = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm').exec(s)?.[1] ?? NaN) * 1024;
+    return { rss: kb('VmRSS'), hwm: kb('VmHWM') };
+  } catch {
+    return null;
+  }
+}
+
 /** The machine and the versions a result was measured with. */
 export function machine(): Record<string, unknown> {
   const cpus = os.cpus();

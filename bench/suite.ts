@@ -36,6 +36,8 @@ export const SCENARIOS: Scenario[] = [
   { id: 'restart', script: 'firewall.js', args: (q) => ['--scenario', 'restart', ...(q ? ['--quick', '--bans', '10000'] : ['--runs', '3'])], root: true, timeoutMin: (q) => (q ? 3 : 20) },
   { id: 'memory', script: 'memory.js', args: (q) => (q ? ['--quick', '--addresses', '20000', '--f2b-addresses', '5000'] : []), root: false, timeoutMin: (q) => (q ? 3 : 30) },
   { id: 'catchup', script: 'catchup.js', args: (q) => (q ? ['--quick', '--mb', '10'] : []), root: false, timeoutMin: (q) => (q ? 3 : 30) },
+  // --quick: 20,000 lines/s for 10 s
+  { id: 'load', script: 'load.js', args: (q) => (q ? ['--quick'] : []), root: false, timeoutMin: (q) => (q ? 3 : 10) },
 ];
 
 interface Opts {
@@ -47,7 +49,7 @@ interface Opts {
   render?: string;
 }
 
-const USAGE = 'usage: node dist/bench/suite.js [--quick] [--only scan,latency,burst,restart,memory,catchup] [--docs] [--out DIR]\n       node dist/bench/suite.js --render bench/results/suite-DATE.json [--docs]';
+const USAGE = 'usage: node dist/bench/suite.js [--quick] [--only scan,latency,burst,restart,memory,catchup,load] [--docs] [--out DIR]\n       node dist/bench/suite.js --render bench/results/suite-DATE.json [--docs]';
 
 function parseOpts(argv: string[]): Opts {
   const o: Opts = { quick: false, only: SCENARIOS.map((s) => s.id), docs: false, out: path.join(ROOT, 'bench/results') };

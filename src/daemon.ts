@@ -818,9 +818,11 @@ export class Daemon {
     else log.debug(msg);
   }
 
-  private onBatch(b: TailBatch): void {
+  /** Sends a batch to the matchers; the promise (the file's chain) settles once it is applied,
+   *  and until then its bytes count against the tailer's limit (back-pressure). */
+  private onBatch(b: TailBatch): Promise<void> | undefined {
     const file = this.files.get(b.fileId);
-    if (!file || this.stopped) return;
+    if (!file || this.stopped) return undefined;
     const pos = { position: b.end, linesRead: file.linesRead + b.lines, firstLineHash: b.firstLineHash };
     file.linesRead = pos.linesRead;
     if (b.firstLineHash !== undefined) file.firstLineHash = b.firstLineHash;
@@ -858,6 +860,7 @@ export class Daemon {
       })
       .catch((e) => this.log.error(`${file.path}: failed to process lines: ${(e as Error).stack ?? e}`))
       .finally(() => this.landed());
+    return file.chain;
   }
 
   /** One file's scan results for a jail, in line order: the failures to count. */

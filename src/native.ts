@@ -13,7 +13,22 @@ export interface NativeTailer {
   readonly backend: 'inotify' | 'poll';
   add(path: string, start: 'head' | 'tail' | number | { offset: number; firstLineHash?: string }, prefilter?: NativePrefilter): number;
   remove(fileId: number): void;
+  /** the consumer is done with this many bytes of the file's batches (their buf lengths);
+   *  RangeError if fewer are in flight */
+  release(fileId: number, bytes: number): void;
+  flow(): TailFlow;
   close(): Promise<void>;
+}
+
+/** The tailer's back-pressure (native/tailer/FlowGate.hh): bytes of batches handed over and not
+ *  released, the limit (0: none), whether the tail thread waits for a release now, how many
+ *  times it has waited, and how many files it holds back (half the limit in flight each). */
+export interface TailFlow {
+  bytesInFlight: number;
+  limit: number;
+  waiting: boolean;
+  waits: number;
+  held: number;
 }
 
 /** A compiled native prefilter (native/scan/Prefilter.hh): one RE2 pattern per group (a jail,
@@ -155,6 +170,7 @@ export interface NativeAddon {
     pollIntervalMs: number,
     onBatch: (batch: TailBatch) => void,
     onEvent: (event: TailEvent) => void,
+    maxBytesInFlight?: number,
   ) => NativeTailer;
   tailerLimits: { batchBytes: number; batchLines: number; maxLineBytes: number };
   /** sends one datagram to a unix datagram socket (syslog, journald): 0 or an errno */

@@ -1024,6 +1024,138 @@ for (const backend of BACKENDS) {
       assert.equal(f.events[2].offset, 0);
     });
 
+    /** A tailer whose onBatch holds every batch (of the files in `hold`, or all) until released. */
+    const holdingTailer = (t: TestContext, limit: number, hold?: (fileId: number) => boolean) => {
+      const rec = new Recorder();
+      const held: (() => void)[] = [];
+      const state = { handed: 0, most: 0 }; // bytes given to onBatch whose promise has not settled
+      const tailer = new Tailer({
+        backend,
+        pollIntervalMs: POLL_MS,
+        maxBytesInFlight: limit,
+        onEvent: rec.onEvent,
+        onBatch: (b) => {
+          rec.onBatch(b);
+          if (hold && !hold(b.fileId)) return undefined;
+          state.handed += b.buf.length;
+          state.most = Math.max(state.most, state.handed);
+          return new Promise<void>((resolve) => held.push(() => ((state.handed -= b.buf.length), resolve())));
+        },
+      });
+      t.after(() => tailer.close());
+      return { tailer, rec, held, state };
+    };
+    // lines of 40 bytes: a batch is 10,000 of them (400,000 bytes)
+    const lineOf = (i: number): string => `${String(i).padStart(8, '0')} ${'x'.repeat(30)}\n`;
+    const writeLog = (file: string, lines: number): void => fs.writeFileSync(file, Array.from({ length: lines }, (_, i) => lineOf(i)).join(''));
+    const expected = (lines: number): Line[] => Array.from({ length: lines }, (_, i) => ({ offset: i * 40, text: lineOf(i).slice(0, -1) }));
+
+    it('back-pressure: a file is read no further while the consumer holds half the limit of it; every line in order once released', async (t) => {
+      const total = 120_000;
+      const limit = 1_000_000;
+      const file = path.join(tmpDir(t), 'big.log');
+      writeLog(file, total);
+      const { tailer, rec, held, state } = holdingTailer(t, limit);
+      const id = tailer.add(file, 'head');
+      // the tail thread holds the file back, and whatever it took before reaches onBatch
+      await waitFor('the file to be held back', () => tailer.flow().held === 1);
+      await waitFor('the batches it took', () => state.handed === tailer.flow().bytesInFlight);
+      assert.ok(state.handed >= limit / 2 && state.handed <= limit, `${state.handed} bytes in flight, limit ${limit}`);
+      assert.equal(rec.progress(id).end, state.handed, 'it handed over the start of the file and no more');
+      assert.deepEqual(tailer.flow(), { bytesInFlight: state.handed, limit, waiting: false, waits: 0, held: 1 });
+
+      // released batch by batch, it reads on: every line once, in order
+      while (rec.lines(id).length < total) {
+        await waitFor('a batch to release', () => held.length > 0);
+        held.shift()!();
+      }
+      await waitFor('the last releases', () => (held.splice(0).forEach((r) => r()), tailer.flow().bytesInFlight === 0));
+      assert.ok(state.most <= limit, `at most ${state.most} bytes in flight, limit ${limit}`);
+      assert.deepEqual(rec.lines(id), expected(total));
+      assert.equal(tailer.flow().held, 0);
+    });
+
+    it('back-pressure: the lines read when the file was held back come once released, at its end too', async (t) => {
+      // 13,107 lines (524,280 bytes): the second read reaches the end and completes the first
+      // batch (400,000 bytes, half the limit): the file is held with 3,107 lines read but not
+      // handed over, and nothing more to read
+      const total = 13_107;
+      const file = path.join(tmpDir(t), 'app.log');
+      writeLog(file, total);
+      const { tailer, rec, held, state } = holdingTailer(t, 800_000);
+      const id = tailer.add(file, 'head');
+      await waitFor('the file to be held back', () => tailer.flow().held === 1);
+      await waitFor('the batch it took', () => state.handed === tailer.flow().bytesInFlight);
+      assert.equal(rec.lines(id).length, 10_000);
+      held.shift()!();
+      await waitFor('the rest of the file', () => rec.lines(id).length === total);
+      assert.deepEqual(rec.lines(id), expected(total));
+    });
+
+    it('back-pressure: no batch past maxBytesInFlight over all files; the next waits for a release', async (t) => {
+      const dir = tmpDir(t);
+      const limit = 1_000_000;
+      const { tailer, rec, held, state } = holdingTailer(t, limit);
+      // one batch of 400,000 bytes each: under half the limit, so only the total holds them back
+      const ids = ['a', 'b', 'c'].map((name) => {
+        writeLog(path.join(dir, `${name}.log`), 10_000);
+        return tailer.add(path.join(dir, `${name}.log`), 'head');
+      });
+      await waitFor('the tailer to wait for a release', () => tailer.flow().waiting);
+      await waitFor('the batches it took', () => state.handed === tailer.flow().bytesInFlight);
+      assert.equal(state.handed, 800_000);
+      assert.equal(rec.batches.length, 2);
+      assert.deepEqual(tailer.flow(), { bytesInFlight: 800_000, limit, waiting: true, waits: 1, held: 0 });
+      held.shift()!();
+      await waitFor('the third batch', () => rec.batches.length === 3);
+      held.splice(0).forEach((r) => r());
+      await waitFor('the last releases', () => tailer.flow().bytesInFlight === 0);
+      for (const id of ids) assert.deepEqual(rec.lines(id), expected(10_000));
+    });
+
+    it('back-pressure: a file whose batches are held does not hold up the others', async (t) => {
+      const dir = tmpDir(t);
+      // the held file stops at half the limit and one batch (1,200,000 bytes): room for others' batches
+      const limit = 2_000_000;
+      const slow = path.join(dir, 'slow.log');
+      const other = path.join(dir, 'other.log');
+      writeLog(slow, 120_000);
+      fs.writeFileSync(other, '');
+      let slowId = -1;
+      const { tailer, rec, held, state } = holdingTailer(t, limit, (id) => id === slowId);
+      slowId = tailer.add(slow, 'head');
+      const otherId = tailer.add(other, 'head');
+      await waitFor('the slow file to be held back', () => tailer.flow().held === 1);
+      // the other file goes on: 60,000 lines, more than the limit, all of them while the slow
+      // file's batches stay unreleased
+      writeLog(other, 60_000);
+      await waitFor("the other file's lines", () => rec.lines(otherId).length === 60_000);
+      assert.deepEqual(rec.lines(otherId), expected(60_000));
+      assert.ok(state.handed <= limit && rec.lines(slowId).length < 120_000);
+      while (rec.lines(slowId).length < 120_000) {
+        await waitFor('a batch to release', () => held.length > 0);
+        held.shift()!();
+      }
+      assert.deepEqual(rec.lines(slowId), expected(120_000));
+    });
+
+    it('back-pressure: a batch larger than the limit goes alone', async (t) => {
+      const file = path.join(tmpDir(t), 'big.log');
+      fs.writeFileSync(file, 'y'.repeat(99).concat('\n').repeat(30_000)); // three batches of 10,000 lines
+      const { tailer, rec, held } = holdingTailer(t, 1);
+      tailer.add(file, 'head');
+      for (let n = 1; n <= 3; n++) {
+        await waitFor(`batch ${n}`, () => rec.batches.length === n);
+        // the next one waits for this one (the last waits for nothing: the file ends)
+        if (n < 3) await waitFor('the file to be held back', () => tailer.flow().held === 1);
+        assert.equal(rec.batches.length, n);
+        assert.equal(tailer.flow().bytesInFlight, 1_000_000);
+        held.shift()!();
+      }
+      await waitFor('the last release', () => tailer.flow().bytesInFlight === 0);
+      assert.deepEqual(rec.batches.map((b) => [b.base, b.ends.length]), [[0, 10_000], [1_000_000, 10_000], [2_000_000, 10_000]]);
+    });
+
     it('close() resolves, twice, and nothing is delivered after it', async (t) => {
       const file = path.join(tmpDir(t), 'app.log');
       fs.writeFileSync(file, 'c1\n');
@@ -1058,6 +1190,8 @@ describe('tailer API', () => {
     bad(() => new Tailer({ pollIntervalMs: 12.5, onBatch }), 'Expected options.pollIntervalMs to be an integer from 10 to 60000');
     bad(() => new Tailer({} as never), 'Expected options.onBatch to be a function');
     bad(() => new Tailer({ onBatch, onEvent: 1 as never }), 'Expected options.onEvent to be a function');
+    bad(() => new Tailer({ onBatch, maxBytesInFlight: -1 }), 'Expected options.maxBytesInFlight to be a non-negative safe integer');
+    bad(() => new Tailer({ onBatch, maxBytesInFlight: 0.5 }), 'Expected options.maxBytesInFlight to be a non-negative safe integer');
 
     const tailer = new Tailer({ backend: 'poll', onBatch });
     t.after(() => tailer.close());
@@ -1081,8 +1215,13 @@ describe('tailer API', () => {
     bad(() => new Native('poll', 0, noop, noop), 'Expected options.pollIntervalMs to be an integer from 10 to 60000');
     bad(() => new Native('poll', 250, null as never, noop), 'Expected options.onBatch to be a function');
     bad(() => new Native('poll', 250, noop, undefined as never), 'Expected options.onEvent to be a function');
+    bad(() => new Native('poll', 250, noop, noop, -1), 'Expected options.maxBytesInFlight to be a non-negative safe integer');
     const native = new Native('poll', 250, noop, noop);
     t.after(() => native.close());
+    bad(() => native.release(0, 1), 'Expected fileId to be a positive integer');
+    bad(() => native.release(1, -1), 'Expected bytes to be a non-negative safe integer');
+    assert.throws(() => native.release(1, 1), { name: 'RangeError', message: 'Released more bytes than are in flight' });
+    assert.deepEqual(native.flow(), { bytesInFlight: 0, limit: 0, waiting: false, waits: 0, held: 0 });
     bad(() => native.add('relative.log', 'head'), 'Expected path to be absolute');
     bad(() => native.add('/tmp/a\0b', 'head'), 'Expected path to contain no NUL bytes');
     bad(() => native.add('/tmp/x.log', -3), "Expected start to be 'head', 'tail', a non-negative safe integer or { offset, firstLineHash }");

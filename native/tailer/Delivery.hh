@@ -53,12 +53,14 @@ struct FileEvent {
 class Sink {
  public:
   virtual ~Sink() = default;
-  // Hands over one batch; may block while the consumer is behind (that is the back-pressure).
+  // Hands over one batch; may block while the consumer is behind (see FlowGate.hh).
   virtual void batch(LineBatch&& batch) = 0;
   // Hands over one event, in order with the batches.
   virtual void event(FileEvent&& event) = 0;
   // True once the consumer is gone: the tail thread then stops.
   virtual bool closed() const = 0;
+  // True while the consumer has enough of this file's lines: its reader stops between reads.
+  virtual bool saturated(FileId) const { return false; }
   // Called once, last, by the tail thread as it exits.
   virtual void finish() = 0;
 };

@@ -77,7 +77,9 @@ bool FileTail::follow(Sink& sink, std::vector<char>& scratch) {
   // descriptor we still hold, which is what a name-based reader loses. (Unchanged size: no
   // read at all, which is most of a poll tick.)
   const bool grew = static_cast<uint64_t>(self.st_size) > pos_;
-  if ((grew || replaced) && readAppended(sink, scratch)) return true;
+  // Lines read while the sink was saturated wait in batch_: they go out even with nothing new.
+  const bool pending = batch_.lines > 0;
+  if ((grew || replaced || pending) && readAppended(sink, scratch)) return true;
 
   if (replaced) {
     finishLastLine(sink);
@@ -235,6 +237,7 @@ bool FileTail::readAppended(Sink& sink, std::vector<char>& scratch) {
 
   size_t budget = kCheckBudget;
   bool more = false;
+  bool saturated = false;
   for (;;) {
     if (!discarding_ && tail - head >= kMaxLineBytes) {
       // A line longer than kMaxLineBytes is delivered TRUNCATED: its first kMaxLineBytes - 1
@@ -257,7 +260,9 @@ bool FileTail::readAppended(Sink& sink, std::vector<char>& scratch) {
       tail -= head;
       head = 0;
     }
-    if (budget == 0) {
+    // At the budget, or while the consumer has enough of this file, stop: it is read on later.
+    saturated = sink.saturated(id_);
+    if (budget == 0 || saturated) {
       more = true;
       break;
     }
@@ -291,7 +296,9 @@ bool FileTail::readAppended(Sink& sink, std::vector<char>& scratch) {
     }
   }
   partial_.assign(buf + head, tail - head);
-  flushBatch(sink);
+  // Saturated: the lines read since the last batch wait in batch_ for the next call; handing
+  // them over now would take more than the consumer wants.
+  if (!saturated) flushBatch(sink);
   return more;
 }
 

@@ -60,8 +60,8 @@ class FileTail {
 
   // Catches up with whatever happened since the last call: opens the file, notices rotation,
   // truncation and deletion, reads appended bytes and hands complete lines to `sink`.
-  // `scratch` must hold kScratchBytes. Returns true if it stopped at kCheckBudget with more
-  // to read (call again soon).
+  // `scratch` must hold kScratchBytes. Returns true if it stopped at kCheckBudget, or because
+  // the sink is saturated with this file's lines, with more to read (call again).
   bool check(Sink& sink, std::vector<char>& scratch);
 
  private:

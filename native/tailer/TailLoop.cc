@@ -14,8 +14,8 @@
 
 namespace f2b::tailer {
 
-TailLoop::TailLoop(std::unique_ptr<Backend> backend, std::unique_ptr<Sink> sink)
-    : backend_(std::move(backend)), sink_(std::move(sink)) {
+TailLoop::TailLoop(std::unique_ptr<Backend> backend, std::unique_ptr<Sink> sink, uint64_t maxInFlight)
+    : backend_(std::move(backend)), sink_(std::move(sink)), gate_(maxInFlight), gated_(*sink_, gate_) {
   int fds[2];
   if (::pipe(fds) != 0) throw std::system_error(errno, std::generic_category(), "pipe");
   for (int fd : fds) {
@@ -61,7 +61,15 @@ void TailLoop::requestStop() {
     std::lock_guard<std::mutex> lock(mutex_);
     stopping_ = true;
   }
+  gate_.stop();  // the thread may be waiting for a release
   wake();
+}
+
+bool TailLoop::release(FileId file, uint64_t bytes) {
+  bool resumed = false;
+  if (!gate_.release(file, bytes, resumed)) return false;
+  if (resumed) wake();  // the thread holds it back: let it read on
+  return true;
 }
 
 void TailLoop::join() {
@@ -87,8 +95,9 @@ void TailLoop::run() {
   std::vector<char> scratch(kScratchBytes);
   std::vector<FileId> dirty;
   std::set<FileId> behind;  // stopped at their read budget: continue without waiting
+  std::set<FileId> held;    // saturated: read on once a release brings them below (wake())
 
-  while (!sink_->closed()) {
+  while (!gated_.closed()) {
     int timeoutMs = 0;
     if (behind.empty()) {
       const auto left = std::chrono::ceil<std::chrono::milliseconds>(nextRescan - Clock::now());
@@ -115,16 +124,28 @@ void TailLoop::run() {
     }
     dirty.insert(dirty.end(), behind.begin(), behind.end());
     behind.clear();
+    for (auto it = held.begin(); it != held.end();) {
+      if (gate_.saturated(*it)) {
+        ++it;
+      } else {
+        dirty.push_back(*it);
+        it = held.erase(it);
+      }
+    }
     std::sort(dirty.begin(), dirty.end());
     dirty.erase(std::unique(dirty.begin(), dirty.end()), dirty.end());
 
     for (FileId id : dirty) {
       auto it = files_.find(id);
       if (it == files_.end()) continue;
-      if (checkFile(*it->second, rescan, scratch)) behind.insert(id);
-      if (sink_->closed()) break;
+      if (checkFile(*it->second, rescan, scratch)) {
+        if (gate_.saturated(id)) held.insert(id);
+        else behind.insert(id);
+      }
+      if (gated_.closed()) break;
     }
     dirty.clear();
+    held_.store(static_cast<uint32_t>(held.size()));
   }
   files_.clear();
   sink_->finish();
@@ -153,7 +174,7 @@ bool TailLoop::applyCommands(std::vector<FileId>& dirty) {
 
 bool TailLoop::checkFile(FileTail& file, bool rescan, std::vector<char>& scratch) {
   const uint64_t generation = file.generation();
-  const bool more = file.check(*sink_, scratch);
+  const bool more = file.check(gated_, scratch);
   // A new file at path needs new watches; a missing one (or its missing directory) is
   // re-armed on every rescan, which is how a directory created later gets noticed.
   if (file.generation() != generation || (rescan && !file.atPath())) {

@@ -3,6 +3,7 @@
 // to, then lets every FileTail that may have changed catch up. Stopping never waits on a sleep.
 #pragma once
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -13,13 +14,15 @@
 #include "Backend.hh"
 #include "Delivery.hh"
 #include "FileTail.hh"
+#include "FlowGate.hh"
 
 namespace f2b::tailer {
 
 class TailLoop {
  public:
-  // Throws std::system_error if the self-pipe cannot be created.
-  TailLoop(std::unique_ptr<Backend> backend, std::unique_ptr<Sink> sink);
+  // Throws std::system_error if the self-pipe cannot be created. The thread hands over no
+  // batch while more than `maxInFlight` bytes (0: no limit) are in flight (see FlowGate.hh).
+  TailLoop(std::unique_ptr<Backend> backend, std::unique_ptr<Sink> sink, uint64_t maxInFlight = 0);
   // Stops and joins the thread if it still runs.
   ~TailLoop();
   TailLoop(const TailLoop&) = delete;
@@ -36,6 +39,13 @@ class TailLoop {
   void requestStop();
   // Waits for the thread to exit. Never from the thread itself.
   void join();
+  // The consumer is done with `bytes` of `file`'s batches; false if fewer are in flight. Any
+  // thread.
+  bool release(FileId file, uint64_t bytes);
+  // Bytes in flight, the limit, and whether the thread waits for a release. Any thread.
+  FlowGate::Stats flow() const { return gate_.stats(); }
+  // Files not read for now: saturated (FlowGate). Any thread.
+  uint32_t held() const { return held_.load(); }
   // "inotify" or "poll".
   const char* backendName() const { return backend_->name(); }
 
@@ -59,6 +69,9 @@ class TailLoop {
 
   const std::unique_ptr<Backend> backend_;
   const std::unique_ptr<Sink> sink_;
+  FlowGate gate_;
+  // What FileTail writes to: sink_ behind gate_.
+  GatedSink gated_;
   int wakeRead_ = -1;
   int wakeWrite_ = -1;
   std::thread thread_;
@@ -71,6 +84,8 @@ class TailLoop {
 
   // Only the thread touches these.
   std::map<FileId, std::unique_ptr<FileTail>> files_;
+  // How many files the thread holds back (saturated); written by the thread.
+  std::atomic<uint32_t> held_{0};
 };
 
 }  // namespace f2b::tailer

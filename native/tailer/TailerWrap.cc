@@ -24,7 +24,8 @@ namespace {
 
 using Message = std::variant<LineBatch, FileEvent>;
 
-// Messages in flight before the tail thread waits for JS: at most ~16 MiB of lines.
+// Messages queued before the tail thread waits for JS to take them (the FlowGate in TailLoop
+// bounds what JS has taken and not yet released).
 constexpr size_t kQueueLength = 16;
 constexpr double kMaxSafeInteger = 9007199254740991.0;
 
@@ -91,7 +92,8 @@ void deliver(Napi::Env env, Napi::Function, JsSide* js, Message* raw) {
 using Tsfn = Napi::TypedThreadSafeFunction<JsSide, Message, deliver>;
 
 // The tail thread's Sink: a bounded ThreadSafeFunction queue, so the thread waits (and stops
-// reading) while JS is behind instead of piling up memory.
+// reading) while the JS thread is busy. That alone is not back-pressure: onBatch returns at once
+// and the daemon queues the work; TailLoop's FlowGate waits for the daemon's releases.
 class TsfnSink final : public Sink {
  public:
   explicit TsfnSink(Tsfn tsfn) : tsfn_(tsfn) {}
@@ -125,6 +127,8 @@ void TailerWrap::Init(Napi::Env env, Napi::Object exports) {
                                         InstanceAccessor<&TailerWrap::Backend>("backend"),
                                         InstanceMethod<&TailerWrap::Add>("add"),
                                         InstanceMethod<&TailerWrap::Remove>("remove"),
+                                        InstanceMethod<&TailerWrap::Release>("release"),
+                                        InstanceMethod<&TailerWrap::Flow>("flow"),
                                         InstanceMethod<&TailerWrap::Close>("close"),
                                     }));
   auto limits = Napi::Object::New(env);
@@ -146,6 +150,10 @@ TailerWrap::TailerWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Tailer
   }
   if (!info[2].IsFunction()) throw Napi::TypeError::New(env, "Expected options.onBatch to be a function");
   if (!info[3].IsFunction()) throw Napi::TypeError::New(env, "Expected options.onEvent to be a function");
+  const double maxInFlight = info[4].IsUndefined() ? 0 : info[4].IsNumber() ? info[4].As<Napi::Number>().DoubleValue() : NAN;
+  if (!(maxInFlight >= 0 && maxInFlight <= kMaxSafeInteger) || std::floor(maxInFlight) != maxInFlight) {
+    throw Napi::TypeError::New(env, "Expected options.maxBytesInFlight to be a non-negative safe integer");
+  }
 
   std::unique_ptr<tailer::Backend> chosen;
   try {
@@ -175,7 +183,7 @@ TailerWrap::TailerWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Tailer
   });
   owned.release();  // the finaliser owns it now
   try {
-    js->loop = std::make_shared<TailLoop>(std::move(chosen), std::make_unique<TsfnSink>(tsfn));
+    js->loop = std::make_shared<TailLoop>(std::move(chosen), std::make_unique<TsfnSink>(tsfn), static_cast<uint64_t>(maxInFlight));
     js->loop->start();
   } catch (const std::exception& e) {
     tsfn.Release();  // no thread will: let the finaliser free js
@@ -236,6 +244,32 @@ void TailerWrap::Remove(const Napi::CallbackInfo& info) {
     throw Napi::TypeError::New(info.Env(), "Expected fileId to be a positive integer");
   }
   if (closed_.IsEmpty()) loop_->remove(static_cast<FileId>(id));
+}
+
+void TailerWrap::Release(const Napi::CallbackInfo& info) {
+  const double id = info[0].IsNumber() ? info[0].As<Napi::Number>().DoubleValue() : NAN;
+  if (!(id >= 1 && id <= 4294967295.0) || std::floor(id) != id) {
+    throw Napi::TypeError::New(info.Env(), "Expected fileId to be a positive integer");
+  }
+  const double bytes = info[1].IsNumber() ? info[1].As<Napi::Number>().DoubleValue() : NAN;
+  if (!(bytes >= 0 && bytes <= kMaxSafeInteger) || std::floor(bytes) != bytes) {
+    throw Napi::TypeError::New(info.Env(), "Expected bytes to be a non-negative safe integer");
+  }
+  if (!loop_->release(static_cast<FileId>(id), static_cast<uint64_t>(bytes))) {
+    throw Napi::RangeError::New(info.Env(), "Released more bytes than are in flight");
+  }
+}
+
+Napi::Value TailerWrap::Flow(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const FlowGate::Stats s = loop_->flow();
+  auto out = Napi::Object::New(env);
+  out.Set("bytesInFlight", Napi::Number::New(env, static_cast<double>(s.inFlight)));
+  out.Set("limit", Napi::Number::New(env, static_cast<double>(s.limit)));
+  out.Set("waiting", Napi::Boolean::New(env, s.waiting));
+  out.Set("waits", Napi::Number::New(env, static_cast<double>(s.waits)));
+  out.Set("held", Napi::Number::New(env, loop_->held()));
+  return out;
 }
 
 Napi::Value TailerWrap::Close(const Napi::CallbackInfo& info) {

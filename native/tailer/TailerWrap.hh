@@ -1,6 +1,6 @@
 // The JavaScript face of one tailer:
-//   new Tailer(backend, pollIntervalMs, onBatch, onEvent); .backend; .add(path, start) -> id;
-//   .remove(id); .close() -> Promise<void>.
+//   new Tailer(backend, pollIntervalMs, onBatch, onEvent, maxBytesInFlight?); .backend;
+//   .add(path, start) -> id; .remove(id); .release(id, bytes); .flow(); .close() -> Promise<void>.
 // src/tailer/index.ts validates arguments first with the same messages; this re-checks each one
 // and throws TypeError. Lines and events reach onBatch / onEvent through one ThreadSafeFunction.
 #pragma once
@@ -30,6 +30,11 @@ class TailerWrap : public Napi::ObjectWrap<TailerWrap> {
   Napi::Value Add(const Napi::CallbackInfo& info);
   // remove(fileId); unknown ids and calls after close() are ignored.
   void Remove(const Napi::CallbackInfo& info);
+  // release(fileId, bytes): the consumer is done with that many bytes of the file's batches
+  // (their buf lengths); RangeError if fewer are in flight.
+  void Release(const Napi::CallbackInfo& info);
+  // flow() -> { bytesInFlight, limit, waiting, waits, held } (FlowGate::Stats, TailLoop::held)
+  Napi::Value Flow(const Napi::CallbackInfo& info);
   // close() -> Promise<void>, resolved once the thread has exited; every call returns it.
   Napi::Value Close(const Napi::CallbackInfo& info);
 

@@ -3,6 +3,7 @@
 // onBatch in batches (TailBatch), and what happened to each file to onEvent (TailEvent).
 //
 //   const tailer = new Tailer({ onBatch: (b) => ..., onEvent: (e) => ... });
+//   (onBatch may return a promise: the batch counts against maxBytesInFlight until it settles)
 //   const id = tailer.add('/var/log/auth.log', 'tail');
 //   ...
 //   await tailer.close();
@@ -10,7 +11,9 @@
 import * as path from 'node:path';
 import { configError } from '../errors';
 import type { TailBatch, TailEvent } from '../types';
-import { loadNative, type NativePrefilter, type NativeTailer } from '../native';
+import { loadNative, type NativePrefilter, type NativeTailer, type TailFlow } from '../native';
+
+export type { TailFlow };
 
 export type TailBackendName = 'auto' | 'inotify' | 'poll';
 
@@ -25,14 +28,23 @@ export interface TailerOptions {
   /** poll backend only: how often every file is stat()ed; default 250 */
   pollIntervalMs?: number;
   /** complete lines of one file (with a prefilter: only its candidates, with masks); called on
-   *  the main thread, never once per line */
-  onBatch(batch: TailBatch): void;
+   *  the main thread, never once per line. A promise returned keeps the batch's bytes in flight
+   *  until it settles. */
+  onBatch(batch: TailBatch): unknown;
+  /** the tail thread hands over no batch while this many bytes of lines (buf lengths) are in
+   *  flight: handed over and their onBatch promise not settled; it stops reading meanwhile. A
+   *  batch larger than this goes alone. A file with half of it in flight is not read further
+   *  until some is released; the other files are. 0 = no limit. Default
+   *  DEFAULT_MAX_BYTES_IN_FLIGHT. */
+  maxBytesInFlight?: number;
   /** opened / rotated / truncated / missing / error */
   onEvent?(event: TailEvent): void;
 }
 
 const BACKENDS: readonly string[] = ['auto', 'inotify', 'poll'];
 const DEFAULT_POLL_INTERVAL_MS = 250;
+/** 8 full batches: enough to keep the matcher threads busy (bench/README.md, "catch-up") */
+export const DEFAULT_MAX_BYTES_IN_FLIGHT = 8 * 1024 * 1024;
 
 /**
  * The native reader's caps: a batch holds at most `batchLines` lines and is handed over once it
@@ -47,7 +59,7 @@ export class Tailer {
   /** the backend in use ('auto' resolved) */
   readonly backend: 'inotify' | 'poll';
   readonly #native: NativeTailer;
-  readonly #onBatch: (batch: TailBatch) => void;
+  readonly #onBatch: (batch: TailBatch) => unknown;
   readonly #onEvent: (event: TailEvent) => void;
   /** ids added and not removed: output for other ids (still in flight) is dropped */
   readonly #active = new Set<number>();
@@ -55,7 +67,7 @@ export class Tailer {
 
   constructor(options: TailerOptions) {
     if (typeof options !== 'object' || options === null) throw new TypeError('Expected options to be an object');
-    const { backend = 'auto', pollIntervalMs = DEFAULT_POLL_INTERVAL_MS, onBatch, onEvent } = options;
+    const { backend = 'auto', pollIntervalMs = DEFAULT_POLL_INTERVAL_MS, onBatch, onEvent, maxBytesInFlight = DEFAULT_MAX_BYTES_IN_FLIGHT } = options;
     if (typeof backend !== 'string' || !BACKENDS.includes(backend)) {
       throw new TypeError("Expected options.backend to be 'auto', 'inotify' or 'poll'");
     }
@@ -66,20 +78,42 @@ export class Tailer {
     if (onEvent !== undefined && typeof onEvent !== 'function') {
       throw new TypeError('Expected options.onEvent to be a function');
     }
+    if (!Number.isSafeInteger(maxBytesInFlight) || maxBytesInFlight < 0) {
+      throw new TypeError('Expected options.maxBytesInFlight to be a non-negative safe integer');
+    }
     this.#onBatch = onBatch.bind(options);
     this.#onEvent = onEvent ? onEvent.bind(options) : () => {};
     const { Tailer: NativeTailerClass } = loadNative();
     this.#native = new NativeTailerClass(
       backend,
       pollIntervalMs,
-      (batch) => {
-        if (this.#closed === undefined && this.#active.has(batch.fileId)) this.#onBatch(batch);
-      },
+      (batch) => this.#deliver(batch),
       (event) => {
         if (this.#closed === undefined && this.#active.has(event.fileId)) this.#onEvent(event);
       },
+      maxBytesInFlight,
     );
     this.backend = this.#native.backend;
+  }
+
+  /** Hands a batch to onBatch (unless its file was removed) and releases its bytes once done. */
+  #deliver(batch: TailBatch): void {
+    const bytes = batch.buf.length;
+    let done: unknown;
+    try {
+      if (this.#closed === undefined && this.#active.has(batch.fileId)) done = this.#onBatch(batch);
+    } finally {
+      const release = (): void => {
+        if (bytes > 0) this.#native.release(batch.fileId, bytes);
+      };
+      if (isPromiseLike(done)) done.then(release, release);
+      else release();
+    }
+  }
+
+  /** The back-pressure now: bytes in flight, the limit, whether the tail thread waits. */
+  flow(): TailFlow {
+    return this.#native.flow();
   }
 
   /**
@@ -116,6 +150,10 @@ export class Tailer {
     this.#closed ??= this.#native.close();
     return this.#closed;
   }
+}
+
+function isPromiseLike(x: unknown): x is PromiseLike<unknown> {
+  return (typeof x === 'object' || typeof x === 'function') && x !== null && typeof (x as PromiseLike<unknown>).then === 'function';
 }
 
 /**
