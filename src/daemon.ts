@@ -254,9 +254,10 @@ export class Daemon {
     this.pool = new MatcherPool({
       threads: opts.threads,
       lineBudgetMs: opts.lineBudgetMs,
-      onSlowLine: ({ filter, line, ms }) => {
+      onSlowLine: ({ filter, line, ms, isolated }) => {
         const jail = [...this.jails.values()].find((j) => j.spec.key === filter)?.def.name ?? '?';
         filterLog.warn(`[${jail}] a line ran ${ms} ms in the filter's regexes (budget ${opts.lineBudgetMs ?? DEFAULT_LINE_BUDGET_MS} ms) and was skipped: ${printable(line)}`);
+        if (isolated) filterLog.notice(`[${jail}] its filter is matched by a thread of its own from now on: lines that run long in it no longer hold up the other jails`);
       },
     });
     // the workers compile the filters now, not when the first burst comes

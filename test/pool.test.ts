@@ -1,5 +1,6 @@
 // The matcher pool's time budget: a line that runs past it in a filter is given up (and
-// reported), the rest of its batch is still matched, and other batches are not held up.
+// reported), the rest of its batch is still matched, and other batches are not held up; the
+// filter then has a thread of its own, so that its next crafted lines hold up nobody else.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -33,9 +34,42 @@ test('a line past the time budget costs that line only; other batches go on mean
   assert.equal(slow[0].filter, 'evil');
   assert.equal(slow[0].line, bomb);
   assert.ok(slow[0].ms >= 200);
+  assert.equal(slow[0].isolated, true);
   // the pool still works after a worker was stopped
   const [again] = await pool.scan([good], [line('denied 192.0.2.5')], NOW);
   assert.equal(again.hits.length, 1);
+});
+
+test('a filter that ran past the budget gets a thread of its own: its next crafted lines hold up no other batch', async (t) => {
+  const events: string[] = [];
+  const slow: SlowLine[] = [];
+  const pool = new MatcherPool({ threads: 2, lineBudgetMs: 500, onSlowLine: (s) => (slow.push(s), events.push('slow')) });
+  t.after(() => pool.close());
+  const evil = spec('evil', ['^\\s*\\S+ app\\[\\d+\\]: <HOST> (?:a+)+b$']);
+  const good = spec('good', ['^\\s*\\S+ app\\[\\d+\\]: denied <HOST>$']);
+  const bomb = (k: number) => line(`192.0.2.${k} ${'a'.repeat(40)}!`);
+  // the first crafted line stops a shared thread, and moves the filter
+  await pool.scan([evil, good], [bomb(0)], NOW);
+  assert.deepEqual(slow.map((s) => [s.filter, s.isolated]), [['evil', true]]);
+  assert.deepEqual(pool.isolatedFilters, ['evil']);
+  events.length = 0;
+  // four batches with a crafted line each, queued first: on shared threads they would take both
+  // for the budget, and the 40 batches after them would wait; on the isolated thread they wait
+  // for each other, and the 40 go through before the first of them is given up
+  const evilRuns = Array.from({ length: 4 }, (_, k) =>
+    pool.scan([evil, good], [bomb(k + 1), line(`192.0.2.${k + 1} aab`), line(`denied 203.0.113.${k}`)], NOW).then((r) => (events.push('evil'), r)),
+  );
+  const goodRuns = Array.from({ length: 40 }, (_, k) => pool.scan([good], [line(`denied 198.51.100.${k}`)], NOW).then((r) => (events.push('good'), r)));
+  const [evils, goods] = await Promise.all([Promise.all(evilRuns), Promise.all(goodRuns)]);
+  assert.deepEqual(events.slice(0, 40), Array(40).fill('good'), events.join(' '));
+  assert.equal(events.filter((e) => e === 'slow').length, 4);
+  assert.deepEqual(slow.slice(1).map((s) => [s.filter, s.isolated]), Array(4).fill(['evil', false]));
+  for (const [e, g] of evils) {
+    // the crafted line given up, the rest of the batch matched by both filters
+    assert.deepEqual(e.hits.map((h) => h.line), [1]);
+    assert.deepEqual(g.hits.map((h) => h.line), [2]);
+  }
+  for (const [g] of goods) assert.deepEqual(g.hits.map((h) => h.line), [0]);
 });
 
 test('a large batch is cut into one part per thread; the result is the one batch matched whole', async (t) => {

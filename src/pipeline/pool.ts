@@ -8,6 +8,11 @@
 // worker (which filter, which line, how many lines so far); a watchdog stops the worker when one
 // line has run past `lineBudgetMs`, and the task runs again without that line. Other tasks keep
 // running on the other workers meanwhile (there are always at least two).
+//
+// Isolation: a filter that has run past the budget once is matched from then on by a thread of
+// its own (`isolated`, one worker, started then), in tasks of its own. More crafted lines cost
+// that thread the budget each, and they wait for each other there; the other filters' batches
+// keep every shared thread, which is never stopped for them again.
 
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -32,6 +37,8 @@ export interface SlowLine {
   line: string;
   /** how long it had run when it was stopped */
   ms: number;
+  /** true the first time for a filter: from now on it is matched by a thread of its own */
+  isolated: boolean;
 }
 
 export const DEFAULT_LINE_BUDGET_MS = 1000;
@@ -84,6 +91,10 @@ function joinParts(results: MatchResult[], starts: number[]): FilterScanMessage[
 
 export class MatcherPool {
   private readonly piscina?: Piscina<MatchTask, MatchResult>;
+  /** the thread of the filters that ran past the budget (started with the first of them) */
+  private isolated?: Piscina<MatchTask, MatchResult>;
+  /** the keys of those filters */
+  private readonly suspects = new Set<string>();
   private readonly local = new Map<string, FilterScanner>();
   private readonly budget: number;
   private readonly onSlowLine?: (info: SlowLine) => void;
@@ -93,15 +104,14 @@ export class MatcherPool {
     this.budget = opts.lineBudgetMs ?? DEFAULT_LINE_BUDGET_MS;
     this.onSlowLine = opts.onSlowLine;
     if (threads > 0) {
-      this.piscina = new Piscina({
-        filename: path.join(__dirname, 'worker.js'),
-        // every thread from the start, and kept: a burst must not wait for threads to start
-        minThreads: threads,
-        maxThreads: threads,
-        idleTimeout: 30_000,
-      });
+      this.piscina = workers(threads);
       this.threads = threads;
     }
+  }
+
+  /** the filters matched by the isolated thread (they ran past the budget) */
+  get isolatedFilters(): string[] {
+    return [...this.suspects];
   }
 
   private threads = 0;
@@ -123,17 +133,30 @@ export class MatcherPool {
     const remote = filters.map((f, i) => ({ f, sel: select?.[i] ?? null })).filter(({ f }) => f.maxlines <= 1);
     const out = new Map<string, FilterScanMessage>();
     if (remote.length && this.piscina) {
-      const filters = remote.map((r) => r.f);
-      const select = remote.map((r) => r.sel);
-      // a large batch (a burst: the tailer hands 10,000 lines at once) is cut into one part per
-      // thread, matched side by side: every thread works on it, none waits for the next batch
-      const parts = lines.length >= 2 * MIN_PART_LINES ? Math.min(this.threads, Math.floor(lines.length / MIN_PART_LINES)) : 1;
-      const starts = cutPoints(lines.length, parts);
-      const res =
-        parts > 1
-          ? joinParts(await Promise.all(cutParts(lines, select, starts).map((p) => this.runGuarded({ filters, lines: p.lines, now, select: p.select }))), starts)
-          : (await this.runGuarded({ filters, lines, now, select })).scans;
-      remote.forEach((r, i) => out.set(r.f.key, res[i]));
+      const shared = remote.filter((r) => !this.suspects.has(r.f.key));
+      const alone = remote.filter((r) => this.suspects.has(r.f.key));
+      const runs: Promise<void>[] = [];
+      if (shared.length) {
+        const filters = shared.map((r) => r.f);
+        const select = shared.map((r) => r.sel);
+        // a large batch (a burst: the tailer hands 10,000 lines at once) is cut into one part per
+        // thread, matched side by side: every thread works on it, none waits for the next batch
+        const parts = lines.length >= 2 * MIN_PART_LINES ? Math.min(this.threads, Math.floor(lines.length / MIN_PART_LINES)) : 1;
+        const starts = cutPoints(lines.length, parts);
+        const pool = this.piscina;
+        runs.push(
+          (parts > 1
+            ? Promise.all(cutParts(lines, select, starts).map((p) => this.runGuarded(pool, { filters, lines: p.lines, now, select: p.select }))).then((r) => joinParts(r, starts))
+            : this.runGuarded(pool, { filters, lines, now, select }).then((r) => r.scans)
+          ).then((res) => shared.forEach((r, i) => out.set(r.f.key, res[i]))),
+        );
+      }
+      if (alone.length) {
+        this.isolated ??= workers(1);
+        const task = { filters: alone.map((r) => r.f), lines, now, select: alone.map((r) => r.sel) };
+        runs.push(this.runGuarded(this.isolated, task).then((res) => alone.forEach((r, i) => out.set(r.f.key, res.scans[i]))));
+      }
+      await Promise.all(runs);
     }
     for (const [i, f] of filters.entries()) {
       if (out.has(f.key)) continue;
@@ -150,7 +173,7 @@ export class MatcherPool {
 
   /** Run a task under the watchdog; a line that runs past the budget is skipped and the task run
    *  again (lines given up stay given up). */
-  private async runGuarded(task: MatchTask): Promise<MatchResult> {
+  private async runGuarded(pool: Piscina<MatchTask, MatchResult>, task: MatchTask): Promise<MatchResult> {
     const skip: number[] = [];
     for (;;) {
       const progress = new Int32Array(new SharedArrayBuffer(3 * Int32Array.BYTES_PER_ELEMENT));
@@ -168,14 +191,17 @@ export class MatcherPool {
         }
       }, Math.max(5, Math.floor(this.budget / 10)));
       try {
-        return await this.piscina!.run({ ...task, progress: progress.buffer as SharedArrayBuffer, skip }, { signal: ac.signal });
+        return await pool.run({ ...task, progress: progress.buffer as SharedArrayBuffer, skip }, { signal: ac.signal });
       } catch (e) {
         if (!ac.signal.aborted) throw e;
         const f = Atomics.load(progress, PROGRESS_FILTER);
         const l = Atomics.load(progress, PROGRESS_LINE) - 1;
         if (l < 0) throw e; // cannot happen: aborted only while a line runs
         skip.push(f, l);
-        this.onSlowLine?.({ filter: task.filters[f].key, line: task.lines[l], ms: Date.now() - since });
+        const key = task.filters[f].key;
+        const isolated = !this.suspects.has(key);
+        this.suspects.add(key);
+        this.onSlowLine?.({ filter: key, line: task.lines[l], ms: Date.now() - since, isolated });
       } finally {
         clearInterval(timer);
       }
@@ -183,6 +209,16 @@ export class MatcherPool {
   }
 
   async close(): Promise<void> {
-    await this.piscina?.destroy();
+    await Promise.all([this.piscina?.destroy(), this.isolated?.destroy()]);
   }
+}
+
+function workers(threads: number): Piscina<MatchTask, MatchResult> {
+  return new Piscina({
+    filename: path.join(__dirname, 'worker.js'),
+    // every thread from the start, and kept: a burst must not wait for threads to start
+    minThreads: threads,
+    maxThreads: threads,
+    idleTimeout: 30_000,
+  });
 }
