@@ -33,7 +33,7 @@ import { LogSink, Logger, parseLevel } from './log/logger';
 import { DnsCache } from './net/dns';
 import { addressFamily, formatSubnet, parseSubnet } from './net/ip';
 import { DEFAULT_LINE_BUDGET_MS, MatcherPool } from './pipeline/pool';
-import { Tailer, isSystemdBackend, splitLines, mapBackend, type TailStart } from './tailer';
+import { Tailer, isSystemdBackend, mapBackend, type TailStart } from './tailer';
 import { JournalReader, type JournalBatch } from './tailer/journal';
 import { loadNative, type NativePrefilter } from './native';
 import { filterLiterals, nativePattern, type GateLiteral } from './prefilter/native';
@@ -833,12 +833,12 @@ export class Daemon {
     const initial = b.base < file.initialSize;
     let scans: Promise<FilterScanMessage[]> | undefined;
     if (b.ends.length) {
-      const lines = splitLines(b);
       const masks = b.masks;
       const select = masks ? file.jails.map((_, i) => selectLines(masks, i)) : undefined;
       scans = this.pool!.scan(
         file.jails.map((j) => j.spec),
-        lines,
+        // one string to the workers, who split it (an array of strings costs far more to send)
+        { text: b.buf.toString('utf8'), count: b.ends.length },
         now,
         select,
       );

@@ -46,7 +46,11 @@ export interface TailEvent {
 /** JS -> matcher worker: lines of one file, for the filters of the jails reading it. */
 export interface MatchTask {
   filters: FilterSpecMessage[];
-  lines: string[];
+  /** the lines, or `text`: */
+  lines?: string[];
+  /** the lines as the tailer hands them over, each ending in '\n' (src/pipeline/lines.ts): one
+   *  string crosses to a worker far cheaper than an array of them; the worker splits it */
+  text?: string;
   /** per filter: the indexes of the lines it may match (native prefilter), null = all */
   select?: (Uint32Array | null)[];
   /** shared with the pool's watchdog: [filter, line + 1, lines started] (src/pipeline/pool.ts) */

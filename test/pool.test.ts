@@ -79,16 +79,22 @@ test('a large batch is cut into one part per thread; the result is the one batch
   const filters = [spec('a', ['^\\s*\\S+ app\\[\\d+\\]: auth failure from <HOST>$']), spec('b', ['^\\s*\\S+ app\\[\\d+\\]: bad user <F-USER>\\S+</F-USER> from <HOST>$'])];
   // 4,001 lines: parts of 1,333 and 1,334; undated lines and hits right at the cuts
   const lines = Array.from({ length: 4001 }, (_, i) =>
-    i % 7 === 3 ? `no date here ${i}` : line(i % 2 ? `auth failure from 10.0.${i >> 8}.${i & 255}` : `bad user u${i} from 10.1.${i >> 8}.${i & 255}`),
+    i % 7 === 3 ? `no date hére ${i}` : line(i % 2 ? `auth failure from 10.0.${i >> 8}.${i & 255}` : `bad user u${i} from 10.1.${i >> 8}.${i & 255}`),
   );
   // filter a sees only its lines (the native prefilter's selection), b every line
   const selA = Uint32Array.from(lines.flatMap((l, i) => (l.includes('auth failure') ? [i] : [])));
   const whole = await local.scan(filters, lines, NOW, [selA, null]);
   const cut = await pool.scan(filters, lines, NOW, [selA, null]);
+  // the same lines as the tailer hands them over: one string, each line ending in '\n', some
+  // in '\r\n' (the '\r' is not part of the line)
+  const text = lines.map((l, i) => `${l}${i % 5 === 0 ? '\r' : ''}\n`).join('');
+  const cutText = await pool.scan(filters, { text, count: lines.length }, NOW, [selA, null]);
   assert.equal(cut.length, 2);
   for (let f = 0; f < 2; f++) {
     assert.deepEqual([...cut[f].times], [...whole[f].times], `times of filter ${f}`);
     assert.deepEqual(cut[f].hits, whole[f].hits, `hits of filter ${f}`);
+    assert.deepEqual([...cutText[f].times], [...whole[f].times], `times of filter ${f}, from text`);
+    assert.deepEqual(cutText[f].hits, whole[f].hits, `hits of filter ${f}, from text`);
   }
   // both filters found their lines, on both sides of every cut
   for (let f = 0; f < 2; f++) {

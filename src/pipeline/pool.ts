@@ -19,6 +19,7 @@ import * as path from 'node:path';
 import Piscina from 'piscina';
 import { FilterScanner } from '../filter/filter';
 import { PROGRESS_FILTER, PROGRESS_LINE, PROGRESS_TICKS, scanLines } from './worker';
+import { lineOffsets, splitText } from './lines';
 import type { FilterScanMessage, FilterSpecMessage, MatchResult, MatchTask } from '../types';
 
 export interface MatcherPoolOptions {
@@ -43,6 +44,15 @@ export interface SlowLine {
 
 export const DEFAULT_LINE_BUDGET_MS = 1000;
 
+/** Lines to match: an array, or as the tailer hands them over (`text`: `count` lines, each
+ *  ending in '\n'), which crosses to a worker as one string. */
+export type Lines = string[] | { text: string; count: number };
+
+const lineCount = (l: Lines) => (Array.isArray(l) ? l.length : l.count);
+const lineArray = (l: Lines) => (Array.isArray(l) ? l : splitText(l.text));
+/** a task's lines: the array, or the one string */
+const taskLines = (l: Lines): Pick<MatchTask, 'lines' | 'text'> => (Array.isArray(l) ? { lines: l } : { text: l.text });
+
 /** A batch is cut into parts for the threads only if each part has at least this many lines. */
 const MIN_PART_LINES = 1000;
 
@@ -53,11 +63,13 @@ function cutPoints(n: number, parts: number): number[] {
 
 /** The lines and each filter's selection (line indexes, ascending) of each part (starting at
  *  `starts`), renumbered from the part's start. */
-function cutParts(lines: string[], select: (Uint32Array | null)[], starts: number[]): { lines: string[]; select: (Uint32Array | null)[] }[] {
+function cutParts(input: Lines, select: (Uint32Array | null)[], starts: number[]): { lines: Lines; select: (Uint32Array | null)[] }[] {
+  const count = lineCount(input);
+  const at = Array.isArray(input) ? [] : lineOffsets(input.text, starts.slice(1));
   return starts.map((from, k) => {
-    const to = k + 1 < starts.length ? starts[k + 1] : lines.length;
+    const to = k + 1 < starts.length ? starts[k + 1] : count;
     return {
-      lines: lines.slice(from, to),
+      lines: Array.isArray(input) ? input.slice(from, to) : { text: input.text.slice(k ? at[k - 1] : 0, k + 1 < starts.length ? at[k] : undefined), count: to - from },
       select: select.map((sel) => {
         if (!sel) return null;
         let a = 0;
@@ -129,7 +141,8 @@ export class MatcherPool {
 
   /** Scan lines with each filter (only its `select`ed lines when given); one result per filter,
    *  in the same order. */
-  async scan(filters: FilterSpecMessage[], lines: string[], now: number, select?: (Uint32Array | null)[]): Promise<FilterScanMessage[]> {
+  async scan(filters: FilterSpecMessage[], input: Lines, now: number, select?: (Uint32Array | null)[]): Promise<FilterScanMessage[]> {
+    const count = lineCount(input);
     const remote = filters.map((f, i) => ({ f, sel: select?.[i] ?? null })).filter(({ f }) => f.maxlines <= 1);
     const out = new Map<string, FilterScanMessage>();
     if (remote.length && this.piscina) {
@@ -141,25 +154,27 @@ export class MatcherPool {
         const select = shared.map((r) => r.sel);
         // a large batch (a burst: the tailer hands 10,000 lines at once) is cut into one part per
         // thread, matched side by side: every thread works on it, none waits for the next batch
-        const parts = lines.length >= 2 * MIN_PART_LINES ? Math.min(this.threads, Math.floor(lines.length / MIN_PART_LINES)) : 1;
-        const starts = cutPoints(lines.length, parts);
+        const parts = count >= 2 * MIN_PART_LINES ? Math.min(this.threads, Math.floor(count / MIN_PART_LINES)) : 1;
+        const starts = cutPoints(count, parts);
         const pool = this.piscina;
         runs.push(
           (parts > 1
-            ? Promise.all(cutParts(lines, select, starts).map((p) => this.runGuarded(pool, { filters, lines: p.lines, now, select: p.select }))).then((r) => joinParts(r, starts))
-            : this.runGuarded(pool, { filters, lines, now, select }).then((r) => r.scans)
+            ? Promise.all(cutParts(input, select, starts).map((p) => this.runGuarded(pool, p.lines, { filters, now, select: p.select }))).then((r) => joinParts(r, starts))
+            : this.runGuarded(pool, input, { filters, now, select }).then((r) => r.scans)
           ).then((res) => shared.forEach((r, i) => out.set(r.f.key, res[i]))),
         );
       }
       if (alone.length) {
         this.isolated ??= workers(1);
-        const task = { filters: alone.map((r) => r.f), lines, now, select: alone.map((r) => r.sel) };
-        runs.push(this.runGuarded(this.isolated, task).then((res) => alone.forEach((r, i) => out.set(r.f.key, res.scans[i]))));
+        const task = { filters: alone.map((r) => r.f), now, select: alone.map((r) => r.sel) };
+        runs.push(this.runGuarded(this.isolated, input, task).then((res) => alone.forEach((r, i) => out.set(r.f.key, res.scans[i]))));
       }
       await Promise.all(runs);
     }
+    let lines: string[] | undefined;
     for (const [i, f] of filters.entries()) {
       if (out.has(f.key)) continue;
+      lines ??= lineArray(input);
       let s = this.local.get(f.key);
       if (!s) {
         s = new FilterScanner(f);
@@ -173,7 +188,7 @@ export class MatcherPool {
 
   /** Run a task under the watchdog; a line that runs past the budget is skipped and the task run
    *  again (lines given up stay given up). */
-  private async runGuarded(pool: Piscina<MatchTask, MatchResult>, task: MatchTask): Promise<MatchResult> {
+  private async runGuarded(pool: Piscina<MatchTask, MatchResult>, input: Lines, task: Omit<MatchTask, 'lines' | 'text'>): Promise<MatchResult> {
     const skip: number[] = [];
     for (;;) {
       const progress = new Int32Array(new SharedArrayBuffer(3 * Int32Array.BYTES_PER_ELEMENT));
@@ -191,7 +206,7 @@ export class MatcherPool {
         }
       }, Math.max(5, Math.floor(this.budget / 10)));
       try {
-        return await pool.run({ ...task, progress: progress.buffer as SharedArrayBuffer, skip }, { signal: ac.signal });
+        return await pool.run({ ...task, ...taskLines(input), progress: progress.buffer as SharedArrayBuffer, skip }, { signal: ac.signal });
       } catch (e) {
         if (!ac.signal.aborted) throw e;
         const f = Atomics.load(progress, PROGRESS_FILTER);
@@ -201,7 +216,7 @@ export class MatcherPool {
         const key = task.filters[f].key;
         const isolated = !this.suspects.has(key);
         this.suspects.add(key);
-        this.onSlowLine?.({ filter: key, line: task.lines[l], ms: Date.now() - since, isolated });
+        this.onSlowLine?.({ filter: key, line: lineArray(input)[l], ms: Date.now() - since, isolated });
       } finally {
         clearInterval(timer);
       }

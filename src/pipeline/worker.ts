@@ -3,6 +3,7 @@
 // take any batch; the stateful half (sessions, last date, counting) stays on the main thread.
 
 import { FilterScanner, timeCode } from '../filter/filter';
+import { splitText } from './lines';
 import type { FilterSpecMessage, FilterScanMessage, MatchResult, MatchTask } from '../types';
 
 const cache = new Map<string, FilterScanner>();
@@ -53,12 +54,13 @@ export default function match(task: MatchTask): MatchResult {
     Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, task.warmMs);
     return { scans: [] };
   }
+  const lines = task.lines ?? splitText(task.text ?? '');
   const p = task.progress ? new Int32Array(task.progress) : null;
   const skip = new Set<number>();
   for (let i = 0; i + 1 < (task.skip?.length ?? 0); i += 2) skip.add(task.skip![i] * 0x1_0000_0000 + task.skip![i + 1]);
   return {
     scans: task.filters.map((f, fi) =>
-      scanLines(scannerFor(f), task.lines, task.now, task.select?.[fi], p ? (i) => {
+      scanLines(scannerFor(f), lines, task.now, task.select?.[fi], p ? (i) => {
         Atomics.store(p, PROGRESS_FILTER, fi);
         Atomics.store(p, PROGRESS_LINE, i + 1);
         Atomics.add(p, PROGRESS_TICKS, 1);
