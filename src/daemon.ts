@@ -32,7 +32,7 @@ import { buildJailParts, type JailParts } from './jail/running';
 import { LogSink, Logger, parseLevel } from './log/logger';
 import { DnsCache } from './net/dns';
 import { addressFamily, formatSubnet, parseSubnet } from './net/ip';
-import { DEFAULT_LINE_BUDGET_MS, MatcherPool } from './pipeline/pool';
+import { MatcherPool } from './pipeline/pool';
 import { Tailer, isSystemdBackend, mapBackend, type TailStart } from './tailer';
 import { JournalReader, type JournalBatch } from './tailer/journal';
 import { loadNative, type NativePrefilter } from './native';
@@ -254,10 +254,10 @@ export class Daemon {
     this.pool = new MatcherPool({
       threads: opts.threads,
       lineBudgetMs: opts.lineBudgetMs,
-      onSlowLine: ({ filter, line, ms, isolated }) => {
+      onSlowLine: ({ filter, line, ms, budgetMs, isolated }) => {
         const jail = [...this.jails.values()].find((j) => j.spec.key === filter)?.def.name ?? '?';
-        filterLog.warn(`[${jail}] a line ran ${ms} ms in the filter's regexes (budget ${opts.lineBudgetMs ?? DEFAULT_LINE_BUDGET_MS} ms) and was skipped: ${printable(line)}`);
-        if (isolated) filterLog.notice(`[${jail}] its filter is matched by a thread of its own from now on: lines that run long in it no longer hold up the other jails`);
+        filterLog.warn(`[${jail}] a line ran ${ms} ms in the filter's regexes (budget ${budgetMs} ms) and was skipped: ${printable(line)}`);
+        if (isolated) filterLog.notice(`[${jail}] its filter is matched by a thread of its own from now on, with a tenth of the budget per line: lines that run long in it no longer hold up the other jails`);
       },
     });
     // the workers compile the filters now, not when the first burst comes

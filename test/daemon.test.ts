@@ -111,7 +111,7 @@ test('a line that runs past the time budget in one jail is skipped with a warnin
   assert.equal(evil.isBanned('192.0.2.70'), false);
   const out = fs.readFileSync(path.join(dir, 'f2b.log'), 'utf8');
   assert.match(out, /WARNING \[evil\] a line ran \d+ ms in the filter's regexes \(budget 300 ms\) and was skipped: "\w+ +\d+ [\d:]+ web1 app\[1\]: 192\.0\.2\.70 a+!"/);
-  assert.match(out, /NOTICE  \[evil\] its filter is matched by a thread of its own from now on/);
+  assert.match(out, /NOTICE  \[evil\] its filter is matched by a thread of its own from now on, with a tenth of the budget per line/);
 });
 
 test('bantime.increment: an address banned before is banned longer, and its failures weigh more', async (t) => {

@@ -43,19 +43,21 @@ test('a line past the time budget costs that line only; other batches go on mean
 test('a filter that ran past the budget gets a thread of its own: its next crafted lines hold up no other batch', async (t) => {
   const events: string[] = [];
   const slow: SlowLine[] = [];
-  const pool = new MatcherPool({ threads: 2, lineBudgetMs: 500, onSlowLine: (s) => (slow.push(s), events.push('slow')) });
+  // a tenth of it, 200 ms, on the isolated thread
+  const pool = new MatcherPool({ threads: 2, lineBudgetMs: 2000, onSlowLine: (s) => (slow.push(s), events.push('slow')) });
   t.after(() => pool.close());
   const evil = spec('evil', ['^\\s*\\S+ app\\[\\d+\\]: <HOST> (?:a+)+b$']);
   const good = spec('good', ['^\\s*\\S+ app\\[\\d+\\]: denied <HOST>$']);
   const bomb = (k: number) => line(`192.0.2.${k} ${'a'.repeat(40)}!`);
   // the first crafted line stops a shared thread, and moves the filter
   await pool.scan([evil, good], [bomb(0)], NOW);
-  assert.deepEqual(slow.map((s) => [s.filter, s.isolated]), [['evil', true]]);
+  assert.deepEqual(slow.map((s) => [s.filter, s.isolated, s.budgetMs]), [['evil', true, 2000]]);
   assert.deepEqual(pool.isolatedFilters, ['evil']);
   events.length = 0;
   // four batches with a crafted line each, queued first: on shared threads they would take both
   // for the budget, and the 40 batches after them would wait; on the isolated thread they wait
-  // for each other, and the 40 go through before the first of them is given up
+  // for each other, each given up after a tenth of the budget, and the 40 go through before the
+  // first of them is
   const evilRuns = Array.from({ length: 4 }, (_, k) =>
     pool.scan([evil, good], [bomb(k + 1), line(`192.0.2.${k + 1} aab`), line(`denied 203.0.113.${k}`)], NOW).then((r) => (events.push('evil'), r)),
   );
@@ -63,7 +65,8 @@ test('a filter that ran past the budget gets a thread of its own: its next craft
   const [evils, goods] = await Promise.all([Promise.all(evilRuns), Promise.all(goodRuns)]);
   assert.deepEqual(events.slice(0, 40), Array(40).fill('good'), events.join(' '));
   assert.equal(events.filter((e) => e === 'slow').length, 4);
-  assert.deepEqual(slow.slice(1).map((s) => [s.filter, s.isolated]), Array(4).fill(['evil', false]));
+  assert.deepEqual(slow.slice(1).map((s) => [s.filter, s.isolated, s.budgetMs]), Array(4).fill(['evil', false, 200]));
+  assert.ok(slow.slice(1).every((s) => s.ms >= 200 && s.ms < 2000), slow.map((s) => s.ms).join(' '));
   for (const [e, g] of evils) {
     // the crafted line given up, the rest of the batch matched by both filters
     assert.deepEqual(e.hits.map((h) => h.line), [1]);

@@ -10,9 +10,11 @@
 // running on the other workers meanwhile (there are always at least two).
 //
 // Isolation: a filter that has run past the budget once is matched from then on by a thread of
-// its own (`isolated`, one worker, started then), in tasks of its own. More crafted lines cost
-// that thread the budget each, and they wait for each other there; the other filters' batches
-// keep every shared thread, which is never stopped for them again.
+// its own (`isolated`, one worker, started then), in tasks of its own, with a tenth of the budget
+// per line (a line of an ordinary filter takes microseconds; this one has shown what a crafted
+// line does to it). More crafted lines cost that thread a tenth of the budget each, and they
+// wait for each other there; the other filters' batches keep every shared thread, which is
+// never stopped for them again.
 
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -38,6 +40,8 @@ export interface SlowLine {
   line: string;
   /** how long it had run when it was stopped */
   ms: number;
+  /** the budget it ran past */
+  budgetMs: number;
   /** true the first time for a filter: from now on it is matched by a thread of its own */
   isolated: boolean;
 }
@@ -109,11 +113,14 @@ export class MatcherPool {
   private readonly suspects = new Set<string>();
   private readonly local = new Map<string, FilterScanner>();
   private readonly budget: number;
+  /** the per-line budget of the isolated filters */
+  private readonly isolatedBudget: number;
   private readonly onSlowLine?: (info: SlowLine) => void;
 
   constructor(opts: MatcherPoolOptions = {}) {
     const threads = opts.threads ?? Math.max(2, os.availableParallelism() - 1);
     this.budget = opts.lineBudgetMs ?? DEFAULT_LINE_BUDGET_MS;
+    this.isolatedBudget = Math.max(10, Math.floor(this.budget / 10));
     this.onSlowLine = opts.onSlowLine;
     if (threads > 0) {
       this.piscina = workers(threads);
@@ -167,7 +174,7 @@ export class MatcherPool {
       if (alone.length) {
         this.isolated ??= workers(1);
         const task = { filters: alone.map((r) => r.f), now, select: alone.map((r) => r.sel) };
-        runs.push(this.runGuarded(this.isolated, input, task).then((res) => alone.forEach((r, i) => out.set(r.f.key, res.scans[i]))));
+        runs.push(this.runGuarded(this.isolated, input, task, this.isolatedBudget).then((res) => alone.forEach((r, i) => out.set(r.f.key, res.scans[i]))));
       }
       await Promise.all(runs);
     }
@@ -188,7 +195,7 @@ export class MatcherPool {
 
   /** Run a task under the watchdog; a line that runs past the budget is skipped and the task run
    *  again (lines given up stay given up). */
-  private async runGuarded(pool: Piscina<MatchTask, MatchResult>, input: Lines, task: Omit<MatchTask, 'lines' | 'text'>): Promise<MatchResult> {
+  private async runGuarded(pool: Piscina<MatchTask, MatchResult>, input: Lines, task: Omit<MatchTask, 'lines' | 'text'>, budget = this.budget): Promise<MatchResult> {
     const skip: number[] = [];
     for (;;) {
       const progress = new Int32Array(new SharedArrayBuffer(3 * Int32Array.BYTES_PER_ELEMENT));
@@ -201,10 +208,10 @@ export class MatcherPool {
         if (t !== ticks || t === 0) {
           ticks = t;
           since = Date.now();
-        } else if (Date.now() - since >= this.budget) {
+        } else if (Date.now() - since >= budget) {
           ac.abort();
         }
-      }, Math.max(5, Math.floor(this.budget / 10)));
+      }, Math.max(5, Math.floor(budget / 10)));
       try {
         return await pool.run({ ...task, ...taskLines(input), progress: progress.buffer as SharedArrayBuffer, skip }, { signal: ac.signal });
       } catch (e) {
@@ -216,7 +223,7 @@ export class MatcherPool {
         const key = task.filters[f].key;
         const isolated = !this.suspects.has(key);
         this.suspects.add(key);
-        this.onSlowLine?.({ filter: key, line: lineArray(input)[l], ms: Date.now() - since, isolated });
+        this.onSlowLine?.({ filter: key, line: lineArray(input)[l], ms: Date.now() - since, budgetMs: budget, isolated });
       } finally {
         clearInterval(timer);
       }
