@@ -7,7 +7,7 @@
 // - each file: a file with half the limit in flight is "saturated": TailLoop stops reading it
 //   (FileTail checks between reads) until a release brings it below, and reads the other files
 //   meanwhile. One file whose batches are slow to apply (an ignorecommand, DNS) then holds at
-//   most half the limit and one batch (checked between reads: 5 MiB of the default 8), and the
+//   most half the limit and one batch (checked between reads: 3 MiB of the default 4), and the
 //   other files go on with the rest.
 #pragma once
 
