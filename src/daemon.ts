@@ -1126,17 +1126,17 @@ export class Daemon {
   private onJournalBatch(rj: RunningJail, b: JournalBatch): void {
     if (this.stopped) return;
     const now = this.clock.now();
+    // matched by the pool as file lines are (the line budget applies), with their entry times
+    const scans = !rj.idle && b.lines.length ? this.pool!.scan([rj.spec], b.lines, now, undefined, Float64Array.from(b.times)) : undefined;
     this.inFlight++;
     rj.chain = rj.chain
       .then(async () => {
         const found: FoundFailure[] = [];
-        if (!rj.idle) {
-          for (let i = 0; i < b.lines.length; i++) {
-            const scan = rj.scanner.scanDated(b.lines[i], b.times[i]);
-            if (scan.ignoredBy !== undefined || !scan.hits.length) continue;
-            const t = this.failureTime(rj, b.times[i], b.initial, now);
-            if (t !== null) found.push(...rj.tracker.failures(scan.hits, t, now));
-          }
+        const [scan] = scans ? await scans : [];
+        for (const h of scan?.hits ?? []) {
+          if (h.ignoredBy !== undefined || !h.hits.length) continue;
+          const t = this.failureTime(rj, b.times[h.line], b.initial, now);
+          if (t !== null) found.push(...rj.tracker.failures(h.hits, t, now));
         }
         const resolved = await this.resolve([rj], [found]);
         if (this.stopped || this.jails.get(rj.def.name) !== rj) return;

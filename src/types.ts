@@ -57,6 +57,8 @@ export interface MatchTask {
   progress?: SharedArrayBuffer;
   /** [filter, line] pairs, flattened: lines given up after running past the time budget */
   skip?: number[];
+  /** journal entries: each line's time, known already (epoch seconds): no date is searched */
+  dated?: Float64Array;
   /** reference "now" in epoch seconds, for year inference */
   now: number;
   /** warm-up (MatcherPool.warm): compile the filters, then hold the thread this many ms so that

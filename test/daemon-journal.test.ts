@@ -64,3 +64,25 @@ test('a systemd jail bans from journal entries and resumes from its cursor after
   stopped = true;
   assert.match(log(), /\[sshd\] Restore Ban 192\.0\.2\.80/);
 });
+
+test('a journal entry that runs past the time budget is skipped with a warning; the entries after it count', async (t) => {
+  const j = testJournal(t);
+  if (!j) return;
+  const dir = tmpDir(t);
+  const conf = path.join(dir, 'conf');
+  fs.cpSync(path.join(ROOT, 'filters'), conf, { recursive: true });
+  // (?:a+)+b backtracks exponentially in V8 on a run of a's without the b
+  fs.writeFileSync(path.join(conf, 'filter.d/evil.conf'), '[Definition]\nfailregex = ^\\s*\\S+ app\\[\\d+\\]: <HOST> (?:a+)+b$\n');
+  fs.writeFileSync(path.join(conf, 'jail.local'), `[sshd]\nenabled = false\n[evil]\nenabled = true\nfilter = evil\nbackend = systemd[journalpath=${j.dir}]\nmaxretry = 1\nfindtime = 1h\nbantime = 1h\n`);
+  const opts = { configDir: conf, dryRun: true, logtarget: path.join(dir, 'f2b.log'), db: ':memory:', socket: null, threads: 2, lineBudgetMs: 300 };
+  const log = () => fs.readFileSync(opts.logtarget, 'utf8');
+  const app = (time: number, message: string) => entry(time, { SYSLOG_IDENTIFIER: 'app', _PID: '1', _HOSTNAME: 'web1', MESSAGE: message });
+  const now = Math.floor(Date.now() / 1000);
+  const d = await Daemon.start(opts);
+  t.after(() => d.stop());
+  const jail = () => d.jails.get('evil')!.jail;
+  await j.append([app(now - 3, `192.0.2.90 ${'a'.repeat(40)}!`), app(now - 2, '192.0.2.91 aab')]);
+  assert.ok(await waitFor(() => jail().isBanned('192.0.2.91'), 15_000), log());
+  assert.equal(jail().isBanned('192.0.2.90'), false);
+  assert.match(log(), /WARNING \[evil\] a line ran \d+ ms in the filter's regexes \(budget 300 ms\) and was skipped: "web1 app\[1\]: 192\.0\.2\.90 a+!"/);
+});

@@ -75,6 +75,25 @@ test('a filter that ran past the budget gets a thread of its own: its next craft
   for (const [g] of goods) assert.deepEqual(g.hits.map((h) => h.line), [0]);
 });
 
+test('journal entries (their times known) go through the same budget; their times are the entries\' own', async (t) => {
+  const slow: SlowLine[] = [];
+  const pool = new MatcherPool({ threads: 2, lineBudgetMs: 200, onSlowLine: (s) => slow.push(s) });
+  t.after(() => pool.close());
+  // a journal entry's text has no date: the filter's regex starts at the message
+  const evil = spec('evil', ['^<HOST> (?:a+)+b$']);
+  const texts = ['192.0.2.1 aab', `192.0.2.2 ${'a'.repeat(40)}!`, '192.0.2.3 ab'];
+  const dated = Float64Array.from([NOW - 30, NOW - 20, NOW - 10]);
+  const [r] = await pool.scan([evil], texts, NOW, undefined, dated);
+  assert.deepEqual(r.hits.map((h) => h.line), [0, 2]);
+  assert.deepEqual([r.times[0], r.times[2]], [NOW - 30, NOW - 10]);
+  assert.deepEqual(slow.map((s) => s.line), [texts[1]]);
+  // the same on the main thread (threads 0), without a budget
+  const local = new MatcherPool({ threads: 0 });
+  const [l] = await local.scan([spec('good', ['^<HOST> a+b$'])], texts, NOW, undefined, dated);
+  assert.deepEqual(l.hits.map((h) => h.line), [0, 2]);
+  assert.deepEqual([...l.times], [...dated]);
+});
+
 test('a large batch is cut into one part per thread; the result is the one batch matched whole', async (t) => {
   const pool = new MatcherPool({ threads: 3 });
   const local = new MatcherPool({ threads: 0 });

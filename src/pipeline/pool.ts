@@ -147,8 +147,9 @@ export class MatcherPool {
   }
 
   /** Scan lines with each filter (only its `select`ed lines when given); one result per filter,
-   *  in the same order. */
-  async scan(filters: FilterSpecMessage[], input: Lines, now: number, select?: (Uint32Array | null)[]): Promise<FilterScanMessage[]> {
+   *  in the same order. `dated`: each line's time is known (journal entries): no date is
+   *  searched in them. */
+  async scan(filters: FilterSpecMessage[], input: Lines, now: number, select?: (Uint32Array | null)[], dated?: Float64Array): Promise<FilterScanMessage[]> {
     const count = lineCount(input);
     const remote = filters.map((f, i) => ({ f, sel: select?.[i] ?? null })).filter(({ f }) => f.maxlines <= 1);
     const out = new Map<string, FilterScanMessage>();
@@ -166,14 +167,18 @@ export class MatcherPool {
         const pool = this.piscina;
         runs.push(
           (parts > 1
-            ? Promise.all(cutParts(input, select, starts).map((p) => this.runGuarded(pool, p.lines, { filters, now, select: p.select }))).then((r) => joinParts(r, starts))
-            : this.runGuarded(pool, input, { filters, now, select }).then((r) => r.scans)
+            ? Promise.all(
+                cutParts(input, select, starts).map((p, k) =>
+                  this.runGuarded(pool, p.lines, { filters, now, select: p.select, dated: dated?.slice(starts[k], k + 1 < starts.length ? starts[k + 1] : count) }),
+                ),
+              ).then((r) => joinParts(r, starts))
+            : this.runGuarded(pool, input, { filters, now, select, dated }).then((r) => r.scans)
           ).then((res) => shared.forEach((r, i) => out.set(r.f.key, res[i]))),
         );
       }
       if (alone.length) {
         this.isolated ??= workers(1);
-        const task = { filters: alone.map((r) => r.f), now, select: alone.map((r) => r.sel) };
+        const task = { filters: alone.map((r) => r.f), now, select: alone.map((r) => r.sel), dated };
         runs.push(this.runGuarded(this.isolated, input, task, this.isolatedBudget).then((res) => alone.forEach((r, i) => out.set(r.f.key, res.scans[i]))));
       }
       await Promise.all(runs);
@@ -188,7 +193,7 @@ export class MatcherPool {
         this.local.set(f.key, s);
       }
       // a multi-line filter sees every line: its window is made of consecutive lines
-      out.set(f.key, scanLines(s, lines, now, f.maxlines > 1 ? null : select?.[i]));
+      out.set(f.key, scanLines(s, lines, now, f.maxlines > 1 ? null : select?.[i], undefined, dated));
     }
     return filters.map((f) => out.get(f.key)!);
   }

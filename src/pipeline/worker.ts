@@ -33,6 +33,7 @@ export function scanLines(
   now: number,
   select?: Uint32Array | null,
   before?: (line: number) => boolean,
+  dated?: Float64Array,
 ): FilterScanMessage {
   const times = new Float64Array(lines.length);
   const hits: FilterScanMessage['hits'] = [];
@@ -41,7 +42,7 @@ export function scanLines(
   for (let k = 0; k < count; k++) {
     const i = select ? select[k] : k;
     if (before && before(i)) continue;
-    const r = scanner.scan(lines[i], now);
+    const r = dated ? scanner.scanDated(lines[i], dated[i]) : scanner.scan(lines[i], now);
     times[i] = timeCode(r);
     if (r.hits.length || r.ignoredBy !== undefined) hits.push({ line: i, hits: r.hits, ignoredBy: r.ignoredBy, dateText: r.dateText });
   }
@@ -65,7 +66,7 @@ export default function match(task: MatchTask): MatchResult {
         Atomics.store(p, PROGRESS_LINE, i + 1);
         Atomics.add(p, PROGRESS_TICKS, 1);
         return skip.has(fi * 0x1_0000_0000 + i);
-      } : undefined),
+      } : undefined, task.dated),
     ),
   };
 }
