@@ -114,6 +114,31 @@ test('a line that runs past the time budget in one jail is skipped with a warnin
   assert.match(out, /NOTICE  \[evil\] its filter is matched by a thread of its own from now on, with a tenth of the budget per line/);
 });
 
+test('a multi-line filter (maxlines = 2) bans across batches on its own thread; a crafted line in it is skipped with a warning', async (t) => {
+  const { dir, conf } = await start(t, 'maxretry = 1\n');
+  const other = path.join(dir, 'app.log');
+  // who began, then the address, on the next line; and (?:a+)+b, which backtracks for ever in V8
+  fs.writeFileSync(
+    path.join(conf, 'filter.d/two.conf'),
+    '[Definition]\nfailregex = app\\[\\d+\\]: begin <F-USER>\\S+</F-USER>\\n.*app\\[\\d+\\]: denied <HOST>$\n            app\\[\\d+\\]: x\\n.*app\\[\\d+\\]: <HOST> (?:a+)+b$\nmaxlines = 2\n',
+  );
+  fs.appendFileSync(path.join(conf, 'jail.local'), `\n[two]\nenabled = true\nfilter = two\nlogpath = ${other}\nmaxretry = 1\nbanaction = nftables-allports\n`);
+  fs.writeFileSync(other, '');
+  const d = await Daemon.start({ configDir: conf, dryRun: true, logtarget: path.join(dir, 'f2b.log'), db: ':memory:', socket: null, threads: 2, lineBudgetMs: 300 });
+  t.after(() => d.stop());
+  const two = d.jails.get('two')!.jail;
+  const app = (msg: string) => syslog(msg, { ident: 'app', pid: 1 });
+  // the two lines of a failure in two appends (two batches)
+  fs.appendFileSync(other, app('begin bob'));
+  await new Promise((r) => setTimeout(r, 300));
+  fs.appendFileSync(other, app('denied 192.0.2.60'));
+  assert.ok(await waitFor(() => two.isBanned('192.0.2.60'), 5000), fs.readFileSync(path.join(dir, 'f2b.log'), 'utf8'));
+  fs.appendFileSync(other, app('x') + app(`192.0.2.61 ${'a'.repeat(40)}!`) + app('x') + app('192.0.2.62 aab'));
+  assert.ok(await waitFor(() => two.isBanned('192.0.2.62'), 10000), fs.readFileSync(path.join(dir, 'f2b.log'), 'utf8'));
+  assert.equal(two.isBanned('192.0.2.61'), false);
+  assert.match(fs.readFileSync(path.join(dir, 'f2b.log'), 'utf8'), /WARNING \[two\] a line ran \d+ ms in the filter's regexes \(budget 300 ms\) and was skipped: "[^"]*192\.0\.2\.61 a+!"/);
+});
+
 test('bantime.increment: an address banned before is banned longer, and its failures weigh more', async (t) => {
   const { dir, log, conf } = await start(t, 'maxretry = 3\nbantime = 2\nbantime.increment = true\n');
   fs.writeFileSync(log, '');

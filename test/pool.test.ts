@@ -94,6 +94,35 @@ test('journal entries (their times known) go through the same budget; their time
   assert.deepEqual([...l.times], [...dated]);
 });
 
+test('multi-line filters: their own thread keeps each window across batches, in the order of the calls, under the budget', async (t) => {
+  const slow: SlowLine[] = [];
+  const pool = new MatcherPool({ threads: 2, lineBudgetMs: 300, onSlowLine: (s) => slow.push(s) });
+  const local = new MatcherPool({ threads: 0 });
+  t.after(() => pool.close());
+  // two lines: who began, then the address; and one that backtracks for ever on a crafted line
+  const two = { ...spec('two', ['app\\[\\d+\\]: begin <F-USER>\\S+</F-USER>\\n.*app\\[\\d+\\]: denied <HOST>$']), maxlines: 2 };
+  const evil = { ...spec('evil', ['app\\[\\d+\\]: x\\n.*app\\[\\d+\\]: <HOST> (?:a+)+b$']), maxlines: 2 };
+  const one = spec('one', ['^\\s*\\S+ app\\[\\d+\\]: denied <HOST>$']);
+  const batches = [
+    [line('begin bob'), line('denied 192.0.2.1'), line('begin eve')],
+    [line('denied 192.0.2.2'), line('begin ann')],
+    [line('denied 192.0.2.3')],
+  ];
+  // all three queued at once: each window still sees the lines in order, across the batches
+  const got = await Promise.all(batches.map((b) => pool.scan([two, one], b, NOW)));
+  const want: Awaited<ReturnType<MatcherPool['scan']>>[] = [];
+  for (const b of batches) want.push(await local.scan([two, one], b, NOW));
+  assert.deepEqual(got, want);
+  assert.deepEqual(got.map(([w]) => w.hits.map((h) => h.hits[0].groups.user)), [['bob'], ['eve'], ['ann']]);
+  // a crafted line in a multi-line filter: that line given up, the thread goes on
+  const [e] = await pool.scan([evil], [line('x'), line(`192.0.2.9 ${'a'.repeat(40)}!`), line('x'), line('192.0.2.8 aab')], NOW);
+  assert.deepEqual(e.hits.map((h) => h.line), [3]);
+  assert.deepEqual(slow.map((s) => [s.filter, s.isolated, s.budgetMs]), [['evil', false, 300]]);
+  assert.deepEqual(pool.isolatedFilters, []);
+  const [again] = await pool.scan([two], [line('begin zoe'), line('denied 192.0.2.4')], NOW);
+  assert.deepEqual(again.hits.map((h) => h.hits[0].groups.user), ['zoe']);
+});
+
 test('a large batch is cut into one part per thread; the result is the one batch matched whole', async (t) => {
   const pool = new MatcherPool({ threads: 3 });
   const local = new MatcherPool({ threads: 0 });

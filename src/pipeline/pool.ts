@@ -1,7 +1,9 @@
 // The matcher pool: piscina workers running src/pipeline/worker.ts on batches of lines.
 // A task costs ~140 us of overhead here, so lines cross in batches, never one by one.
-// Filters with maxlines > 1 keep a window of lines between calls; they are scanned on the main
-// thread, in order, by a local scanner (workers would each hold a different window).
+// Filters with maxlines > 1 keep a window of lines between calls: they are scanned by one thread
+// of their own (`windows`), which keeps each filter's scanner and so its window, one task at a
+// time in the order the batches came (workers sharing them would each hold a different window);
+// with threads = 0, on the main thread by a local scanner.
 //
 // Time budget: a regex that backtracks for ever (a crafted line against a pathological filter)
 // must cost that line, never the daemon. Each task shares a small progress counter with its
@@ -14,7 +16,8 @@
 // per line (a line of an ordinary filter takes microseconds; this one has shown what a crafted
 // line does to it). More crafted lines cost that thread a tenth of the budget each, and they
 // wait for each other there; the other filters' batches keep every shared thread, which is
-// never stopped for them again.
+// never stopped for them again. A line given up on the windows' thread costs that line and
+// the windows of lines before it (the thread is stopped; the next starts with empty windows).
 
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -111,6 +114,10 @@ export class MatcherPool {
   private isolated?: Piscina<MatchTask, MatchResult>;
   /** the keys of those filters */
   private readonly suspects = new Set<string>();
+  /** the thread of the multi-line filters (started with the first batch for one), and the end
+   *  of its last task: the next waits for it, so that every window sees its lines in order */
+  private windows?: Piscina<MatchTask, MatchResult>;
+  private windowsDone: Promise<unknown> = Promise.resolve();
   private readonly local = new Map<string, FilterScanner>();
   private readonly budget: number;
   /** the per-line budget of the isolated filters */
@@ -153,6 +160,16 @@ export class MatcherPool {
     const count = lineCount(input);
     const remote = filters.map((f, i) => ({ f, sel: select?.[i] ?? null })).filter(({ f }) => f.maxlines <= 1);
     const out = new Map<string, FilterScanMessage>();
+    // queued before anything is awaited: in the order of the calls
+    const multi = filters.filter((f) => f.maxlines > 1);
+    let windowsRun: Promise<MatchResult> | undefined;
+    if (multi.length && this.piscina) {
+      this.windows ??= workers(1);
+      const pool = this.windows;
+      // a multi-line filter sees every line: its window is made of consecutive lines
+      windowsRun = this.windowsDone.then(() => this.runGuarded(pool, input, { filters: multi, now, dated }));
+      this.windowsDone = windowsRun.catch(() => undefined);
+    }
     if (remote.length && this.piscina) {
       const shared = remote.filter((r) => !this.suspects.has(r.f.key));
       const alone = remote.filter((r) => this.suspects.has(r.f.key));
@@ -183,6 +200,8 @@ export class MatcherPool {
       }
       await Promise.all(runs);
     }
+    const windowed = windowsRun && (await windowsRun).scans;
+    if (windowed) multi.forEach((f, i) => out.set(f.key, windowed[i]));
     let lines: string[] | undefined;
     for (const [i, f] of filters.entries()) {
       if (out.has(f.key)) continue;
@@ -192,7 +211,7 @@ export class MatcherPool {
         s = new FilterScanner(f);
         this.local.set(f.key, s);
       }
-      // a multi-line filter sees every line: its window is made of consecutive lines
+      // (threads = 0) a multi-line filter sees every line: its window is made of consecutive lines
       out.set(f.key, scanLines(s, lines, now, f.maxlines > 1 ? null : select?.[i], undefined, dated));
     }
     return filters.map((f) => out.get(f.key)!);
@@ -226,8 +245,10 @@ export class MatcherPool {
         if (l < 0) throw e; // cannot happen: aborted only while a line runs
         skip.push(f, l);
         const key = task.filters[f].key;
-        const isolated = !this.suspects.has(key);
-        this.suspects.add(key);
+        // a filter on the shared threads moves to the isolated one (the multi-line filters'
+        // thread is theirs already)
+        const isolated = pool === this.piscina && !this.suspects.has(key);
+        if (isolated) this.suspects.add(key);
         this.onSlowLine?.({ filter: key, line: lineArray(input)[l], ms: Date.now() - since, budgetMs: budget, isolated });
       } finally {
         clearInterval(timer);
@@ -236,7 +257,7 @@ export class MatcherPool {
   }
 
   async close(): Promise<void> {
-    await Promise.all([this.piscina?.destroy(), this.isolated?.destroy()]);
+    await Promise.all([this.piscina?.destroy(), this.isolated?.destroy(), this.windows?.destroy()]);
   }
 }
 
