@@ -2,7 +2,7 @@
 // files: bans timed by the entries, and a restart that resumes from the saved cursor, so that
 // no entry is counted twice and the open failures carry on.
 
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -23,12 +23,21 @@ const sshd = (time: number, ip: string) =>
     MESSAGE: `Failed password for root from ${ip} port 2222 ssh2`,
   });
 
-test('a systemd jail bans from journal entries and resumes from its cursor after a restart', async (t) => {
+/** A journal of the test's own and a copy of the bundled tree; undefined (the test skipped)
+ *  where journal files cannot be written here. */
+function journalTree(t: TestContext): { j: NonNullable<ReturnType<typeof testJournal>>; dir: string; conf: string } | undefined {
   const j = testJournal(t);
-  if (!j) return;
+  if (!j) return undefined;
   const dir = tmpDir(t);
   const conf = path.join(dir, 'conf');
   fs.cpSync(path.join(ROOT, 'filters'), conf, { recursive: true });
+  return { j, dir, conf };
+}
+
+test('a systemd jail bans from journal entries and resumes from its cursor after a restart', async (t) => {
+  const tree = journalTree(t);
+  if (!tree) return;
+  const { j, dir, conf } = tree;
   fs.writeFileSync(path.join(conf, 'jail.local'), `[sshd]\nbackend = systemd[journalpath=${j.dir}]\nmaxretry = 3\nfindtime = 1h\nbantime = 1h\n`);
   const opts = { configDir: conf, dryRun: true, logtarget: path.join(dir, 'f2b.log'), db: path.join(dir, 'state.sqlite3'), socket: null, threads: 0 };
   const log = () => fs.readFileSync(opts.logtarget, 'utf8');
@@ -66,11 +75,9 @@ test('a systemd jail bans from journal entries and resumes from its cursor after
 });
 
 test('a journal entry that runs past the time budget is skipped with a warning; the entries after it count', async (t) => {
-  const j = testJournal(t);
-  if (!j) return;
-  const dir = tmpDir(t);
-  const conf = path.join(dir, 'conf');
-  fs.cpSync(path.join(ROOT, 'filters'), conf, { recursive: true });
+  const tree = journalTree(t);
+  if (!tree) return;
+  const { j, dir, conf } = tree;
   // (?:a+)+b backtracks exponentially in V8 on a run of a's without the b
   fs.writeFileSync(path.join(conf, 'filter.d/evil.conf'), '[Definition]\nfailregex = ^\\s*\\S+ app\\[\\d+\\]: <HOST> (?:a+)+b$\n');
   fs.writeFileSync(path.join(conf, 'jail.local'), `[sshd]\nenabled = false\n[evil]\nenabled = true\nfilter = evil\nbackend = systemd[journalpath=${j.dir}]\nmaxretry = 1\nfindtime = 1h\nbantime = 1h\n`);

@@ -20,6 +20,25 @@ async function skipUnlessNetns(t: import('node:test').TestContext): Promise<bool
   return ok.ok;
 }
 
+/** The firewall fault tests' tree: sshd on an empty auth.log, banned at the first failure for an
+ *  hour (`jail`: more of jail.local's [sshd]); `fail` writes a failed login of `ip`. */
+function faultTree(t: import('node:test').TestContext, jail = '', fail2banLocal?: string): { dir: string; fail(ip: string): void } {
+  const dir = tmpDir(t);
+  const log = path.join(dir, 'auth.log');
+  fs.writeFileSync(log, '');
+  fs.writeFileSync(path.join(dir, 'jail.local'), `[sshd]\nlogpath = ${log}\nport = ${PORT}\nmaxretry = 1\nbantime = 1h\n${jail}`);
+  if (fail2banLocal) fs.writeFileSync(path.join(dir, 'fail2ban.local'), fail2banLocal);
+  return { dir, fail: (ip) => fs.appendFileSync(log, syslog(`Failed password for root from ${ip} port 4000 ssh2`, { pid: 7 })) };
+}
+
+/** `run --config dir` in `ns`, stopped after the test, once it is ready. */
+async function readyDaemon(t: import('node:test').TestContext, ns: Parameters<typeof startDaemon>[0], dir: string, env?: Record<string, string>) {
+  const daemon = startDaemon(ns, ['--config', dir, '--logtarget', 'STDOUT'], env);
+  t.after(() => stopDaemon(daemon));
+  assert.ok(await waitFor(() => daemon.output().includes('Server ready'), 20_000), daemon.output());
+  return daemon;
+}
+
 test('an attacker crossing maxretry is dropped by nftables, the bystander is not, and the ban expires', async (t) => {
   if (!(await skipUnlessNetns(t))) return;
   const pair = await createLinkedPair('f2be');
@@ -211,10 +230,7 @@ test('firewall faults: the table deleted by hand and nft failing for a while are
   if (!(await skipUnlessNetns(t))) return;
   const ns = await createNetns('f2br');
   t.after(() => ns.destroy());
-  const dir = tmpDir(t);
-  const log = path.join(dir, 'auth.log');
-  fs.writeFileSync(log, '');
-  fs.writeFileSync(path.join(dir, 'jail.local'), `[sshd]\nlogpath = ${log}\nport = ${PORT}\nmaxretry = 1\nbantime = 1h\n`);
+  const { dir, fail } = faultTree(t);
   // an nft that fails while the flag file exists (as if the binary were gone), the real one otherwise
   const bin = path.join(dir, 'bin');
   const flag = path.join(dir, 'nft-broken');
@@ -222,10 +238,7 @@ test('firewall faults: the table deleted by hand and nft failing for a while are
   const real = ['/usr/sbin/nft', '/sbin/nft', '/usr/bin/nft'].find((p) => fs.existsSync(p));
   assert.ok(real, 'nft is not installed');
   fs.writeFileSync(path.join(bin, 'nft'), `#!/bin/sh\nif [ -e ${flag} ]; then echo "nft: cannot run (test)" >&2; exit 127; fi\nexec ${real} "$@"\n`, { mode: 0o755 });
-  const daemon = startDaemon(ns, ['--config', dir, '--logtarget', 'STDOUT'], { PATH: `${bin}:${process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin'}` });
-  t.after(() => stopDaemon(daemon));
-  assert.ok(await waitFor(() => daemon.output().includes('Server ready'), 20_000), daemon.output());
-  const fail = (ip: string) => fs.appendFileSync(log, syslog(`Failed password for root from ${ip} port 4000 ssh2`, { pid: 7 }));
+  const daemon = await readyDaemon(t, ns, dir, { PATH: `${bin}:${process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin'}` });
   fail('192.0.2.101');
   fail('192.0.2.102');
   assert.ok(await waitFor(async () => (await nftHas(ns, 'f2b-fast', '192.0.2.101')) && (await nftHas(ns, 'f2b-fast', '192.0.2.102')), 10_000), daemon.output());
@@ -254,15 +267,9 @@ test('firewall check ([firewall] check = 1): a chain flushed and the table delet
   if (!(await skipUnlessNetns(t))) return;
   const ns = await createNetns('f2bk');
   t.after(() => ns.destroy());
-  const dir = tmpDir(t);
-  const log = path.join(dir, 'auth.log');
-  fs.writeFileSync(log, '');
-  fs.writeFileSync(path.join(dir, 'jail.local'), `[sshd]\nlogpath = ${log}\nport = ${PORT}\nmaxretry = 1\nbantime = 1h\n`);
-  fs.writeFileSync(path.join(dir, 'fail2ban.local'), '[firewall]\ncheck = 1\n');
-  const daemon = startDaemon(ns, ['--config', dir, '--logtarget', 'STDOUT']);
-  t.after(() => stopDaemon(daemon));
-  assert.ok(await waitFor(() => daemon.output().includes('Server ready'), 20_000), daemon.output());
-  for (const ip of ['192.0.2.111', '192.0.2.112']) fs.appendFileSync(log, syslog(`Failed password for root from ${ip} port 4000 ssh2`, { pid: 7 }));
+  const { dir, fail } = faultTree(t, '', '[firewall]\ncheck = 1\n');
+  const daemon = await readyDaemon(t, ns, dir);
+  for (const ip of ['192.0.2.111', '192.0.2.112']) fail(ip);
   const both = async () => (await nftHas(ns, 'f2b-fast', '192.0.2.111')) && (await nftHas(ns, 'f2b-fast', '192.0.2.112'));
   assert.ok(await waitFor(both, 10_000), daemon.output());
   const rules = async () => (await ns.exec(['nft', 'list', 'chain', 'inet', 'f2b-fast', 'input'])).stdout.split('\n').filter((l) => l.includes('@')).length;
@@ -294,16 +301,10 @@ test('ipset "Hash is full" ([firewall] ipset_maxelem = 2): the sets are created 
   t.after(() => ns.destroy());
   const tools = await ns.exec(['sh', '-c', 'ipset --version && iptables --version']);
   if (tools.code !== 0) return t.skip('ipset or iptables is not installed (apt-get install ipset iptables)');
-  const dir = tmpDir(t);
-  const log = path.join(dir, 'auth.log');
-  fs.writeFileSync(log, '');
-  fs.writeFileSync(path.join(dir, 'jail.local'), `[sshd]\nlogpath = ${log}\nport = ${PORT}\nmaxretry = 1\nbantime = 1h\nbanaction = iptables-ipset-proto4\n`);
-  fs.writeFileSync(path.join(dir, 'fail2ban.local'), '[firewall]\ncheck = 1\nipset_maxelem = 2\n');
-  const daemon = startDaemon(ns, ['--config', dir, '--logtarget', 'STDOUT']);
-  t.after(() => stopDaemon(daemon));
-  assert.ok(await waitFor(() => daemon.output().includes('Server ready'), 20_000), daemon.output());
+  const { dir, fail } = faultTree(t, 'banaction = iptables-ipset-proto4\n', '[firewall]\ncheck = 1\nipset_maxelem = 2\n');
+  const daemon = await readyDaemon(t, ns, dir);
   const ips = Array.from({ length: 7 }, (_, i) => `192.0.2.${121 + i}`);
-  for (const ip of ips) fs.appendFileSync(log, syslog(`Failed password for root from ${ip} port 4000 ssh2`, { pid: 7 }));
+  for (const ip of ips) fail(ip);
   const members = async () => {
     const r = await ns.exec(['ipset', 'list', 'f2b-fast-sshd-ip4']);
     return { text: r.stdout, ips: r.stdout.split('\n').flatMap((l) => /^(\d+\.\d+\.\d+\.\d+) timeout/.exec(l)?.[1] ?? []) };
