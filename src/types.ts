@@ -95,9 +95,18 @@ export interface FilterScanMessage {
   hits: { line: number; hits: HitMessage[]; ignoredBy?: number; dateText: string }[];
 }
 
-/** worker -> JS: one FilterScanMessage per MatchTask.filters entry. */
+/** worker -> JS: one WireScan per MatchTask.filters entry. */
 export interface MatchResult {
-  scans: FilterScanMessage[];
+  scans: WireScan[];
+}
+
+/** A FilterScanMessage as it crosses from a worker: the hits as one JSON string. Hits are many
+ *  small objects, which postMessage's structured clone makes several times slower to rebuild
+ *  on the main thread than JSON.parse does (bench/README.md, "load"). */
+export interface WireScan {
+  times: Float64Array;
+  /** JSON of FilterScanMessage['hits'] */
+  hits: string;
 }
 
 /** A failure on its way from the filter to a jail. */

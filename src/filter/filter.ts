@@ -182,6 +182,21 @@ function collectGroups(c: CompiledRegex, groups: Record<string, string | undefin
   return out;
 }
 
+/** `{ ...a, ...b }` (an object spread costs several times more on this path: a quarter of a
+ *  worker's time went to it) */
+function merged(a: Record<string, string>, b: Record<string, string>): Record<string, string> {
+  let empty = true;
+  for (const _ in a) {
+    empty = false;
+    break;
+  }
+  if (empty) return b;
+  const out: Record<string, string> = {};
+  for (const k in a) out[k] = a[k];
+  for (const k in b) out[k] = b[k];
+  return out;
+}
+
 function joinTuples(lines: TupleLine[]): string {
   let s = '';
   for (const l of lines) s += l[0] + l[2] + '\n';
@@ -282,7 +297,7 @@ export class FilterScanner {
         if (!opts.checkAll) break;
         continue;
       }
-      const groups = { ...pre, ...collectGroups(f, m.groups) };
+      const groups = merged(pre, collectGroups(f, m.groups));
       result.hits.push({ regex: i, groups, lines: matched.matched.map((t) => t.join('')) });
       if (this.maxlines > 1 || !opts.checkAll) {
         this.window = lines = matched.unmatched;

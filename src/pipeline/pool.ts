@@ -23,7 +23,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import Piscina from 'piscina';
 import { FilterScanner } from '../filter/filter';
-import { PROGRESS_FILTER, PROGRESS_LINE, PROGRESS_TICKS, scanLines } from './worker';
+import { fromWire, PROGRESS_FILTER, PROGRESS_LINE, PROGRESS_TICKS, scanLines } from './worker';
 import { lineOffsets, splitText } from './lines';
 import type { FilterScanMessage, FilterSpecMessage, MatchResult, MatchTask } from '../types';
 
@@ -90,13 +90,13 @@ function cutParts(input: Lines, select: (Uint32Array | null)[], starts: number[]
 }
 
 /** The parts' results as one per filter: times end to end, hits renumbered from the start. */
-function joinParts(results: MatchResult[], starts: number[]): FilterScanMessage[] {
-  return results[0].scans.map((_, fi) => {
-    const total = results.reduce((n, r) => n + r.scans[fi].times.length, 0);
+function joinParts(results: FilterScanMessage[][], starts: number[]): FilterScanMessage[] {
+  return results[0].map((_, fi) => {
+    const total = results.reduce((n, r) => n + r[fi].times.length, 0);
     const times = new Float64Array(total);
     const hits: FilterScanMessage['hits'] = [];
     results.forEach((r, k) => {
-      const scan = r.scans[fi];
+      const scan = r[fi];
       times.set(scan.times, starts[k]);
       // the hits came from the worker, ours to change
       for (const h of scan.hits) {
@@ -162,7 +162,7 @@ export class MatcherPool {
     const out = new Map<string, FilterScanMessage>();
     // queued before anything is awaited: in the order of the calls
     const multi = filters.filter((f) => f.maxlines > 1);
-    let windowsRun: Promise<MatchResult> | undefined;
+    let windowsRun: Promise<FilterScanMessage[]> | undefined;
     if (multi.length && this.piscina) {
       this.windows ??= workers(1);
       const pool = this.windows;
@@ -189,18 +189,18 @@ export class MatcherPool {
                   this.runGuarded(pool, p.lines, { filters, now, select: p.select, dated: dated?.slice(starts[k], k + 1 < starts.length ? starts[k + 1] : count) }),
                 ),
               ).then((r) => joinParts(r, starts))
-            : this.runGuarded(pool, input, { filters, now, select, dated }).then((r) => r.scans)
+            : this.runGuarded(pool, input, { filters, now, select, dated })
           ).then((res) => shared.forEach((r, i) => out.set(r.f.key, res[i]))),
         );
       }
       if (alone.length) {
         this.isolated ??= workers(1);
         const task = { filters: alone.map((r) => r.f), now, select: alone.map((r) => r.sel), dated };
-        runs.push(this.runGuarded(this.isolated, input, task, this.isolatedBudget).then((res) => alone.forEach((r, i) => out.set(r.f.key, res.scans[i]))));
+        runs.push(this.runGuarded(this.isolated, input, task, this.isolatedBudget).then((res) => alone.forEach((r, i) => out.set(r.f.key, res[i]))));
       }
       await Promise.all(runs);
     }
-    const windowed = windowsRun && (await windowsRun).scans;
+    const windowed = windowsRun && (await windowsRun);
     if (windowed) multi.forEach((f, i) => out.set(f.key, windowed[i]));
     let lines: string[] | undefined;
     for (const [i, f] of filters.entries()) {
@@ -219,7 +219,7 @@ export class MatcherPool {
 
   /** Run a task under the watchdog; a line that runs past the budget is skipped and the task run
    *  again (lines given up stay given up). */
-  private async runGuarded(pool: Piscina<MatchTask, MatchResult>, input: Lines, task: Omit<MatchTask, 'lines' | 'text'>, budget = this.budget): Promise<MatchResult> {
+  private async runGuarded(pool: Piscina<MatchTask, MatchResult>, input: Lines, task: Omit<MatchTask, 'lines' | 'text'>, budget = this.budget): Promise<FilterScanMessage[]> {
     const skip: number[] = [];
     for (;;) {
       const progress = new Int32Array(new SharedArrayBuffer(3 * Int32Array.BYTES_PER_ELEMENT));
@@ -237,7 +237,8 @@ export class MatcherPool {
         }
       }, Math.max(5, Math.floor(budget / 10)));
       try {
-        return await pool.run({ ...task, ...taskLines(input), progress: progress.buffer as SharedArrayBuffer, skip }, { signal: ac.signal });
+        const res = await pool.run({ ...task, ...taskLines(input), progress: progress.buffer as SharedArrayBuffer, skip }, { signal: ac.signal });
+        return res.scans.map(fromWire);
       } catch (e) {
         if (!ac.signal.aborted) throw e;
         const f = Atomics.load(progress, PROGRESS_FILTER);

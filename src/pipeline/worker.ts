@@ -4,7 +4,7 @@
 
 import { FilterScanner, timeCode } from '../filter/filter';
 import { splitText } from './lines';
-import type { FilterSpecMessage, FilterScanMessage, MatchResult, MatchTask } from '../types';
+import type { FilterSpecMessage, FilterScanMessage, MatchResult, MatchTask, WireScan } from '../types';
 
 const cache = new Map<string, FilterScanner>();
 
@@ -44,7 +44,9 @@ export function scanLines(
     if (before && before(i)) continue;
     const r = dated ? scanner.scanDated(lines[i], dated[i]) : scanner.scan(lines[i], now);
     times[i] = timeCode(r);
-    if (r.hits.length || r.ignoredBy !== undefined) hits.push({ line: i, hits: r.hits, ignoredBy: r.ignoredBy, dateText: r.dateText });
+    // no ignoredBy key when there is none: the same object as one that crossed as JSON
+    if (r.ignoredBy !== undefined) hits.push({ line: i, hits: r.hits, ignoredBy: r.ignoredBy, dateText: r.dateText });
+    else if (r.hits.length) hits.push({ line: i, hits: r.hits, dateText: r.dateText });
   }
   return { times, hits };
 }
@@ -61,12 +63,24 @@ export default function match(task: MatchTask): MatchResult {
   for (let i = 0; i + 1 < (task.skip?.length ?? 0); i += 2) skip.add(task.skip![i] * 0x1_0000_0000 + task.skip![i + 1]);
   return {
     scans: task.filters.map((f, fi) =>
-      scanLines(scannerFor(f), lines, task.now, task.select?.[fi], p ? (i) => {
-        Atomics.store(p, PROGRESS_FILTER, fi);
-        Atomics.store(p, PROGRESS_LINE, i + 1);
-        Atomics.add(p, PROGRESS_TICKS, 1);
-        return skip.has(fi * 0x1_0000_0000 + i);
-      } : undefined, task.dated),
+      toWire(
+        scanLines(scannerFor(f), lines, task.now, task.select?.[fi], p ? (i) => {
+          Atomics.store(p, PROGRESS_FILTER, fi);
+          Atomics.store(p, PROGRESS_LINE, i + 1);
+          Atomics.add(p, PROGRESS_TICKS, 1);
+          return skip.has(fi * 0x1_0000_0000 + i);
+        } : undefined, task.dated),
+      ),
     ),
   };
+}
+
+/** A scan as it crosses to the main thread (see WireScan). */
+export function toWire(scan: FilterScanMessage): WireScan {
+  return { times: scan.times, hits: JSON.stringify(scan.hits) };
+}
+
+/** A scan as it came from a worker. */
+export function fromWire(scan: WireScan): FilterScanMessage {
+  return { times: scan.times, hits: JSON.parse(scan.hits) as FilterScanMessage['hits'] };
 }
