@@ -9,9 +9,10 @@
 // after the batch are saved as ONE unit (StateStore.unit): whole or not at all. Units are
 // written behind (StateStore.deferWrites): the firewall gets a batch's bans at once, and the
 // database gets the queued units in one transaction when the pipeline is idle (at most every
-// MIN_IDLE_WRITE_GAP_MS), or at least every MAX_WRITE_DELAY_MS. A `kill -9` at any moment therefore leaves the database at the end
-// of some batch: what came after it is read again at restart and counted once. A ban the
-// firewall had but the database had not yet is made again from those lines, so none is lost.
+// MIN_IDLE_WRITE_GAP_MS), or at least every MAX_WRITE_DELAY_MS. A `kill -9` at any moment
+// therefore leaves the database at the end of some batch: what came after it is read again at
+// restart and counted once. A ban the firewall had but the database had not yet is made again
+// from those lines, so none is lost.
 
 import * as fs from 'node:fs';
 import { systemClock, type Clock } from './clock';
