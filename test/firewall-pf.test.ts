@@ -67,12 +67,12 @@ process.stdin.on('end', () => {
 }
 
 /** A CommandRunner that records calls in memory and answers from a list (default: success). */
-function recorder(answers: { code: number; stderr?: string }[] = []) {
+function recorder(answers: { code: number; stdout?: string; stderr?: string }[] = []) {
   const calls: Call[] = [];
   const run: CommandRunner = async (argv, input) => {
     calls.push({ argv: [...argv], stdin: input });
     const a = answers.shift() ?? { code: 0 };
-    return { code: a.code, stdout: '', stderr: a.stderr ?? '' };
+    return { code: a.code, stdout: a.stdout ?? '', stderr: a.stderr ?? '' };
   };
   return { run, calls };
 }
@@ -338,6 +338,36 @@ describe('pf backend with a recording runner', () => {
     // allports takes any protocol
     await b.init([spec('x', { protocol: 'dccp', allports: true })]);
     assert.match(calls[0].stdin, /block in quick proto dccp from <f2b-fast-x> to any\n/);
+  });
+
+  test("check: one pfctl -s rules of the anchor; a jail whose rule is gone is named; pfctl's error is FIREWALL_COMMAND", async () => {
+    // what pfctl prints for the rules init loaded (it shows them as it parsed them)
+    const listed = [
+      'block drop in quick proto tcp from <f2b-fast-sshd> to any port = 22',
+      'block drop in quick proto tcp from <f2b-fast-web> to any port = 80',
+      'block drop in quick proto udp from <f2b-fast-web> to any port 8000:8080',
+      '',
+    ].join('\n');
+    const { run, calls } = recorder([
+      { code: 0 }, // init
+      { code: 0, stdout: listed },
+      { code: 0, stdout: listed.split('\n').filter((l) => !l.includes('web')).join('\n') },
+      // flushed by hand: nothing left (a table name that merely starts with ours does not count)
+      { code: 0, stdout: 'block drop in quick from <f2b-fast-sshd2> to any\n' },
+      { code: 1, stderr: 'pfctl: /dev/pf: Permission denied\n' },
+    ]);
+    const b = new PfBackend({ run, services });
+    assert.deepEqual(await b.check(), [], 'no jails yet: nothing to check, no command');
+    assert.equal(calls.length, 0);
+    await b.init(twoJails);
+    assert.deepEqual(await b.check(), []);
+    assert.deepEqual(calls[1], { argv: ['pfctl', '-q', '-a', 'f2b-fast', '-s', 'rules'], stdin: '' });
+    assert.deepEqual(await b.check(), ["pf anchor 'f2b-fast' has no rule for table <f2b-fast-web> (jail web)"]);
+    assert.deepEqual(await b.check(), [
+      "pf anchor 'f2b-fast' has no rule for table <f2b-fast-sshd> (jail sshd)",
+      "pf anchor 'f2b-fast' has no rule for table <f2b-fast-web> (jail web)",
+    ]);
+    await rejectsWith(b.check(), 'FIREWALL_COMMAND', /^cannot list the pf rules of anchor 'f2b-fast': pfctl exited with 1: pfctl: \/dev\/pf: Permission denied/);
   });
 
   test('through the batcher: a burst is one pfctl per jail and verb', async () => {

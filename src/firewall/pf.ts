@@ -189,6 +189,32 @@ export class PfBackend implements FirewallBackend {
     return this.serial.run(() => this.apply(changes));
   }
 
+  /**
+   * What is gone of what init set up (the anchor's rules flushed by hand, `pfctl -a f2b-fast -F
+   * rules` or `-F all`: each jail's table goes with its rule, as it is not `persist`), one line
+   * per jail whose rule is missing; [] when all is there. One `pfctl -a ANCHOR -s rules`; the
+   * tables' contents are not compared. Whether pf.conf still hooks the anchor in, it cannot see.
+   */
+  check(): Promise<string[]> {
+    return this.serial.run(async () => {
+      if (!this.jails.size) return [];
+      const r = await this.pfctl(['-a', this.anchor, '-s', 'rules'], '');
+      if (r.code !== 0) throw new F2bError('FIREWALL_COMMAND', `cannot list the pf rules of anchor '${this.anchor}': pfctl exited with ${r.code}: ${firstLines(r)}`);
+      // pfctl prints each rule on a line of its own, as it parsed it: 'block drop in quick proto
+      // tcp from <f2b-fast-sshd> to any port = 22'
+      const tables = new Set<string>();
+      for (const line of r.stdout.split('\n')) {
+        const m = /^block\b.*\bfrom <([A-Za-z0-9_-]+)>(?:\s|$)/.exec(line.trim());
+        if (m) tables.add(m[1]);
+      }
+      const problems: string[] = [];
+      for (const j of this.jails.values()) {
+        if (!tables.has(j.table)) problems.push(`pf anchor '${this.anchor}' has no rule for table <${j.table}> (jail ${j.compiled.jail})`);
+      }
+      return problems;
+    });
+  }
+
   flush(jail?: string): Promise<void> {
     return this.serial.run(async () => {
       const failed: string[] = [];
