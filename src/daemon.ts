@@ -607,8 +607,9 @@ export class Daemon {
         const rj = this.jails.get(l.jail);
         if (!rj || (l.expires !== null && l.expires <= 0)) continue;
         // added `timeout` seconds before its end: the ban's time and length as far as they show
-        const bantime = l.expires === null || l.timeout === null ? -1 : l.timeout;
-        const time = bantime === -1 ? now : now + l.expires! - l.timeout!;
+        // (a firewall that keeps only what is left, ipset: a ban from now for that long)
+        const bantime = l.expires === null ? -1 : (l.timeout ?? l.expires);
+        const time = l.expires === null ? now : now + l.expires - bantime;
         if (!rj.jail.restore({ ip: l.ip, time, bantime, bancount: 1, failures: 0, matches: [], fields: {} })) continue;
         this.store.addBan({ jail: l.jail, ip: l.ip, timeofban: time, bantime, bancount: 1, data: { matches: [], failures: 0 } });
         counts.set(l.jail, (counts.get(l.jail) ?? 0) + 1);

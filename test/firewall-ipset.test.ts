@@ -1,6 +1,7 @@
 // The ipset + iptables backend: its exact scripts (recording runner), then a real kernel inside
 // network namespaces this file creates (never the host's): traffic refused and let through for
-// IPv4 and IPv6, kernel expiry, restart over leftovers, a full set, 10,000 bans in one command.
+// IPv4 and IPv6, kernel expiry, restart over leftovers (and reading them: leftover), a full set,
+// 10,000 bans in one command.
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -646,6 +647,44 @@ describe('ipset backend in a network namespace pair', () => {
     } finally {
       await b.close();
     }
+  });
+
+  test('leftover: a new backend reads the addresses, subnets and permanent bans an earlier one left, with the seconds they have left; init then replaces them', async (t) => {
+    if (skip) return t.skip(skip);
+    const jails = [spec('sshd'), spec('web.a b', { port: 'http' })];
+    const first = new IpsetBackend({ exec, run, prefix: 'f2bleft' });
+    const second = new IpsetBackend({ exec, run, prefix: 'f2bleft' });
+    try {
+      await first.init(jails);
+      await first.update({
+        block: [entry('192.0.2.1', 3600), entry('2001:db8::1', 600), entry('198.51.100.0/24', 300), entry('192.0.2.2', null), entry('203.0.113.5', 120, 'web.a b')],
+        release: [],
+      });
+      // another run (a start after SIGKILL): nothing of the first one's memory
+      const left = (await second.leftover(jails)).sort((a, b) => (a.ip < b.ip ? -1 : 1));
+      assert.deepEqual(left.map((l) => [l.jail, l.ip, l.timeout]), [
+        ['sshd', '192.0.2.1', null],
+        ['sshd', '192.0.2.2', null],
+        ['sshd', '198.51.100.0/24', null],
+        ['sshd', '2001:db8::1', null],
+        ['web.a b', '203.0.113.5', null],
+      ]);
+      // what is left of each (ipset keeps no more); the permanent one: null
+      const want: Record<string, number | null> = { '192.0.2.1': 3600, '192.0.2.2': null, '198.51.100.0/24': 300, '2001:db8::1': 600, '203.0.113.5': 120 };
+      for (const l of left) {
+        const w = want[l.ip];
+        if (w === null) assert.equal(l.expires, null);
+        else assert.ok(l.expires! > w - 30 && l.expires! <= w, JSON.stringify(l));
+      }
+      // a jail not asked about is not read
+      assert.deepEqual(await second.leftover([spec('other')]), []);
+      await second.init(jails);
+      assert.deepEqual(await second.leftover(jails), []);
+    } finally {
+      await second.close();
+    }
+    // no sets: nothing
+    assert.deepEqual(await new IpsetBackend({ exec, run, prefix: 'f2bleft' }).leftover(jails), []);
   });
 
   test('without ip6tables: IPv4 bans work, IPv6 bans are reported', async (t) => {

@@ -36,7 +36,9 @@ export interface LeftoverBan {
   jail: string;
   /** an address, or a subnet as addr/len */
   ip: string;
+  /** seconds it has left; null: permanent */
   expires: number | null;
+  /** the length it was added with, when the firewall keeps it (nftables; not ipset) */
   timeout: number | null;
 }
 

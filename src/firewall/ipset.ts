@@ -20,7 +20,7 @@
 import { createHash } from 'node:crypto';
 import { F2bError } from '../errors';
 import type { FirewallChanges } from '../types';
-import type { FirewallBackend, FirewallJailSpec } from './backend';
+import type { FirewallBackend, FirewallJailSpec, LeftoverBan } from './backend';
 import type { BanTarget } from './address';
 import { compileJail, loadServices, type CompiledJail, type ServiceTable } from './jailspec';
 import { firstLines, probeTool, Serial, spawnRunner, summary, type CommandResult, type CommandRunner } from './command';
@@ -425,6 +425,33 @@ export class IpsetBackend implements FirewallBackend {
     const prog = `${this.iptablesProg[fam]}-restore`;
     const r = await this.runWrapped([...this.exec, prog, '-w', '--noflush'], ['*filter', ...lines, 'COMMIT', ''].join('\n'));
     if (r.code !== 0) throw new F2bError('FIREWALL_COMMAND', `${what}: ${prog} exited with ${r.code}: ${firstLines(r)}`);
+  }
+
+  /**
+   * The elements of the jails' sets as an earlier run left them (none when there are no such
+   * sets), with the seconds each has left: `ipset save SET` prints `add SET ADDR timeout N`,
+   * N = 0 for a permanent one. ipset keeps no ban's length, only what is left of it: `timeout`
+   * is null.
+   */
+  leftover(specs: FirewallJailSpec[]): Promise<LeftoverBan[]> {
+    return this.serial.run(async () => {
+      const bySet = new Map<string, string>();
+      for (const spec of specs) for (const set of this.setNames(spec.jail)) bySet.set(set, spec.jail);
+      const out: LeftoverBan[] = [];
+      for (const set of await this.ourSets()) {
+        const jail = bySet.get(set);
+        if (jail === undefined) continue;
+        const r = await this.ipset(['save', set], []);
+        if (r.code !== 0) throw new F2bError('FIREWALL_COMMAND', `cannot read the ipset ${set}: ipset exited with ${r.code}: ${firstLines(r)}`);
+        for (const line of r.stdout.split('\n')) {
+          const m = /^add (\S+) ([0-9A-Fa-f:.]+(?:\/\d+)?)(?: .*?\btimeout (\d+))?/.exec(line);
+          if (!m || m[1] !== set) continue;
+          const left = m[3] === undefined ? 0 : Number(m[3]);
+          out.push({ jail, ip: m[2], expires: left > 0 ? left : null, timeout: null });
+        }
+      }
+      return out;
+    });
   }
 
   /** Our sets present in the kernel (set names of earlier runs included). */
