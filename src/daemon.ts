@@ -1296,7 +1296,7 @@ export class Daemon {
     rj.jail.ignores = parts.ignores;
     await parts.ignores.prepare();
     if (parts.spec.key !== rj.spec.key) rj.tracker = parts.tracker;
-    Object.assign(rj, { def, spec: parts.spec, scanner: parts.scanner, ignores: parts.ignores, increment: parts.increment, journalKey: parts.journalKey, journal: parts.journal });
+    Object.assign(rj, { def, spec: parts.spec, ignores: parts.ignores, increment: parts.increment, journalKey: parts.journalKey, journal: parts.journal });
     if (parts.actionKey !== oldActionKey) {
       // other actions: the old ones stop (their firewall entries stay: the jail's bans go on),
       // the new ones start and enforce the bans

@@ -24,8 +24,6 @@ export interface JailParts {
   def: JailDef;
   /** the filter as the matcher workers build it; `key` identifies it (same key = same filter) */
   spec: FilterSpecMessage;
-  /** the filter compiled here: journal entries are matched on the main thread */
-  scanner: FilterScanner;
   tracker: FailureTracker;
   ignores: IgnoreList;
   increment: IncrementSettings | null;
@@ -64,8 +62,9 @@ export function jailActionDefs(def: JailDef): ActionDef[] {
 export function buildJailParts(def: JailDef, ctx: PartsContext): JailParts {
   const spec = filterSpecOf(def.filter, { key: '', logtimezone: def.logtimezone });
   spec.key = `${def.name}:${JSON.stringify(spec)}`;
-  // compiled here so a bad regex is reported against its jail and the jail skipped
-  const scanner = new FilterScanner(spec);
+  // compiled here (and dropped: the matcher threads compile their own) so that a bad regex is
+  // reported against its jail and the jail skipped
+  new FilterScanner(spec);
   const increment = parseIncrement(def);
   const journal = isSystemdBackend(def.backend) ? parseSystemdBackend(def.backend) : null;
 
@@ -105,7 +104,6 @@ export function buildJailParts(def: JailDef, ctx: PartsContext): JailParts {
   return {
     def,
     spec,
-    scanner,
     tracker: new FailureTracker({ usedns: def.filter.usedns }),
     ignores,
     increment,

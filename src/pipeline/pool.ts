@@ -68,15 +68,21 @@ function cutPoints(n: number, parts: number): number[] {
   return Array.from({ length: parts }, (_, k) => Math.floor((k * n) / parts));
 }
 
-/** The lines and each filter's selection (line indexes, ascending) of each part (starting at
- *  `starts`), renumbered from the part's start. */
-function cutParts(input: Lines, select: (Uint32Array | null)[], starts: number[]): { lines: Lines; select: (Uint32Array | null)[] }[] {
+/** The lines, each filter's selection (line indexes, ascending, renumbered from the part's
+ *  start) and the lines' known times of each part (starting at `starts`). */
+function cutParts(
+  input: Lines,
+  select: (Uint32Array | null)[],
+  dated: Float64Array | undefined,
+  starts: number[],
+): { lines: Lines; select: (Uint32Array | null)[]; dated?: Float64Array }[] {
   const count = lineCount(input);
   const at = Array.isArray(input) ? [] : lineOffsets(input.text, starts.slice(1));
   return starts.map((from, k) => {
     const to = k + 1 < starts.length ? starts[k + 1] : count;
     return {
       lines: Array.isArray(input) ? input.slice(from, to) : { text: input.text.slice(k ? at[k - 1] : 0, k + 1 < starts.length ? at[k] : undefined), count: to - from },
+      dated: dated?.slice(from, to),
       select: select.map((sel) => {
         if (!sel) return null;
         let a = 0;
@@ -185,9 +191,7 @@ export class MatcherPool {
         runs.push(
           (parts > 1
             ? Promise.all(
-                cutParts(input, select, starts).map((p, k) =>
-                  this.runGuarded(pool, p.lines, { filters, now, select: p.select, dated: dated?.slice(starts[k], k + 1 < starts.length ? starts[k + 1] : count) }),
-                ),
+                cutParts(input, select, dated, starts).map((p) => this.runGuarded(pool, p.lines, { filters, now, select: p.select, dated: p.dated })),
               ).then((r) => joinParts(r, starts))
             : this.runGuarded(pool, input, { filters, now, select, dated })
           ).then((res) => shared.forEach((r, i) => out.set(r.f.key, res[i]))),
